@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set up the project's environment and run its jobs. Needs only python3 (3.11+).
+
+    python3 scripts/dev.py test [pytest args]   lint, type check and the whole test suite
+    python3 scripts/dev.py fuzz [--examples N]  the long-running parser fuzz targets
+    python3 scripts/dev.py bench                the benchmarks in bench/
+
+The environment lives in .venv and is refreshed when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".installed"
+
+
+def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, check=False)
+    if result.returncode:
+        sys.exit(result.returncode)
+
+
+def ensure_env(extras: str) -> None:
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    if not (BIN / "python").exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    STAMP.write_text(want)
+
+
+def test(args: list[str]) -> None:
+    ensure_env("test,bench")
+    run(BIN / "ruff", "check", ".")
+    run(BIN / "ruff", "format", "--check", ".")
+    run(BIN / "mypy")
+    run(BIN / "python", "-m", "pytest", *args)
+
+
+def fuzz(args: list[str]) -> None:
+    ensure_env("test")
+    env = dict(os.environ)
+    if args[:1] == ["--examples"] and len(args) >= 2:
+        env["TRIO_MAILSYNC_FUZZ_EXAMPLES"] = args[1]
+        args = args[2:]
+    env.setdefault("TRIO_MAILSYNC_FUZZ_EXAMPLES", "200000")
+    run(BIN / "python", "-m", "pytest", "fuzz", "-p", "no:cacheprovider", *args, env=env)
+
+
+def bench(args: list[str]) -> None:
+    ensure_env("test,bench")
+    scripts = args or sorted(str(p) for p in (ROOT / "bench").glob("*.py") if p.name[0] != "_")
+    for script in scripts:
+        run(BIN / "python", script)
+
+
+def main() -> None:
+    jobs = {"test": test, "fuzz": fuzz, "bench": bench}
+    if len(sys.argv) < 2 or sys.argv[1] not in jobs:
+        sys.exit(__doc__)
+    jobs[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Events that only the client state machine produces (the parser's are in ``_responses``)."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._commands import Command
+from ._responses import Event, Response, ResponseCode, ResponseStatus
+
+__all__ = ["CommandCompleted", "Greeting", "IdleAccepted", "IdleRejected"]
+
+
+@attrs.frozen(kw_only=True)
+class Greeting(Event):
+    """The server's first words: OK, PREAUTH (already authenticated) or BYE (refused)."""
+
+    status: ResponseStatus
+    code: ResponseCode | None = None
+    text: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CommandCompleted(Event):
+    """A command's tagged completion, with the untagged data that belonged to it.
+
+    ``command`` is the very object that was sent. ``data`` holds, in arrival
+    order, the untagged responses (and, for AUTHENTICATE, the continuation
+    requests) that this command claimed.
+    """
+
+    tag: str
+    command: Command
+    status: ResponseStatus
+    code: ResponseCode | None = None
+    text: str = ""
+    data: tuple[Response, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ResponseStatus.OK
+
+
+@attrs.frozen(kw_only=True)
+class IdleAccepted(Event):
+    """The server answered IDLE with ``+``: updates now arrive as events until DONE."""
+
+    tag: str
+
+
+@attrs.frozen(kw_only=True)
+class IdleRejected(Event):
+    """The server refused IDLE with a tagged NO or BAD before accepting it."""
+
+    tag: str
+    status: ResponseStatus
+    code: ResponseCode | None = None
+    text: str = ""

@@ -1,0 +1,417 @@
+"""Typed server responses. Every class here is a frozen, slotted, keyword-only event.
+
+Strings that the server sends as IMAP strings and that are not guaranteed to
+be text (envelope fields, body section data) are kept as ``bytes``; names
+and keywords are ``str``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TypeAlias
+
+import attrs
+
+from ._seqset import SequenceSet
+
+__all__ = [
+    "Address",
+    "AppendUidCode",
+    "BodyStructure",
+    "CapabilityCode",
+    "CapabilityData",
+    "ConnectionClosed",
+    "ContinuationRequest",
+    "CopyUidCode",
+    "Disposition",
+    "ESearchData",
+    "EnabledData",
+    "Envelope",
+    "Event",
+    "ExistsData",
+    "ExpungeData",
+    "FetchData",
+    "FlagsCode",
+    "FlagsData",
+    "ListData",
+    "MultiPart",
+    "NumberCode",
+    "RecentData",
+    "Response",
+    "ResponseCode",
+    "ResponseStatus",
+    "SearchData",
+    "SinglePart",
+    "StatusData",
+    "TaggedResponse",
+    "UnknownData",
+    "UntaggedStatus",
+    "Value",
+    "VanishedData",
+]
+
+#: A generic parsed value: atom (``str``), number (``int``), string (``bytes``),
+#: ``NIL`` (``None``) or a parenthesized list (``tuple``).
+Value: TypeAlias = "str | int | bytes | tuple[Value, ...] | None"
+
+
+class ResponseStatus(enum.StrEnum):
+    """The condition of a status response."""
+
+    OK = "OK"
+    NO = "NO"
+    BAD = "BAD"
+    PREAUTH = "PREAUTH"
+    BYE = "BYE"
+
+
+@attrs.frozen
+class Event:
+    """Base class of everything ``next_event()`` can return."""
+
+
+# ---------------------------------------------------------------- response codes
+
+
+@attrs.frozen(kw_only=True)
+class ResponseCode:
+    """A bracketed response code such as ``[ALERT]`` or ``[UIDNEXT 4392]``.
+
+    ``name`` is upper-cased; ``text`` is what followed the name inside the
+    brackets, as sent. Codes with a structured argument use a subclass.
+    """
+
+    name: str
+    text: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CapabilityCode(ResponseCode):
+    capabilities: frozenset[str]
+
+
+@attrs.frozen(kw_only=True)
+class NumberCode(ResponseCode):
+    """UIDNEXT, UIDVALIDITY, UNSEEN, HIGHESTMODSEQ."""
+
+    value: int
+
+
+@attrs.frozen(kw_only=True)
+class FlagsCode(ResponseCode):
+    """PERMANENTFLAGS."""
+
+    flags: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class AppendUidCode(ResponseCode):
+    uidvalidity: int
+    uids: SequenceSet
+
+
+@attrs.frozen(kw_only=True)
+class CopyUidCode(ResponseCode):
+    uidvalidity: int
+    source: SequenceSet
+    destination: SequenceSet
+
+
+# ---------------------------------------------------------------- status-like responses
+
+
+@attrs.frozen(kw_only=True)
+class TaggedResponse(Event):
+    """``tag OK|NO|BAD [code] text``, the end of a command."""
+
+    tag: str
+    status: ResponseStatus
+    code: ResponseCode | None = None
+    text: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class UntaggedStatus(Event):
+    """``* OK|NO|BAD|BYE|PREAUTH [code] text``."""
+
+    status: ResponseStatus
+    code: ResponseCode | None = None
+    text: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ContinuationRequest(Event):
+    """``+ ...``: the server is ready for a literal or wants a SASL response."""
+
+    data: bytes = b""
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionClosed(Event):
+    """The server closed its side of the connection."""
+
+
+# ---------------------------------------------------------------- untagged data
+
+
+@attrs.frozen(kw_only=True)
+class CapabilityData(Event):
+    capabilities: frozenset[str]
+
+
+@attrs.frozen(kw_only=True)
+class EnabledData(Event):
+    capabilities: frozenset[str]
+
+
+@attrs.frozen(kw_only=True)
+class FlagsData(Event):
+    flags: tuple[str, ...]
+
+
+_SPECIAL_USE = {
+    "\\all": "all",
+    "\\archive": "archive",
+    "\\drafts": "drafts",
+    "\\flagged": "flagged",
+    "\\junk": "junk",
+    "\\sent": "sent",
+    "\\trash": "trash",
+    "\\important": "important",
+}
+
+
+@attrs.frozen(kw_only=True)
+class ListData(Event):
+    """One mailbox from ``LIST`` or ``LSUB``.
+
+    ``mailbox`` is the decoded name (INBOX in any case becomes ``"INBOX"``);
+    ``raw_mailbox`` is the name exactly as the server sent it, to be used
+    when the decoded form might not encode back to the same bytes.
+    """
+
+    kind: str
+    attributes: tuple[str, ...]
+    delimiter: str | None
+    mailbox: str
+    raw_mailbox: bytes
+    extended: tuple[Value, ...] = ()
+
+    def has_attribute(self, name: str) -> bool:
+        wanted = name.lower()
+        return any(a.lower() == wanted for a in self.attributes)
+
+    @property
+    def selectable(self) -> bool:
+        return not (self.has_attribute("\\Noselect") or self.has_attribute("\\NonExistent"))
+
+    @property
+    def special_use(self) -> str | None:
+        """The RFC 6154 role (``"sent"``, ``"trash"``...) this mailbox declares, if any."""
+        for attribute in self.attributes:
+            role = _SPECIAL_USE.get(attribute.lower())
+            if role is not None:
+                return role
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class StatusData(Event):
+    """``* STATUS mailbox (...)``. Items the server did not send are ``None``."""
+
+    mailbox: str
+    raw_mailbox: bytes
+    messages: int | None = None
+    recent: int | None = None
+    uidnext: int | None = None
+    uidvalidity: int | None = None
+    unseen: int | None = None
+    deleted: int | None = None
+    size: int | None = None
+    highestmodseq: int | None = None
+    #: Every item as sent, known ones included, upper-cased.
+    items: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class ExistsData(Event):
+    count: int
+
+
+@attrs.frozen(kw_only=True)
+class RecentData(Event):
+    count: int
+
+
+@attrs.frozen(kw_only=True)
+class ExpungeData(Event):
+    seq: int
+
+
+@attrs.frozen(kw_only=True)
+class Address:
+    """One address of an envelope; a group is bracketed by addresses whose ``host`` is ``None``."""
+
+    name: bytes | None = None
+    adl: bytes | None = None
+    mailbox: bytes | None = None
+    host: bytes | None = None
+
+    @property
+    def email(self) -> str | None:
+        if self.mailbox is None or self.host is None:
+            return None
+        return (self.mailbox + b"@" + self.host).decode("utf-8", "replace")
+
+
+@attrs.frozen(kw_only=True)
+class Envelope:
+    """RFC 3501 ENVELOPE. Fields are as sent (often RFC 2047 encoded words)."""
+
+    date: bytes | None = None
+    subject: bytes | None = None
+    from_: tuple[Address, ...] = ()
+    sender: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    in_reply_to: bytes | None = None
+    message_id: bytes | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Disposition:
+    type: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class SinglePart:
+    """A non-multipart body. ``type`` and ``subtype`` are lower-cased."""
+
+    type: str
+    subtype: str
+    params: tuple[tuple[str, str], ...] = ()
+    id: bytes | None = None
+    description: bytes | None = None
+    encoding: str | None = None
+    size: int | None = None
+    #: Text lines, for ``text/*`` and ``message/rfc822``.
+    lines: int | None = None
+    #: For ``message/rfc822`` (and ``message/global``): the enclosed message.
+    envelope: Envelope | None = None
+    body: BodyStructure | None = None
+    md5: bytes | None = None
+    disposition: Disposition | None = None
+    language: tuple[str, ...] = ()
+    location: bytes | None = None
+    extension: tuple[Value, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class MultiPart:
+    parts: tuple[BodyStructure, ...]
+    subtype: str
+    params: tuple[tuple[str, str], ...] = ()
+    disposition: Disposition | None = None
+    language: tuple[str, ...] = ()
+    location: bytes | None = None
+    extension: tuple[Value, ...] = ()
+
+
+BodyStructure: TypeAlias = SinglePart | MultiPart
+
+
+@attrs.frozen(kw_only=True)
+class FetchData(Event):
+    """``* n FETCH (...)``. Items not sent are ``None``; body sections are in ``sections``.
+
+    ``sections`` maps the item name as sent, upper-cased (``"BODY[]"``,
+    ``"BODY[HEADER.FIELDS (SUBJECT)]"``, ``"BODY[]<0>"``, ``"BINARY[1]"``,
+    ``"RFC822.HEADER"``) to its data. Items this parser does not know are
+    kept, as generic values, in ``other``.
+    """
+
+    seq: int
+    uid: int | None = None
+    flags: tuple[str, ...] | None = None
+    internaldate: datetime | None = None
+    rfc822_size: int | None = None
+    envelope: Envelope | None = None
+    body: BodyStructure | None = None
+    bodystructure: BodyStructure | None = None
+    modseq: int | None = None
+    gm_msgid: int | None = None
+    gm_thrid: int | None = None
+    gm_labels: tuple[str, ...] | None = None
+    emailid: str | None = None
+    threadid: str | None = None
+    sections: Mapping[str, bytes | None] = attrs.field(factory=dict)
+    other: Mapping[str, Value] = attrs.field(factory=dict)
+
+    @property
+    def rfc822_header(self) -> bytes | None:
+        return self.sections.get("RFC822.HEADER")
+
+
+@attrs.frozen(kw_only=True)
+class SearchData(Event):
+    ids: tuple[int, ...]
+    modseq: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ESearchData(Event):
+    """RFC 4731 ESEARCH. ``tag`` correlates it with the command that asked."""
+
+    tag: str | None = None
+    uid: bool = False
+    min: int | None = None
+    max: int | None = None
+    count: int | None = None
+    all: SequenceSet | None = None
+    modseq: int | None = None
+    other: Mapping[str, Value] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class VanishedData(Event):
+    """RFC 7162 ``VANISHED [(EARLIER)] uid-set``."""
+
+    earlier: bool
+    uids: SequenceSet
+
+
+@attrs.frozen(kw_only=True)
+class UnknownData(Event):
+    """An untagged response this parser has no model for, kept whole."""
+
+    name: str
+    raw: bytes
+
+
+Response: TypeAlias = (
+    TaggedResponse
+    | UntaggedStatus
+    | ContinuationRequest
+    | CapabilityData
+    | EnabledData
+    | FlagsData
+    | ListData
+    | StatusData
+    | ExistsData
+    | RecentData
+    | ExpungeData
+    | FetchData
+    | SearchData
+    | ESearchData
+    | VanishedData
+    | UnknownData
+)
