@@ -41,8 +41,9 @@ def parse_all(
             drain()
             if pos >= len(data):
                 break
-        parser.receive_data(data[pos:])
-        drain()
+        if pos < len(data):
+            parser.receive_data(data[pos:])
+            drain()
     assert parser.buffered == 0, "unparsed bytes left over"
     return out
 

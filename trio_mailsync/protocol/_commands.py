@@ -84,6 +84,7 @@ LITERAL_MINUS_MAX: Final = 4096
 _QUOTED_MAX: Final = 1024
 
 _ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\\]]+\Z")
+_ASTRING_ATOM = re.compile(rb"[^\x00-\x20\x7f-\xff(){%*\"\\]+\Z")  # atom chars plus "]"
 _LIST_MAILBOX = re.compile(rb"[^\x00-\x20\x7f-\xff(){\"\\\]]+\Z")  # atom plus % and *
 _QUOTABLE = re.compile(rb"[^\x00\r\n\x80-\xff]*\Z")
 _QUOTABLE_UTF8 = re.compile(rb"[^\x00\r\n]*\Z")
@@ -142,7 +143,7 @@ class _Writer:
         """Write ``data`` as an atom (if allowed and possible), a quoted string or a literal."""
         if b"\0" in data:
             raise LocalProtocolError("IMAP strings cannot contain NUL bytes")
-        if atom_ok and data and _ATOM.match(data) and data.upper() != b"NIL":
+        if atom_ok and data and _ASTRING_ATOM.match(data) and data.upper() != b"NIL":
             self.parts.append(data)
             return
         quotable = _QUOTABLE_UTF8 if self.ctx.utf8 else _QUOTABLE
@@ -193,6 +194,13 @@ class _Writer:
         if not _ATOM.match(body):
             raise LocalProtocolError(f"{flag!r} is not a valid flag or keyword")
         self.parts.append(data)
+
+
+def _strs(items: Iterable[str]) -> tuple[str, ...]:
+    """attrs converter: any iterable of strings, kept as a tuple."""
+    if isinstance(items, str):
+        raise TypeError("expected a sequence of strings, not one string")
+    return tuple(items)
 
 
 def _criterion(w: _Writer, item: SearchKey) -> None:
@@ -445,7 +453,7 @@ class List(Command):
     reference: str | bytes = ""
     pattern: str | bytes = "*"
     special_use: bool = False
-    status_items: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    status_items: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
     def encode_args(self, w: _Writer) -> None:
         w.sp()
@@ -485,7 +493,7 @@ class Status(Command):
     allowed: ClassVar[frozenset[ConnectionState]] = _AUTHED
     mailbox: str | bytes
     items: tuple[str, ...] = attrs.field(
-        default=("MESSAGES", "UIDNEXT", "UIDVALIDITY"), converter=tuple
+        default=("MESSAGES", "UIDNEXT", "UIDVALIDITY"), converter=_strs
     )
 
     def encode_args(self, w: _Writer) -> None:
@@ -505,7 +513,7 @@ class Append(Command):
     allowed: ClassVar[frozenset[ConnectionState]] = _AUTHED
     mailbox: str | bytes
     message: bytes = attrs.field(repr=lambda m: f"<{len(m)} bytes>")
-    flags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    flags: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     internaldate: datetime | None = None
 
     def encode_args(self, w: _Writer) -> None:
@@ -621,7 +629,7 @@ class UidFetch(Command):
     name: ClassVar[str] = "UID FETCH"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_SEL})
     uids: SequenceSet | str
-    items: tuple[str, ...] = attrs.field(default=("UID", "FLAGS"), converter=tuple)
+    items: tuple[str, ...] = attrs.field(default=("UID", "FLAGS"), converter=_strs)
     changedsince: int | None = None
     vanished: bool = False
 
@@ -660,7 +668,7 @@ class UidStore(Command):
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_SEL})
     uids: SequenceSet | str
     mode: str
-    flags: tuple[str, ...] = attrs.field(converter=tuple)
+    flags: tuple[str, ...] = attrs.field(converter=_strs)
     silent: bool = True
     unchangedsince: int | None = None
 

@@ -744,14 +744,18 @@ def _body(v: _Raw) -> BodyStructure:
         raise ValueError("body structure is not a non-empty list")
     if isinstance(v[0], list):
         return _multipart(v, _count_parts(v))
-    if len(v) < 6:
-        # A multipart without parts: ("ALTERNATIVE"), ("RELATED" NIL ...),
-        # ("ALTERNATIVE" (params) NIL NIL) from Gmail, (NIL "alternative" ...)
-        # from others. A single part has at least six fields.
-        if v[0] is None and len(v) > 1 and not isinstance(v[1], list):
-            return _multipart(v[1:], 0)
-        if isinstance(v[0], str | bytes) and (len(v) == 1 or not isinstance(v[1], str | bytes)):
-            return _multipart(v, 0)
+    # A multipart without parts: ("ALTERNATIVE"), ("RELATED" NIL ...) and
+    # ("ALTERNATIVE" (params) NIL NIL) from Gmail, (NIL "alternative" ...) from
+    # others. A single part has at least six fields, a multipart's extension
+    # data at most five.
+    if v[0] is None and 1 < len(v) <= 6 and isinstance(v[1], str | bytes):
+        return _multipart(v[1:], 0)
+    if (
+        len(v) < 6
+        and isinstance(v[0], str | bytes)
+        and (len(v) == 1 or not isinstance(v[1], str | bytes))
+    ):
+        return _multipart(v, 0)
     return _singlepart(v)
 
 
@@ -914,8 +918,6 @@ def _parse_esearch(c: _Cursor) -> ESearchData:
     values = c.values_to_end()
     tag = None
     uid = False
-    if values and isinstance(values[-1], list):
-        values = values[:1] + _flatten_pairs(values[1:])
     if values and isinstance(values[0], list):
         correlator = values.pop(0)
         if len(correlator) == 2 and str(correlator[0]).upper() == "TAG":
@@ -923,6 +925,7 @@ def _parse_esearch(c: _Cursor) -> ESearchData:
     if values and isinstance(values[0], str) and values[0].upper() == "UID":
         uid = True
         values.pop(0)
+    values = _flatten_pairs(values)
     if len(values) % 2:
         raise c.error("ESEARCH item without a value")
     kw: dict[str, Any] = {}

@@ -1,0 +1,649 @@
+"""Real servers deviate from the RFCs. Each test pins one deviation we tolerate.
+
+Every case names the server and a public source that reported it; examples
+marked "constructed" were built from the source's description.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from trio_mailsync.protocol import (
+    CapabilityData,
+    ContinuationRequest,
+    CopyUidCode,
+    Disposition,
+    ESearchData,
+    ExistsData,
+    FetchData,
+    FlagsData,
+    ListData,
+    MultiPart,
+    ResponseCode,
+    ResponseStatus,
+    SearchData,
+    SequenceSet,
+    SinglePart,
+    StatusData,
+    TaggedResponse,
+    UnknownData,
+    UntaggedStatus,
+)
+
+from .helpers import parse_all, parse_one
+
+
+def fetch(line: bytes) -> FetchData:
+    r = parse_one(line)
+    assert isinstance(r, FetchData)
+    return r
+
+
+def single(body: object) -> SinglePart:
+    assert isinstance(body, SinglePart)
+    return body
+
+
+def multi(body: object) -> MultiPart:
+    assert isinstance(body, MultiPart)
+    return body
+
+
+# ---------------------------------------------------------------- whitespace
+
+
+def test_yahoo_search_trailing_space() -> None:
+    # ruby/net-imap fixtures (quirky_servers: Yahoo); djc/imap-proto#108
+    assert parse_one(b"* SEARCH 1 2 3 ") == SearchData(ids=(1, 2, 3))
+    # GreenMail: empty result with a trailing space (greenmail#264)
+    assert parse_one(b"* SEARCH ") == SearchData(ids=())
+
+
+def test_exchange_status_trailing_space() -> None:
+    # djc/tokio-imap tests ("Outlook server"); imap-codec quirk_trailing_space_status
+    assert parse_one(b"* STATUS Sent (UIDNEXT 107) ") == StatusData(
+        mailbox="Sent", raw_mailbox=b"Sent", uidnext=107, items={"UIDNEXT": 107}
+    )
+
+
+def test_tencent_exmail_capability_trailing_space() -> None:
+    # emersion/go-imap#571; modern-email/defects#21
+    r = parse_one(b"* CAPABILITY IMAP4 IMAP4rev1 XLIST MOVE IDLE XAPPLEPUSHSERVICE UIDPLUS ")
+    assert isinstance(r, CapabilityData)
+    assert "UIDPLUS" in r.capabilities
+    assert "" not in r.capabilities
+
+
+def test_qq_mail_space_before_closing_paren_of_fetch() -> None:
+    # jakartaee/mail-api#209 (imap.qq.com)
+    assert fetch(b"* 11487 FETCH (UID 19436 )") == FetchData(seq=11487, uid=19436)
+
+
+def test_davmail_two_spaces_after_star() -> None:
+    # python/cpython#117152; mguessan/davmail#122
+    assert parse_one(b"*  1843 EXISTS") == ExistsData(count=1843)
+
+
+def test_davmail_two_spaces_before_literal() -> None:
+    # djc/tokio-imap test_uid_fetch_extra_space
+    r = fetch(b"* 4 FETCH (UID 71372 RFC822.HEADER  {5}\r\nH: v\n)")
+    assert r.rfc822_header == b"H: v\n"
+
+
+def test_outlook_space_between_envelope_addresses() -> None:
+    # ruby/net-imap quirky_behaviors.yml ("outlook.com puts an extra SP in ENVELOPE address lists")
+    r = fetch(
+        b'* 24 FETCH (UID 60 ENVELOPE ("date" "Zoom" (("A" NIL "a" "x.test")) NIL NIL '
+        b'(("r" NIL "risa" "h.test") ("s" NIL "shella" "k.test")) NIL NIL NIL "<id@x>"))'
+    )
+    assert r.envelope is not None
+    assert [a.email for a in r.envelope.to] == ["risa@h.test", "shella@k.test"]
+
+
+def test_dovecot_space_inside_nested_body() -> None:
+    # MailKit TestParseExampleMultiLevelDovecotBodyStructure; angus-mail BODYSTRUCTURE.java
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ( ("text" "plain" NIL NIL NIL "7bit" 28 2 NIL NIL NIL NIL) '
+        b'("text" "html" NIL NIL NIL "7bit" 17 1 NIL NIL NIL NIL) "alternative" NIL NIL NIL NIL))'
+    )
+    assert [p.subtype for p in multi(r.bodystructure).parts] == ["plain", "html"]
+
+
+# ---------------------------------------------------------------- missing text
+
+
+def test_gmail_response_code_without_text() -> None:
+    # modern-email/defects#28 (imap.gmail.com); imap-codec quirk_missing_text
+    r = parse_one(b"* OK [HIGHESTMODSEQ 13637]")
+    assert isinstance(r, UntaggedStatus)
+    assert r.code is not None
+    assert r.code.name == "HIGHESTMODSEQ"
+    assert r.text == ""
+
+
+def test_qq_mail_unseen_code_without_text() -> None:
+    # MailKit#233 (imap.qq.com)
+    r = parse_one(b"* OK [UNSEEN 25]")
+    assert isinstance(r, UntaggedStatus)
+    assert r.code is not None
+    assert r.code.name == "UNSEEN"
+
+
+def test_icloud_bye_without_text() -> None:
+    # ruby/net-imap#229, djc/imap-proto#131 ("iCloud ... sends a `* BYE\r\n` on logout")
+    assert parse_one(b"* BYE") == UntaggedStatus(status=ResponseStatus.BYE)
+
+
+def test_exchange_tagged_ok_without_text() -> None:
+    # OfflineIMAP/offlineimap#623; mscdex/node-imap#539 (ppops.net)
+    assert parse_one(b"IOMC1 OK") == TaggedResponse(tag="IOMC1", status=ResponseStatus.OK)
+
+
+def test_yandex_continuation_without_space() -> None:
+    # djc/imap-proto#67 ("short version, sent by yandex"); imap-codec quirk_empty_continue_req
+    assert parse_one(b"+") == ContinuationRequest(data=b"")
+
+
+# ---------------------------------------------------------------- framing and codes
+
+
+def test_exchange_2013_bare_copyuid_line() -> None:
+    # ruby/net-imap#250, domainaware/parsedmarc#80 ("Exchange 2013 CU 22")
+    r = parse_one(b"[COPYUID 124 10 233]")
+    assert isinstance(r, UntaggedStatus)
+    assert r.status is ResponseStatus.OK
+    assert isinstance(r.code, CopyUidCode)
+    assert (r.code.uidvalidity, list(r.code.source), list(r.code.destination)) == (124, [10], [233])
+
+
+def test_home_pl_untagged_code_without_ok() -> None:
+    # MailKit ImapEngine.cs ("broken IMAP servers such as home.pl"); constructed
+    r = parse_one(b"* [COPYUID 1234 5 17] Moved")
+    assert isinstance(r, UntaggedStatus)
+    assert isinstance(r.code, CopyUidCode)
+    assert r.text == "Moved"
+
+
+def test_outlook_copyuid_without_uid_sets() -> None:
+    # MailKit#555 (imap-mail.outlook.com): kept as a plain code, not an error
+    r = parse_one(b"* OK [COPYUID 14  ]")
+    assert isinstance(r, UntaggedStatus)
+    assert r.code == ResponseCode(name="COPYUID", text="14")
+
+
+def test_exchange_online_code_that_is_not_an_atom() -> None:
+    # ruby/net-imap quirky_behaviors.yml, ruby/net-imap#597: falls back to plain text
+    line = (
+        b'RUBY0001 OK [Error="Microsoft.Exchange.Data.Storage.WrongServerException: Cross '
+        b'Server access is not allowed" Service=Imap4] AUTHENTICATE completed.'
+    )
+    r = parse_one(line)
+    assert isinstance(r, TaggedResponse)
+    assert r.status is ResponseStatus.OK
+    assert r.code is None
+    assert r.text.startswith('[Error="Microsoft')
+
+
+def test_office365_items_right_after_a_literal() -> None:
+    # qnikst/HaskellNet#15 (Office 365, Exchange 2010+); response head constructed
+    body = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    r = fetch(b"* 12 FETCH (BODY[] {%d}\r\n%sUID 12 FLAGS (\\Seen))" % (len(body), body))
+    assert (r.uid, r.flags, r.sections) == (12, ("\\Seen",), {"BODY[]": body})
+
+
+def test_domino_extra_parens_around_envelope() -> None:
+    # MailKit#943 ("Domino IMAP4 Server"), MailKit ImapFolderFetch.cs
+    r = fetch(
+        b"* 2 FETCH (UID 14935 (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)) "
+        b'BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 0 0 NIL))'
+    )
+    assert r.uid == 14935
+    assert r.envelope is not None
+    assert r.envelope.subject is None
+    assert single(r.bodystructure).subtype == "plain"
+
+
+def test_datamail_stray_plus_after_id() -> None:
+    # apple/swift-nio-imap#740 (datamail.in): ID is not modelled, so it stays raw
+    r = parse_one(b'* ID ("name" "Imap" "version" "1.5")+')
+    assert isinstance(r, UnknownData)
+    assert r.name == "ID"
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def test_exchange_2007_negative_octets() -> None:
+    # javaee/javamail Exchange.md, MailKit TestParseBodyStructureWithNegativeOctetValue
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ("multipart" "signed" ("boundary" "_9bc3_") NIL NIL "7BIT" -1 '
+        b"NIL NIL NIL NIL))"
+    )
+    part = single(r.bodystructure)
+    assert (part.type, part.subtype, part.size) == ("multipart", "signed", None)
+
+
+def test_dovecot_negative_octets_and_lines() -> None:
+    # duesee/imap-codec#287 (Dovecot), modern-email/defects#27; constructed
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" -1 -1 '
+        b"NIL NIL NIL NIL))"
+    )
+    part = single(r.bodystructure)
+    assert (part.size, part.lines) == (None, None)
+
+
+def test_zoho_negative_modseq() -> None:
+    # MailKit#1686 (Zoho Mail); constructed: kept raw, not an error
+    r = fetch(b"* 7 FETCH (UID 42 MODSEQ (-1) FLAGS (\\Seen))")
+    assert (r.uid, r.modseq, r.flags) == (42, None, ("\\Seen",))
+    assert r.other == {"MODSEQ": ("-1",)}
+
+
+def test_dynadot_uidvalidity_beyond_32_bits() -> None:
+    # emersion/go-imap#612 (dynadot.com), greenmail#247
+    r = parse_one(b"* OK [UIDVALIDITY 1713632002544]")
+    assert isinstance(r, UntaggedStatus)
+    assert r.code is not None
+    assert getattr(r.code, "value", None) == 1713632002544
+
+
+def test_twisted_quoted_numbers_and_nested_params() -> None:
+    # twisted/twisted#3947
+    r = fetch(
+        b'* 0 FETCH (BODYSTRUCTURE ("text" "plain" (("name" "thing") ("key" "value")) '
+        b'"this-is-the-content-id" "describing-the-content-goes-here!" "8BIT" "20" "4" '
+        b"NIL NIL NIL))"
+    )
+    part = single(r.bodystructure)
+    assert part.params == (("name", "thing"), ("key", "value"))
+    assert (part.size, part.lines, part.encoding) == (20, 4, "8BIT")
+
+
+# ---------------------------------------------------------------- body structures
+
+
+def test_gmail_message_rfc822_without_envelope() -> None:
+    # MailKit#59, angus-mail BODYSTRUCTURE.java ("Gmail handles nested messages just like
+    # simple body parts")
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "koi8-r") NIL NIL '
+        b'"QUOTED-PRINTABLE" 4452 113 NIL NIL NIL)("MESSAGE" "RFC822" ("NAME" "x.eml") NIL NIL '
+        b'"7BIT" 23379 NIL '
+        b'("ATTACHMENT" ("FILENAME" "x.eml")) NIL) "MIXED" ("BOUNDARY" "b") NIL NIL))'
+    )
+    attached = single(multi(r.bodystructure).parts[1])
+    assert (attached.type, attached.subtype, attached.envelope, attached.body) == (
+        "message",
+        "rfc822",
+        None,
+        None,
+    )
+    assert attached.disposition == Disposition(type="attachment", params=(("filename", "x.eml"),))
+
+
+def test_gmail_nested_multipart_child_without_parts() -> None:
+    # MailKit#205 ("Invalid BODYSTRUCTURE returned by GMail ... nested multiparts with the
+    # same boundary")
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE (("ALTERNATIVE" ("BOUNDARY" "==alt") NIL NIL)("TEXT" "HTML" '
+        b'("CHARSET" "iso-8859-1") NIL NIL "7BIT" 6769 171 NIL NIL NIL) "ALTERNATIVE" '
+        b'("BOUNDARY" "==alt") NIL NIL))'
+    )
+    first = multi(multi(r.bodystructure).parts[0])
+    assert (first.parts, first.subtype, first.params) == (
+        (),
+        "alternative",
+        (("boundary", "==alt"),),
+    )
+
+
+def test_gmail_related_children_without_parts() -> None:
+    # MailKit#777, MailKit#371
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "BASE64" 10 1 NIL NIL NIL)'
+        b'("RELATED" NIL ("ATTACHMENT" NIL) NIL)("RELATED" NIL ("ATTACHMENT" NIL) NIL) "MIXED" '
+        b'("BOUNDARY" "b") NIL NIL))'
+    )
+    parts = multi(r.bodystructure).parts
+    assert [type(p).__name__ for p in parts] == ["SinglePart", "MultiPart", "MultiPart"]
+    assert multi(parts[1]).disposition == Disposition(type="attachment")
+
+
+def test_gmail_empty_multipart_in_body() -> None:
+    # MailKit#1841 ("(\"ALTERNATIVE\") ... clearly meant to be an empty multipart/alternative")
+    r = fetch(
+        b'* 51 FETCH (MODSEQ (18812) BODY (("TEXT" "PLAIN" NIL NIL NIL "QUOTED-PRINTABLE" 211 5)'
+        b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 2942 ("Sat, 3 Jan 2015" "Re: MPG" NIL NIL NIL NIL '
+        b'NIL NIL NIL "<id@x>") ("ALTERNATIVE") 51) "REPORT"))'
+    )
+    inner = single(multi(r.body).parts[1])
+    assert inner.body == MultiPart(parts=(), subtype="alternative")
+    assert inner.lines == 51
+    assert parse_one(b'* 1038 FETCH (BODY ("MIXED"))') == FetchData(
+        seq=1038, body=MultiPart(parts=(), subtype="mixed")
+    )
+
+
+def test_gmx_multipart_as_single_part_with_params_in_md5_slot() -> None:
+    # MailKit#878 (gmx.net)
+    r = fetch(
+        b'* 58056 FETCH (UID 168531 BODYSTRUCTURE (("multipart" "related" ("boundary" "b1") NIL '
+        b'NIL "7BIT" 400 ("boundary" "b1") NIL NIL NIL)("TEXT" "html" ("charset" "UTF8") NIL NIL '
+        b'"7BIT" 1115 70 NIL NIL NIL NIL) "mixed" ("boundary" "b2") NIL NIL NIL) FLAGS ())'
+    )
+    first = single(multi(r.bodystructure).parts[0])
+    assert (first.type, first.subtype, first.md5) == ("multipart", "related", None)
+    assert r.flags == ()
+
+
+def test_exchange_365_bare_disposition_string() -> None:
+    # jakartaee/mail-api#31, javaee/javamail Exchange.md, MailKit#919
+    r = fetch(
+        b'* 3099 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "utf-8") NIL NIL '
+        b'"quoted-printable" 802 19 NIL "inline" NIL NIL))'
+    )
+    assert single(r.bodystructure).disposition == Disposition(type="inline")
+
+
+def test_exchange_2016_description_in_multipart_disposition_slot() -> None:
+    # javaee/javamail#278, Exchange.md ("S/MIME encrypted message")
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 21 0 '
+        b'NIL ("inline" NIL) NIL NIL)("application" "octet-stream" ("name" "private.txt") NIL NIL '
+        b'"base64" 690 NIL ("attachment" ("filename" "private.txt")) NIL NIL) "mixed" '
+        b'("boundary" "----=_Part_0") "S/MIME Encrypted Message" NIL))'
+    )
+    body = multi(r.bodystructure)
+    assert len(body.parts) == 2
+    assert body.disposition == Disposition(type="s/mime encrypted message")
+
+
+def test_exchange_nil_nil_disposition() -> None:
+    # MailKit TestParseBodyStructureWithNilNilBodyFldDsp ("an Exchange bug")
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ("application" "msword" NIL NIL NIL "base64" 50446 NIL '
+        b"(NIL NIL) NIL NIL))"
+    )
+    assert single(r.bodystructure).disposition is None
+
+
+def test_mail_ru_nil_parameter_value() -> None:
+    # kisli/vmime#159 (imap.mail.ru), modern-email/defects#50; Exchange 2010 does it too
+    r = fetch(
+        b'* 4 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 536 0 NIL '
+        b'NIL NIL NIL) "alternative" ("boundary" NIL)))'
+    )
+    assert multi(r.bodystructure).params == (("boundary", ""),)
+
+
+def test_exchange_2010_unquoted_encoding() -> None:
+    # javaee/javamail Exchange.md ("fails to quote the encoding value"); constructed
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL 7BIT 1152 23 '
+        b"NIL NIL NIL NIL))"
+    )
+    assert single(r.bodystructure).encoding == "7BIT"
+
+
+def test_office365_encoding_with_trailing_space() -> None:
+    # angus-mail BODYSTRUCTURE.java ("bug in office365.com ... trailing space"); constructed
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "utf-8") NIL NIL "7bit " 120 3 '
+        b"NIL NIL NIL NIL))"
+    )
+    assert single(r.bodystructure).encoding == "7BIT"
+
+
+def test_icloud_nil_encoding() -> None:
+    # djc/imap-proto#205 (Apple iCloud), modern-email/defects#41 (maddy)
+    r = fetch(
+        b'* 80 FETCH (UID 111 BODYSTRUCTURE (("text" "plain" ("CHARSET" "UTF-8") NIL NIL NIL 1694 '
+        b'51 NIL NIL NIL NIL)("text" "html" ("CHARSET" "UTF-8") NIL NIL "quoted-printable" 5750 77 '
+        b'NIL NIL NIL NIL) "alternative" ("BOUNDARY" "b1") NIL NIL NIL))'
+    )
+    assert single(multi(r.bodystructure).parts[0]).encoding is None
+
+
+def test_domino_empty_body_of_attached_message_and_double_spaces() -> None:
+    # MailKit#944 (Domino IMAP4 Server), angus-mail BODYSTRUCTURE.java
+    r = fetch(
+        b'* 9125 FETCH (UID 23064 BODYSTRUCTURE (("text" "plain"  ("charset" "UTF-8") NIL NIL '
+        b'"base64" 232 4 NIL NIL NIL)("message" "delivery-status"  NIL NIL NIL "7BIT" 421 NIL NIL '
+        b'NIL)("message" "rfc822"  NIL NIL NIL "7BIT" 787 (NIL NIL NIL NIL NIL NIL NIL NIL NIL '
+        b'NIL) () 0 NIL NIL NIL) "report" ("report-type" "delivery-status") NIL NIL) '
+        b"FLAGS (\\Seen))"
+    )
+    attached = single(multi(r.bodystructure).parts[2])
+    assert attached.envelope is not None
+    assert attached.body is None
+    assert attached.lines == 0
+
+
+def test_unnamed_server_subtype_without_type() -> None:
+    # MailKit#371 and ImapUtils.cs ("Content-Type: X-ZIP ... only send a media-subtype token")
+    r = fetch(
+        b'* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "windows-1251") NIL NIL "base64" '
+        b'356 5)( "X-ZIP" ("BOUNDARY" "") NIL NIL "base64" 4096) "MIXED" ("BOUNDARY" "b") NIL NIL))'
+    )
+    zip_part = single(multi(r.bodystructure).parts[1])
+    assert (zip_part.type, zip_part.subtype, zip_part.size) == ("", "x-zip", 4096)
+
+
+def test_mailkit_1393_multipart_with_nil_instead_of_parts() -> None:
+    # MailKit#1393 (labelled server-bug; server not named)
+    r = fetch(b'* 1 FETCH (BODY (NIL "alternative" ("boundary" "Apple-Mail=_35") NIL NIL NIL))')
+    assert r.body == MultiPart(
+        parts=(), subtype="alternative", params=(("boundary", "Apple-Mail=_35"),)
+    )
+
+
+# ---------------------------------------------------------------- envelopes
+
+
+def test_mail_ru_and_yahoo_empty_address_list() -> None:
+    # apple/swift-nio-imap#821 (Mail.ru), angus-mail ENVELOPE.java ("broken servers (e.g.,
+    # Yahoo Mail) return an empty list instead of NIL")
+    r = fetch(
+        b'* 1 FETCH (ENVELOPE ("Wed, 11 Oct 2023" "subj" (("Tn" NIL "info" "geekbrains.ru")) '
+        b'NIL NIL () NIL NIL "<a>" "<b>"))'
+    )
+    assert r.envelope is not None
+    assert r.envelope.to == ()
+    assert r.envelope.message_id == b"<b>"
+
+
+def test_yahoo_spaces_inside_address() -> None:
+    # angus-mail ENVELOPE.java ("bogus spaces inserted by Yahoo IMAP server"); constructed
+    r = fetch(
+        b'* 1 FETCH (ENVELOPE ("d" "s" (("A" NIL "a" "example.com")) NIL NIL '
+        b'((NIL NIL "undisclosed-recipients" NIL )(NIL NIL NIL NIL )) NIL NIL NIL "<x@e>"))'
+    )
+    assert r.envelope is not None
+    assert [a.mailbox for a in r.envelope.to] == [b"undisclosed-recipients", None]
+
+
+def test_gmail_unescaped_quotes_in_envelope() -> None:
+    # MailKit TestParseGMailMalformedSenderInEnvelope, MailKit#485
+    r = fetch(
+        b'* 1 FETCH (ENVELOPE ("Mon, 10 Apr 2017" "subject" (("From" NIL "from" "domain.com")) '
+        b'(("<sender@domain.com>" NIL "=?UTF-8?Q?"Dummy=C3=ADa_Algo"?=" NIL)) NIL '
+        b'(("To" NIL "to" "domain.com")) NIL NIL NIL "<id@message.id>"))'
+    )
+    assert r.envelope is not None
+    (sender,) = r.envelope.sender
+    assert sender.mailbox == b'=?UTF-8?Q?"Dummy=C3=ADa_Algo"?='
+    assert r.envelope.message_id == b"<id@message.id>"
+
+
+def test_qq_mail_envelope_with_nine_fields() -> None:
+    # MailKit#669, MailKit#932
+    r = fetch(
+        b'* 1 FETCH (ENVELOPE ("Mon, 30 Oct 2017" "=?GBK?B?u7bTrQ==?=" (("q" NIL "10000" "qq.com"))'
+        b' (("q" NIL "10000" "qq.com")) (("q" NIL "10000" "qq.com")) NIL NIL NIL NIL))'
+    )
+    assert r.envelope is not None
+    assert r.envelope.message_id is None
+    assert r.envelope.from_[0].email == "10000@qq.com"
+
+
+def test_proton_bridge_raw_utf8_in_quoted_strings() -> None:
+    # modern-email/defects#38 (Proton Bridge v3.6.1)
+    r = fetch(
+        b'* 2 FETCH (UID 4 ENVELOPE ("Thu, 22 Aug 2024" "Test" (("Cl\xc3\xa9ment" NIL "c" "l")) '
+        b"NIL NIL NIL NIL NIL NIL NIL))"
+    )
+    assert r.envelope is not None
+    name = r.envelope.from_[0].name
+    assert name is not None
+    assert name.decode() == "Clément"
+
+
+def test_exchange_address_with_nil_mailbox() -> None:
+    # MailKit TestParseEnvelopeWithNilMailbox (#1451), Exchange's stub message
+    r = fetch(
+        b'* 3 FETCH (ENVELOPE (NIL "Retrieval failed" (("Microsoft Exchange Server" NIL NIL '
+        b'".MISSING-HOST-NAME.")) NIL NIL (("u@t.com" NIL "u" "t.com")) NIL NIL NIL NIL))'
+    )
+    assert r.envelope is not None
+    assert r.envelope.from_[0].host == b".MISSING-HOST-NAME."
+    assert r.envelope.from_[0].email is None
+
+
+# ---------------------------------------------------------------- flags and labels
+
+
+def test_gmail_flags_with_brackets_and_spaces() -> None:
+    # ruby/net-imap quirky_behaviors.yml (issuetracker.google.com/issues/315160951)
+    r = parse_one(b"* FLAGS (\\Seen $NotJunk OIB-Seen-[Google Mail]/Alle Nachrichten)")
+    assert isinstance(r, FlagsData)
+    assert r.flags[:3] == ("\\Seen", "$NotJunk", "OIB-Seen-[Google Mail]/Alle")
+
+
+def test_zoho_star_in_flags() -> None:
+    # djc/tokio-imap test_flags ("FLAGS can't include \\*") from Zoho Mail server
+    assert parse_one(b"* FLAGS (\\Answered \\Seen \\*)") == FlagsData(
+        flags=("\\Answered", "\\Seen", "\\*")
+    )
+
+
+def test_gmail_nil_label() -> None:
+    # MailKit#244 (Gmail)
+    r = fetch(
+        b'* 316 FETCH (X-GM-THRID 1507843069465059557 X-GM-LABELS ("\\\\Starred" NIL) UID 346 '
+        b"MODSEQ (112817))"
+    )
+    assert r.gm_labels == ("\\Starred",)
+    assert (r.uid, r.modseq) == (346, 112817)
+
+
+def test_gmail_unquoted_bracketed_label() -> None:
+    # MailKit#51 (Gmail): [Mailbox] is an astring, not an atom
+    assert fetch(b"* 1 FETCH (X-GM-LABELS ([Mailbox]))").gm_labels == ("[Mailbox]",)
+
+
+# ---------------------------------------------------------------- mailbox names
+
+
+def test_exchange_unquoted_name_with_tabs() -> None:
+    # MailKit ImapUtils.cs ReadFolderName, MailKit#945
+    r = parse_one(b'* LIST (\\HasNoChildren) "/" INBOX/Da\tOggetto\tRicevuto\t')
+    assert isinstance(r, ListData)
+    assert r.mailbox == "INBOX/Da\tOggetto\tRicevuto\t"
+
+
+def test_lotus_notes_unquoted_name_with_space() -> None:
+    # IndySockets/Indy#329 (Lotus Notes)
+    r = parse_one(b'* LIST (\\HasNoChildren) "\\\\" Folder\\Subfolder 1')
+    assert isinstance(r, ListData)
+    assert (r.delimiter, r.mailbox, r.raw_mailbox) == (
+        "\\",
+        "Folder\\Subfolder 1",
+        b"Folder\\Subfolder 1",
+    )
+
+
+def test_yandex_ampersand_inside_base64_run() -> None:
+    # modern-email/defects#46 (imap.yandex.com)
+    r = parse_one(b'* LIST (\\HasNoChildren) "|" "&BBAEMQQyACYEMwQ0BDU-"')
+    assert isinstance(r, ListData)
+    assert r.mailbox == "Абв&где"
+    assert r.raw_mailbox == b"&BBAEMQQyACYEMwQ0BDU-"  # what to send back to select it
+
+
+def test_exchange_and_yandex_raw_utf8_mailbox_name() -> None:
+    # Servers that send UTF-8 names without UTF8=ACCEPT (Yandex, Exchange; MailKit notes)
+    r = parse_one(
+        b'* LIST () "/" "\xd0\x92\xd1\x85\xd0\xbe\xd0\xb4\xd1\x8f\xd1\x89\xd0\xb8\xd0\xb5"'
+    )
+    assert isinstance(r, ListData)
+    assert r.mailbox == "Входящие"
+
+
+def test_mailbox_named_nil() -> None:
+    # MailKit#482: an atom NIL is a valid mailbox name in LIST
+    r = parse_one(b'* LIST (\\HasNoChildren) "/" NIL')
+    assert isinstance(r, ListData)
+    assert r.mailbox == "NIL"
+
+
+def test_mail_163_empty_status_list() -> None:
+    # djc/tokio-imap tests ("mail.163.com sends a STATUS response with an empty list")
+    assert parse_one(b'* STATUS "INBOX" ()') == StatusData(mailbox="INBOX", raw_mailbox=b"INBOX")
+
+
+def test_seznam_nil_delimiter() -> None:
+    # emersion/go-imap#329 (seznam.cz): valid but surprising
+    r = parse_one(b'* LIST (\\NoInferiors) NIL "INBOX"')
+    assert isinstance(r, ListData)
+    assert r.delimiter is None
+
+
+def test_tobit_lowercase_keyword() -> None:
+    # MailKit#422 (Tobit David.fx): keywords are case-insensitive
+    assert parse_all(b"* 3 Recent\r\n* 4 exists\r\n")[1] == ExistsData(count=4)
+
+
+# ---------------------------------------------------------------- dates and line ends
+
+
+def test_domino_zero_internaldate() -> None:
+    # MailKit TestParseInvalidInternalDates ("taken from an actual response from a Domino IMAP
+    # server"); kept raw instead of failing the whole FETCH
+    r = fetch(b'* 1 FETCH (UID 1 INTERNALDATE "00-Jan-0000 00:00:00 +0000")')
+    assert r.internaldate is None
+    assert r.other == {"INTERNALDATE": b"00-Jan-0000 00:00:00 +0000"}
+
+
+def test_bare_lf_line_endings() -> None:
+    # duesee/imap-codec#260 (quirk_crlf_relaxed); MailKit ImapStream.cs accepts "}\n"
+    responses = parse_all(b"* OK ready\n* 1 FETCH (BODY[] {2}\nhi)\nA1 OK done\n")
+    assert responses[1] == FetchData(seq=1, sections={"BODY[]": b"hi"})
+    assert isinstance(responses[2], TaggedResponse)
+
+
+def test_esearch_with_parenthesized_modseq() -> None:
+    # MailKit#323
+    assert parse_one(b'* ESEARCH (TAG "A12") UID ALL 33866,33897 (MODSEQ 284535)') == ESearchData(
+        tag="A12", uid=True, all=SequenceSet.parse("33866,33897"), modseq=284535
+    )
+
+
+def test_internaldate_without_zone() -> None:
+    # Some servers drop the zone; read as UTC rather than refused
+    r = fetch(b'* 1 FETCH (INTERNALDATE "17-Jul-1996 02:44:25")')
+    assert isinstance(r.internaldate, datetime)
+    assert r.internaldate.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"* 1 FETCH (UID 1 XAOL-MSGID 12345 XAOL.SPAM.REASON NIL)",  # AOL (MailKit)
+        b"* 5 FETCH (X-GM-MSGID 1 X-GM-LABELS ())",  # Gmail, empty labels
+    ],
+)
+def test_vendor_fetch_items_do_not_fail(line: bytes) -> None:
+    assert isinstance(parse_one(line), FetchData)
