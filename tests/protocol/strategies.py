@@ -65,11 +65,14 @@ def _text_alphabet(ascii_only: bool) -> st.SearchStrategy[str]:
 
 
 def human_text(ascii_only: bool = False) -> st.SearchStrategy[str]:
-    """resp-text: no CR/LF, no leading '[', no surrounding spaces."""
+    """resp-text: no CR/LF, no leading '[', no surrounding spaces.
+
+    IMAP4rev1 (and imap-codec, for the ASCII subset) wants at least one character.
+    """
     return (
-        st.text(_text_alphabet(ascii_only), max_size=30)
+        st.text(_text_alphabet(ascii_only), min_size=1 if ascii_only else 0, max_size=30)
         .map(str.strip)
-        .filter(lambda t: not t.startswith("["))
+        .filter(lambda t: not t.startswith("[") and (t or not ascii_only))
     )
 
 
@@ -185,13 +188,20 @@ def dispositions(ascii_only: bool) -> st.SearchStrategy[Disposition | None]:
     return st.none() | st.builds(Disposition, type=_token, params=params(ascii_only))
 
 
+def _maybe_nil(values: st.SearchStrategy[Any], strict: bool) -> st.SearchStrategy[Any]:
+    return values if strict else st.none() | values
+
+
 def _part_fields(ascii_only: bool) -> dict[str, Any]:
     return {
         "params": params(ascii_only),
         "id": nstrings(True),
         "description": nstrings(ascii_only),
-        "encoding": st.none() | st.sampled_from(["7BIT", "8BIT", "BASE64", "QUOTED-PRINTABLE"]),
-        "size": st.none() | small,
+        # NIL encoding and size are deviations; the strict (ASCII) subset never sends them.
+        "encoding": _maybe_nil(
+            st.sampled_from(["7BIT", "8BIT", "BASE64", "QUOTED-PRINTABLE"]), ascii_only
+        ),
+        "size": _maybe_nil(small, ascii_only),
         "md5": nstrings(True),
         "disposition": dispositions(ascii_only),
         "language": st.lists(_token, max_size=2).map(tuple),
@@ -204,7 +214,7 @@ def bodies(
 ) -> st.SearchStrategy[SinglePart | MultiPart]:
     f = _part_fields(ascii_only)
     text_part = st.builds(
-        SinglePart, type=st.just("text"), subtype=_token, lines=st.none() | small, **f
+        SinglePart, type=st.just("text"), subtype=_token, lines=_maybe_nil(small, ascii_only), **f
     )
     basic_part = st.builds(
         SinglePart, type=_token.filter(lambda t: t not in ("text", "message")), subtype=_token, **f
@@ -258,7 +268,8 @@ def sections(ascii_only: bool) -> st.SearchStrategy[dict[str, bytes | None]]:
     rfc = st.sampled_from(["RFC822", "RFC822.HEADER", "RFC822.TEXT"])
     if not ascii_only:
         key |= st.sampled_from(["BINARY[1]", "BINARY[2.1]"])
-    return st.dictionaries(key | rfc, st.none() | st.binary(max_size=60), max_size=3)
+    data = strings(True) if ascii_only else st.binary(max_size=60)
+    return st.dictionaries(key | rfc, st.none() | data, max_size=3)
 
 
 def internaldates() -> st.SearchStrategy[datetime]:
@@ -302,13 +313,16 @@ def fetches(ascii_only: bool = False) -> st.SearchStrategy[FetchData]:
             max_size=2,
         )
     )
-    return st.builds(
+    fetch = st.builds(
         lambda seq, kw, secs, oth: FetchData(seq=seq, sections=secs, other=oth, **kw),
         st.integers(1, 10**6),
         chosen,
         sections(ascii_only),
         other,
     )
+    if ascii_only:  # FETCH () is not IMAP4rev1
+        fetch = fetch.filter(lambda f: f != FetchData(seq=f.seq))
+    return fetch
 
 
 def values(depth: int = 3) -> st.SearchStrategy[Value]:
@@ -459,6 +473,9 @@ class Encoder:
             return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
         return b"{%d}\r\n" % len(data) + data
 
+    def quoted(self, data: bytes) -> bytes:
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
     def nstring(self, data: bytes | None) -> bytes:
         return b"NIL" if data is None else self.string(data)
 
@@ -555,9 +572,10 @@ class Encoder:
                 )
                 + b")"
             )
+        # media-message and media-text must be quoted strings, not literals.
         fields = [
-            self.text(b.type),
-            self.text(b.subtype),
+            self.quoted(b.type.encode()),
+            self.quoted(b.subtype.encode()),
             self.params(b.params),
             self.nstring(b.id),
             self.nstring(b.description),
@@ -641,7 +659,7 @@ class Encoder:
         if isinstance(r, FlagsData):
             return b"* FLAGS " + self.paren([x.encode() for x in r.flags])
         if isinstance(r, ListData):
-            delimiter = b"NIL" if r.delimiter is None else self.string(r.delimiter.encode())
+            delimiter = b"NIL" if r.delimiter is None else self.quoted(r.delimiter.encode())
             head = b"* %s %s %s %s" % (
                 r.kind.encode(),
                 self.paren([a.encode() for a in r.attributes]),

@@ -88,7 +88,8 @@ _TOKEN = re.compile(
 _UNESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _UNTAGGED_NUMBER = re.compile(rb"\* +(\d+) +([A-Za-z]+) *")
 _UNTAGGED_WORD = re.compile(rb"\* +([^ (\[]+) *")
-_CODE_NAME = re.compile(rb"[A-Za-z0-9.\-]+\Z")
+# A response code's name is an atom (RFC 9051 resp-text-code).
+_CODE_NAME = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\\]]+\Z")
 _TAGGED = re.compile(rb"([^ *+][^ ]*) +([A-Za-z]+)(?: +|\Z)")
 _SEARCH = re.compile(rb"[ 0-9]*")
 _INTERNALDATE = re.compile(
