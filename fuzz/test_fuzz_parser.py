@@ -203,6 +203,20 @@ def _drive(client: Client, responses: list[bytes]) -> RemoteProtocolError | None
     return None
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        # Found by a long run: an IndexError escaped from the LIST reader.
+        [
+            b'* LIST (\x00\x00) "\x00\x00\x00/"\x00\x00 "Fruit"[',
+            b"{0}\r\n* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED\r\n",
+        ],
+    ],
+)
+def test_regressions(chunks: list[bytes]) -> None:
+    consume(ResponseParser(limits=LIMITS), chunks)
+
+
 def test_bodystructure_nested_ten_thousand_deep() -> None:
     data = b"* 1 FETCH (BODYSTRUCTURE " + b"(" * 10_000 + b'"TEXT" "PLAIN"' + b")" * 10_000
     parser = ResponseParser()

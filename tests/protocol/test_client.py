@@ -18,6 +18,7 @@ from trio_mailsync.protocol import (
     Close,
     Command,
     CommandCompleted,
+    CommandData,
     ConnectionClosed,
     ConnectionState,
     ContinuationRequest,
@@ -333,6 +334,23 @@ def test_unsolicited_data_arrives_as_events() -> None:
     # With nothing in flight, everything is unsolicited.
     client.receive_data(b"* 2 FETCH (FLAGS (\\Seen))\r\n* FLAGS (\\Seen)\r\n")
     assert events(client) == [FetchData(seq=2, flags=("\\Seen",)), FlagsData(flags=("\\Seen",))]
+
+
+def test_streaming_fetch_delivers_items_at_once() -> None:
+    client = ready_client(selected=True)
+    fetch = UidFetch("1:*", ("UID", "BODY.PEEK[]"), stream=True)
+    client.send(fetch)
+    client.receive_data(b"* 1 FETCH (UID 7 BODY[] {2}\r\nhi)\r\n")
+    (item,) = events(client)
+    assert isinstance(item, CommandData)
+    assert (item.tag, item.command) == ("A3", fetch)
+    assert item.response == FetchData(seq=1, uid=7, sections={"BODY[]": b"hi"})
+    client.receive_data(b"* 5 EXISTS\r\n* 2 FETCH (UID 8 BODY[] NIL)\r\nA3 OK done\r\n")
+    exists, second, done = events(client)
+    assert exists == ExistsData(count=5)  # unsolicited stays unsolicited
+    assert isinstance(second, CommandData)
+    assert isinstance(done, CommandCompleted)
+    assert done.data == ()
 
 
 def test_noop_collects_updates() -> None:

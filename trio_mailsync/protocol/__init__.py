@@ -41,7 +41,7 @@ from ._commands import (
     Unselect,
 )
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._events import CommandCompleted, Greeting, IdleAccepted, IdleRejected
+from ._events import CommandCompleted, CommandData, Greeting, IdleAccepted, IdleRejected
 from ._limits import Limits
 from ._mutf7 import decode_mutf7, encode_mutf7
 from ._parser import NEED_DATA, NeedData, ResponseParser, decode_mailbox, parse_internaldate
@@ -99,6 +99,7 @@ __all__ = [
     "Close",
     "Command",
     "CommandCompleted",
+    "CommandData",
     "ConnectionClosed",
     "ConnectionState",
     "ContinuationRequest",

@@ -23,7 +23,7 @@ from ._commands import (
 )
 from ._commands import Literal as LiteralFragment
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._events import CommandCompleted, Greeting, IdleAccepted, IdleRejected
+from ._events import CommandCompleted, CommandData, Greeting, IdleAccepted, IdleRejected
 from ._limits import Limits
 from ._parser import NEED_DATA, NeedData, ResponseParser
 from ._responses import (
@@ -392,22 +392,26 @@ class Client:
         owner = self._owner(response)
         if owner is None:
             self._events.append(response)
+        elif owner.command.streams():
+            self._events.append(
+                CommandData(tag=owner.tag, command=owner.command, response=response)
+            )
         else:
             owner.data.append(response)
 
     def _owner(self, response: Response) -> _Running | None:
         if isinstance(response, ESearchData) and response.tag is not None:
             return self._running.get(response.tag)
-        candidates = [r for r in self._running.values() if r.command.claims(response)]
-        if not candidates:
-            return None
-        if isinstance(response, StatusData) and len(candidates) > 1:
-            # Pipelined STATUS commands: match by mailbox name.
-            for running in candidates:
+        if isinstance(response, StatusData):
+            # Pipelined STATUS commands: match by mailbox name first.
+            for running in self._running.values():
                 command = running.command
                 if isinstance(command, Status) and _same_mailbox(command.mailbox, response):
                     return running
-        return candidates[0]
+        for running in self._running.values():
+            if running.command.claims(response):
+                return running
+        return None
 
 
 def _same_mailbox(name: str | bytes, response: StatusData) -> bool:

@@ -249,6 +249,10 @@ class Command:
         """Whether an untagged response belongs to this command while it runs."""
         return False
 
+    def streams(self) -> bool:
+        """Whether claimed data goes out as CommandData events at once."""
+        return False
+
     def next_state(self, state: ConnectionState, ok: bool) -> ConnectionState:
         return state
 
@@ -624,7 +628,9 @@ class UidSearch(Command):
 class UidFetch(Command):
     """UID FETCH. ``items`` are fetch attributes such as ``"FLAGS"`` or
     ``"BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]"``; ``changedsince`` and
-    ``vanished`` are the RFC 7162 modifiers."""
+    ``vanished`` are the RFC 7162 modifiers. With ``stream=True`` each result
+    is delivered at once as a :class:`CommandData` event instead of in the
+    completion, so that downloading many messages needs memory for one."""
 
     name: ClassVar[str] = "UID FETCH"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_SEL})
@@ -632,6 +638,7 @@ class UidFetch(Command):
     items: tuple[str, ...] = attrs.field(default=("UID", "FLAGS"), converter=_strs)
     changedsince: int | None = None
     vanished: bool = False
+    stream: bool = False
 
     def encode_args(self, w: _Writer) -> None:
         if not self.items:
@@ -658,6 +665,9 @@ class UidFetch(Command):
         return isinstance(response, FetchData) or (
             isinstance(response, VanishedData) and response.earlier
         )
+
+    def streams(self) -> bool:
+        return self.stream
 
 
 @attrs.frozen(eq=False)

@@ -7,7 +7,7 @@ import attrs
 from ._commands import Command
 from ._responses import Event, Response, ResponseCode, ResponseStatus
 
-__all__ = ["CommandCompleted", "Greeting", "IdleAccepted", "IdleRejected"]
+__all__ = ["CommandCompleted", "CommandData", "Greeting", "IdleAccepted", "IdleRejected"]
 
 
 @attrs.frozen(kw_only=True)
@@ -38,6 +38,19 @@ class CommandCompleted(Event):
     @property
     def ok(self) -> bool:
         return self.status is ResponseStatus.OK
+
+
+@attrs.frozen(kw_only=True)
+class CommandData(Event):
+    """One item of a command that streams its data (``UidFetch(..., stream=True)``).
+
+    It arrives as soon as it is parsed, so a large FETCH need not be held in
+    memory until its completion; that completion then has empty ``data``.
+    """
+
+    tag: str
+    command: Command
+    response: Response
 
 
 @attrs.frozen(kw_only=True)
