@@ -573,8 +573,9 @@ def test_yandex_ampersand_inside_base64_run() -> None:
     assert r.raw_mailbox == b"&BBAEMQQyACYEMwQ0BDU-"  # what to send back to select it
 
 
-def test_exchange_and_yandex_raw_utf8_mailbox_name() -> None:
-    # Servers that send UTF-8 names without UTF8=ACCEPT (Yandex, Exchange; MailKit notes)
+def test_raw_utf8_mailbox_name_without_utf8_accept() -> None:
+    # Defensive, no server named: Proton Bridge sends raw UTF-8 in quoted strings
+    # (modern-email/defects#38), so a raw UTF-8 name is read as UTF-8, not refused.
     r = parse_one(
         b'* LIST () "/" "\xd0\x92\xd1\x85\xd0\xbe\xd0\xb4\xd1\x8f\xd1\x89\xd0\xb8\xd0\xb5"'
     )
@@ -632,7 +633,7 @@ def test_esearch_with_parenthesized_modseq() -> None:
 
 
 def test_internaldate_without_zone() -> None:
-    # Some servers drop the zone; read as UTC rather than refused
+    # Defensive, no server named: a date without its zone is read as UTC, not refused
     r = fetch(b'* 1 FETCH (INTERNALDATE "17-Jul-1996 02:44:25")')
     assert isinstance(r.internaldate, datetime)
     assert r.internaldate.utcoffset() is not None
