@@ -104,8 +104,10 @@ class Cursor:
         i = self.ti
         n = len(toks)
         max_depth = self.max_depth
-        stack: list[list[Raw]] = []
+        # Open lists and their bound append methods; `add` appends to the innermost.
+        stack: list[tuple[list[Raw], Any]] = []
         cur: list[Raw] | None = None
+        add: Any = None
         depth = 0
         v: Raw
         # Branches are ordered by how often ENVELOPE and BODYSTRUCTURE use them.
@@ -125,12 +127,13 @@ class Cursor:
                     v = _UNESCAPE.sub(rb"\1", v)
             elif c == 40:  # (
                 if depth:
-                    stack.append(cur)  # type: ignore[arg-type]
+                    stack.append((cur, add))  # type: ignore[arg-type]
                 depth += 1
                 if depth > max_depth:
                     self.ti = i
                     raise self.error(f"lists nested deeper than {max_depth}")
                 cur = []
+                add = cur.append
                 continue
             elif c == 41:  # )
                 if not depth:
@@ -138,7 +141,11 @@ class Cursor:
                     raise self.error("unexpected ')'")
                 depth -= 1
                 v = cur
-                cur = stack.pop() if depth else None
+                if depth:
+                    cur, add = stack.pop()
+                else:
+                    self.ti = i
+                    return v
             elif t == b"NIL":
                 v = None
             elif c < 58 and t.isdigit():
@@ -163,10 +170,10 @@ class Cursor:
                     v = t.decode("utf-8", "surrogateescape")
                 if len(v) == 3 and v.upper() == "NIL":
                     v = None
-            if cur is None:
+            if not depth:
                 self.ti = i
                 return v
-            cur.append(v)
+            add(v)
 
     def list_value(self, what: str) -> list[Raw]:
         v = self.value()

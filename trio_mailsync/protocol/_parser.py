@@ -349,7 +349,8 @@ def _parse_frame(frame: Frame, max_depth: int, utf8: bool) -> Response:
             hot = UID_FLAGS.match(line)
             if hot is not None:
                 return parse_uid_flags(hot)
-            simple = SIMPLE_FETCH.match(line)
+            # A quote rules the simple form out; looking for one is cheaper than failing.
+            simple = None if b'"' in line else SIMPLE_FETCH.match(line)
             if simple is not None:
                 fetch = parse_simple_fetch(simple)
                 if fetch is not None:
