@@ -281,7 +281,11 @@ def internaldates() -> st.SearchStrategy[datetime]:
 
 
 def fetches(ascii_only: bool = False) -> st.SearchStrategy[FetchData]:
-    objectid = st.text(_ATOM_ALPHABET.replace("$", "").replace(".", ""), min_size=1, max_size=20)
+    # NIL in any case reads as NIL (case-insensitive, RFC 9051 9); "NIL" alone,
+    # in parentheses, is kept as an object id.
+    objectid = st.text(
+        _ATOM_ALPHABET.replace("$", "").replace(".", ""), min_size=1, max_size=20
+    ).filter(lambda o: o.upper() != "NIL" or o == "NIL")
     fields: dict[str, st.SearchStrategy[Any]] = {
         "uid": numbers.map(lambda n: n % 2**32 or 1),
         "flags": flags,

@@ -315,6 +315,18 @@ def test_list(line: bytes, expected: ListData) -> None:
     assert parse_one(line) == expected
 
 
+def test_digit_atoms_keep_leading_zeros() -> None:
+    # Found by the round-trip test: digits are text where the grammar says atom.
+    r = parse_one(b'* LIST () "/" 007')
+    assert isinstance(r, ListData)
+    assert (r.mailbox, r.raw_mailbox) == ("007", b"007")
+    assert parse_one(b"* 1 FETCH (EMAILID (00) UID 007)") == FetchData(seq=1, emailid="00", uid=7)
+    assert parse_one(b"* 1 FETCH (EMAILID (NIL) THREADID NIL)") == FetchData(seq=1, emailid="NIL")
+    r = parse_one(b"* STATUS 42 (MESSAGES 007)")
+    assert isinstance(r, StatusData)
+    assert (r.mailbox, r.messages) == ("42", 7)
+
+
 def test_list_special_use() -> None:
     r = parse_one(b'* LIST (\\HasNoChildren \\Sent) "/" "Sent Items"')
     assert isinstance(r, ListData)

@@ -95,10 +95,11 @@ def parse_fetch(frame: Frame, pos: int, seq: int, max_depth: int) -> FetchData:
             raise c.error(f"FETCH item name is not an atom: {short(key)}")
         name = key.upper()
         value = items[i + 1]
-        handler = _FETCH_ITEMS.get(name)
+        known = _FETCH_ITEMS.get(name)
         try:
-            if handler is not None:
-                field, converted = handler(value)
+            if known is not None:
+                field, convert = known
+                converted = convert(value)
                 if converted is _KEEP_RAW:
                     other[name] = freeze(value)
                 else:
@@ -148,54 +149,22 @@ _SIMPLE_NUMBERS = {
 # ---------------------------------------------------------------- items
 
 
-def _fetch_flags(v: Raw) -> tuple[str, Any]:
-    return "flags", atoms(v)
-
-
-def _fetch_uid(v: Raw) -> tuple[str, Any]:
-    return "uid", number(v)
-
-
-def _fetch_size(v: Raw) -> tuple[str, Any]:
-    return "rfc822_size", number(v)
-
-
-def _fetch_modseq(v: Raw) -> tuple[str, Any]:
+def _modseq(v: Raw) -> Any:
     if isinstance(v, list) and len(v) == 1:
         v = v[0]
     # Zoho Mail sends MODSEQ (-1); anything but a number is kept raw.
     modseq = opt_number(v)
-    return "modseq", _KEEP_RAW if modseq is None else modseq
+    return _KEEP_RAW if modseq is None else modseq
 
 
-def _fetch_internaldate(v: Raw) -> tuple[str, Any]:
+def _internaldate(v: Raw) -> Any:
     parsed = parse_internaldate(nstring(v) or b"")
-    return "internaldate", _KEEP_RAW if parsed is None else parsed
+    return _KEEP_RAW if parsed is None else parsed
 
 
-def _fetch_envelope(v: Raw) -> tuple[str, Any]:
-    return "envelope", envelope(v)
-
-
-def _fetch_body(v: Raw) -> tuple[str, Any]:
-    return "body", body(v)
-
-
-def _fetch_bodystructure(v: Raw) -> tuple[str, Any]:
-    return "bodystructure", body(v)
-
-
-def _fetch_gm_msgid(v: Raw) -> tuple[str, Any]:
-    return "gm_msgid", number(v)
-
-
-def _fetch_gm_thrid(v: Raw) -> tuple[str, Any]:
-    return "gm_thrid", number(v)
-
-
-def _fetch_gm_labels(v: Raw) -> tuple[str, Any]:
+def _gm_labels(v: Raw) -> tuple[str, ...]:
     if v is None:
-        return "gm_labels", ()
+        return ()
     if not isinstance(v, list):
         v = [v]
     labels = []
@@ -206,40 +175,37 @@ def _fetch_gm_labels(v: Raw) -> tuple[str, Any]:
             labels.append(label if label.startswith("\\") else decode_mailbox(label.encode()))
         elif label is not None:
             labels.append(decode_mailbox(mailbox_raw(label)))
-    return "gm_labels", tuple(labels)
+    return tuple(labels)
 
 
 def _object_id(v: Raw) -> str | None:
+    """``(M6d99ac3275bb4e)``; NIL without parentheses means none (RFC 8474)."""
     if isinstance(v, list):
         if not v:
             return None
         v = v[0]
+        if v is None:
+            return "NIL"  # inside the parentheses NIL is an object id like any other
     b = nstring(v)
     return None if b is None else b.decode("ascii", "replace")
 
 
-def _fetch_emailid(v: Raw) -> tuple[str, Any]:
-    return "emailid", _object_id(v)
-
-
-def _fetch_threadid(v: Raw) -> tuple[str, Any]:
-    return "threadid", _object_id(v)
-
-
-_FETCH_ITEMS: dict[str, Callable[[Raw], tuple[str, Any]]] = {
-    "UID": _fetch_uid,
-    "FLAGS": _fetch_flags,
-    "RFC822.SIZE": _fetch_size,
-    "MODSEQ": _fetch_modseq,
-    "INTERNALDATE": _fetch_internaldate,
-    "ENVELOPE": _fetch_envelope,
-    "BODY": _fetch_body,
-    "BODYSTRUCTURE": _fetch_bodystructure,
-    "X-GM-MSGID": _fetch_gm_msgid,
-    "X-GM-THRID": _fetch_gm_thrid,
-    "X-GM-LABELS": _fetch_gm_labels,
-    "EMAILID": _fetch_emailid,
-    "THREADID": _fetch_threadid,
+# FETCH item name -> (FetchData field, converter). A converter returning
+# _KEEP_RAW puts the item, unconverted, in FetchData.other.
+_FETCH_ITEMS: dict[str, tuple[str, Callable[[Raw], Any]]] = {
+    "UID": ("uid", number),
+    "FLAGS": ("flags", atoms),
+    "RFC822.SIZE": ("rfc822_size", number),
+    "MODSEQ": ("modseq", _modseq),
+    "INTERNALDATE": ("internaldate", _internaldate),
+    "ENVELOPE": ("envelope", lambda v: envelope(v)),
+    "BODY": ("body", lambda v: body(v)),
+    "BODYSTRUCTURE": ("bodystructure", lambda v: body(v)),
+    "X-GM-MSGID": ("gm_msgid", number),
+    "X-GM-THRID": ("gm_thrid", number),
+    "X-GM-LABELS": ("gm_labels", _gm_labels),
+    "EMAILID": ("emailid", _object_id),
+    "THREADID": ("threadid", _object_id),
 }
 
 

@@ -149,7 +149,8 @@ class Cursor:
             elif t == b"NIL":
                 v = None
             elif c < 58 and t.isdigit():
-                v = int(t)
+                # "007" may be a mailbox name or an object id: keep it text.
+                v = int(t) if c != 48 or len(t) == 1 else t.decode("ascii")
             elif c == 123 or c == 126:  # { ~
                 if i == n and _LITERAL_TOKEN.match(t):
                     frame = self.frame
