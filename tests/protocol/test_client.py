@@ -197,6 +197,70 @@ def test_every_state_and_command(state: str, name: str) -> None:
             client.send(command)
 
 
+# Server input in every state, expected outcome written out by hand:
+# an event class, or RemoteProtocolError.
+SERVER_INPUTS = {
+    "continuation": b"+ go ahead\r\n",
+    "bye": b"* BYE going away\r\n",
+    "unknown tag": b"Z9 OK what\r\n",
+    "exists": b"* 3 EXISTS\r\n",
+    "eof": b"",
+}
+E = RemoteProtocolError
+SERVER_OUTCOMES: dict[str, dict[str, type]] = {
+    "awaiting greeting": {"continuation": E, "bye": Greeting, "unknown tag": E, "exists": E},
+    "not authenticated": {
+        "continuation": E,
+        "bye": UntaggedStatus,
+        "unknown tag": E,
+        "exists": ExistsData,
+    },
+    "authenticated": {
+        "continuation": E,
+        "bye": UntaggedStatus,
+        "unknown tag": E,
+        "exists": ExistsData,
+    },
+    "selected": {"continuation": E, "bye": UntaggedStatus, "unknown tag": E, "exists": ExistsData},
+    "logout": {"continuation": E, "bye": UntaggedStatus, "unknown tag": E, "exists": ExistsData},
+    "idle requested": {
+        "continuation": IdleAccepted,
+        "bye": UntaggedStatus,
+        "unknown tag": E,
+        "exists": ExistsData,
+    },
+    "idle accepted": {
+        "continuation": E,
+        "bye": UntaggedStatus,
+        "unknown tag": E,
+        "exists": ExistsData,
+    },
+    "idle done sent": {
+        "continuation": E,
+        "bye": UntaggedStatus,
+        "unknown tag": E,
+        "exists": ExistsData,
+    },
+}
+
+
+@pytest.mark.parametrize("state", list(LEGAL))
+@pytest.mark.parametrize("name", list(SERVER_INPUTS))
+def test_every_state_and_server_input(state: str, name: str) -> None:
+    client = client_in(state)
+    client.receive_data(SERVER_INPUTS[name])
+    expected = ConnectionClosed if name == "eof" else SERVER_OUTCOMES[state][name]
+    if expected is RemoteProtocolError:
+        with pytest.raises(RemoteProtocolError):
+            client.next_event()
+        assert client.broken
+        return
+    event = client.next_event()
+    assert type(event) is expected
+    if name in ("bye", "eof"):
+        assert state_of(client) is S.LOGOUT
+
+
 def test_states_follow_completions() -> None:
     client = Client()
     assert state_of(client) is S.AWAITING_GREETING
