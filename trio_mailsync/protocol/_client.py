@@ -130,6 +130,13 @@ class Client:
         """Tags of the commands sent and not yet completed, oldest first."""
         return tuple(self._running)
 
+    def tag_of(self, command: Command) -> str | None:
+        """The tag of ``command`` while it is in flight, else ``None``."""
+        for running in self._running.values():
+            if running.command is command:
+                return running.tag
+        return None
+
     @property
     def broken(self) -> bool:
         """A protocol error happened; the connection must be closed."""
@@ -235,7 +242,7 @@ class Client:
 
     # ------------------------------------------------------------ receiving
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Feed bytes from the server; ``b""`` means the server closed the connection."""
         if self._closed and data:
             raise LocalProtocolError("receive_data() after the connection was closed")

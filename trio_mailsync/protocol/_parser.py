@@ -404,7 +404,7 @@ class ResponseParser:
         """Stream offset of the first byte not yet returned as a response."""
         return self._framer.offset
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         if self._framer.eof:
             if data:
                 raise RuntimeError("receive_data() after end of file")

@@ -1,0 +1,754 @@
+"""One IMAP connection over a Trio stream, driving the sans-IO client.
+
+There is no background task. A task that waits for its command's
+completion reads from the stream meanwhile, under a lock, and files
+whatever else it reads for the others: completions of pipelined commands go
+to their waiters, unsolicited updates to a bounded queue. A connection in a
+pool therefore costs nothing while it sits there.
+
+Timeouts are the caller's cancel scopes. A command cancelled in flight
+leaves the connection out of step, so it is marked broken and closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+
+import attrs
+import trio
+
+from trio_mailsync.config import Account, Security
+from trio_mailsync.credentials import Credentials, OAuth2Credentials
+from trio_mailsync.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    ConnectionLost,
+    IMAPError,
+    InsecureConnection,
+    ServerBusy,
+)
+from trio_mailsync.imap.tls import client_ssl_context
+from trio_mailsync.protocol import (
+    NEED_DATA,
+    Append,
+    Authenticate,
+    Capability,
+    Client,
+    Command,
+    CommandCompleted,
+    CommandData,
+    ConnectionClosed,
+    ConnectionState,
+    Create,
+    Delete,
+    Done,
+    Enable,
+    ESearchData,
+    Event,
+    Examine,
+    ExistsData,
+    Expunge,
+    FetchData,
+    FlagsCode,
+    FlagsData,
+    Greeting,
+    Idle,
+    IdleAccepted,
+    IdleRejected,
+    IdleState,
+    Limits,
+    List,
+    ListData,
+    Login,
+    Logout,
+    Noop,
+    NumberCode,
+    Plain,
+    ProtocolError,
+    Response,
+    ResponseStatus,
+    SaslMechanism,
+    SearchData,
+    SearchKey,
+    Secret,
+    Select,
+    SequenceSet,
+    StartTLS,
+    Status,
+    StatusData,
+    UidExpunge,
+    UidFetch,
+    UidSearch,
+    UidStore,
+    UntaggedStatus,
+    VanishedData,
+    XOAuth2,
+)
+
+__all__ = [
+    "Connector",
+    "IMAPConnection",
+    "IdleEnded",
+    "SelectedMailbox",
+    "connect_account",
+    "open_connection",
+    "tcp_connector",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Unsolicited updates kept for a connection nobody is reading updates from.
+MAX_PENDING_UPDATES = 4096
+#: How long DONE and LOGOUT may take on the way out, even inside a cancelled scope.
+CLEANUP_TIMEOUT = 5.0
+_RECEIVE_SIZE = 65536
+
+Connector = Callable[[Account], Awaitable[trio.abc.Stream]]
+
+
+async def tcp_connector(account: Account) -> trio.abc.Stream:
+    """The default connector: a TCP connection to the account's host and port."""
+    return await trio.open_tcp_stream(account.host, account.port)
+
+
+class IdleEnded(IMAPError):
+    """The server ended an IDLE on its own."""
+
+
+@attrs.frozen(kw_only=True)
+class SelectedMailbox:
+    """What SELECT or EXAMINE reported about a mailbox."""
+
+    name: str
+    exists: int
+    uidvalidity: int | None
+    uidnext: int | None
+    highestmodseq: int | None
+    flags: tuple[str, ...]
+    permanent_flags: tuple[str, ...]
+    readonly: bool
+
+
+class IMAPConnection:
+    """An IMAP connection. Usually obtained from :func:`open_connection` or a pool."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        name: str = "imap",
+        limits: Limits | None = None,
+        encrypted: bool = False,
+    ) -> None:
+        self.stream = stream
+        self.name = name
+        self.client = Client(limits=limits)
+        #: True once the stream is TLS.
+        self.encrypted = encrypted or isinstance(stream, trio.SSLStream)
+        self.greeting: Greeting | None = None
+        self.selected: SelectedMailbox | None = None
+        #: Trio time of the last byte received or command completed.
+        self.last_activity = trio.current_time()
+        self._send_lock = trio.Lock()
+        self._read_lock = trio.Lock()
+        self._results: dict[str, CommandCompleted | IdleRejected] = {}
+        self._accepted: set[str] = set()
+        self._streamed: dict[str, deque[Response]] = {}
+        self._updates: deque[Event] = deque(maxlen=MAX_PENDING_UPDATES)
+        self._error: IMAPError | None = None
+        self._idle_tag: str | None = None
+
+    def __repr__(self) -> str:
+        state = "broken" if self.broken else self.client.state.value
+        return f"<IMAPConnection {self.name} {state}>"
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def broken(self) -> bool:
+        """Out of step or closed: it must not be used again."""
+        return self._error is not None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.client.capabilities or frozenset()
+
+    def has(self, capability: str) -> bool:
+        return self.client.has_capability(capability)
+
+    def _break(self, error: IMAPError) -> IMAPError:
+        if self._error is None:
+            self._error = error
+            logger.debug("%s: connection broken: %s", self.name, error)
+        return self._error
+
+    def _check(self) -> None:
+        if self._error is not None:
+            if isinstance(self._error, ConnectionLost):
+                raise ConnectionLost(str(self._error)) from self._error
+            raise ConnectionLost(f"{self._error} (connection unusable)") from self._error
+
+    async def aclose(self) -> None:
+        """Close the stream at once (no LOGOUT)."""
+        self._break(ConnectionLost(f"{self.name}: closed"))
+        await trio.aclose_forcefully(self.stream)
+
+    # ------------------------------------------------------------ I/O
+
+    async def _send_bytes(self, data: bytes) -> None:
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise self._break(
+                ConnectionLost(f"{self.name}: connection lost while sending")
+            ) from exc
+        except BaseException:
+            # Cancelled or interrupted in the middle of a write: out of step.
+            self._break(ConnectionLost(f"{self.name}: interrupted while sending"))
+            raise
+
+    async def _read_more(self) -> None:
+        """Read once and file every event. The caller holds the read lock."""
+        self._check()
+        try:
+            data = await self.stream.receive_some(_RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
+            raise self._break(ConnectionLost(f"{self.name}: connection lost: {exc}")) from exc
+        self.last_activity = trio.current_time()
+        self.client.receive_data(data)
+        try:
+            while (event := self.client.next_event()) is not NEED_DATA:
+                self._file(event)
+                if isinstance(event, ConnectionClosed):
+                    break  # it would be returned again and again
+        except ProtocolError as exc:
+            raise self._break(IMAPError(f"{self.name}: protocol error: {exc}")) from exc
+        pending = self.client.data_to_send()
+        if pending:
+            async with self._send_lock:
+                await self._send_bytes(pending)
+        self._check()
+
+    def _file(self, event: Event) -> None:
+        if isinstance(event, CommandCompleted | IdleRejected):
+            self._results[event.tag] = event
+        elif isinstance(event, CommandData):
+            self._streamed.setdefault(event.tag, deque()).append(event.response)
+        elif isinstance(event, IdleAccepted):
+            self._accepted.add(event.tag)
+        elif isinstance(event, Greeting):
+            self.greeting = event
+        elif isinstance(event, ConnectionClosed):
+            bye = self.client.bye
+            self._break(
+                ConnectionLost(
+                    f"{self.name}: server closed the connection",
+                    bye=None if bye is None else _bye_text(bye),
+                )
+            )
+        else:
+            if isinstance(event, UntaggedStatus) and event.status is ResponseStatus.BYE:
+                logger.info("%s: server said BYE %s", self.name, event.text)
+            self._updates.append(event)
+
+    async def _wait_for(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            self._check()
+            async with self._read_lock:
+                if ready():
+                    return
+                await self._read_more()
+
+    async def send(self, command: Command | Done) -> str | None:
+        """Send without waiting; returns the command's tag (``None`` for DONE)."""
+        self._check()
+        async with self._send_lock:
+            try:
+                data = self.client.send(command)
+            except ProtocolError as exc:
+                raise IMAPError(f"{self.name}: {exc}") from exc
+            if data:
+                await self._send_bytes(data)
+        return None if isinstance(command, Done) else self.client.tag_of(command)
+
+    async def run(self, command: Command) -> CommandCompleted:
+        """Send ``command`` and wait for its completion, whatever its status."""
+        tag = await self.send(command)
+        if tag is None:  # answered already (cannot happen for a tagged command)
+            raise IMAPError(f"{self.name}: {command.name} was not sent")
+        try:
+            await self._wait_for(lambda: tag in self._results)
+        except trio.Cancelled:
+            # The answer will still come, and nobody will read it: out of step.
+            self._break(ConnectionLost(f"{self.name}: {command.name} cancelled in flight"))
+            await trio.aclose_forcefully(self.stream)
+            raise
+        result = self._results.pop(tag)
+        self._streamed.pop(tag, None)
+        assert isinstance(result, CommandCompleted)
+        self.last_activity = trio.current_time()
+        return result
+
+    async def execute(self, command: Command) -> CommandCompleted:
+        """Like :meth:`run`, but NO and BAD raise :class:`CommandFailed`."""
+        done = await self.run(command)
+        if not done.ok:
+            raise _failure(self.name, command.name, done)
+        return done
+
+    def pending_updates(self) -> list[Event]:
+        """Take the unsolicited updates received so far (EXISTS, EXPUNGE, FETCH...)."""
+        updates = list(self._updates)
+        self._updates.clear()
+        return updates
+
+    async def next_update(self) -> Event:
+        """The next unsolicited update, reading until one arrives.
+
+        Inside :meth:`idle`, raises :class:`IdleEnded` if the server ends the IDLE.
+        """
+        tag = self._idle_tag
+        await self._wait_for(
+            lambda: bool(self._updates) or (tag is not None and tag in self._results)
+        )
+        if not self._updates:
+            raise IdleEnded(f"{self.name}: the server ended IDLE")
+        return self._updates.popleft()
+
+    # ------------------------------------------------------------ setup
+
+    async def wait_greeting(self) -> Greeting:
+        await self._wait_for(lambda: self.greeting is not None)
+        assert self.greeting is not None
+        if self.greeting.status is ResponseStatus.BYE:
+            text = self.greeting.text
+            raise self._break(ServerBusy(f"{self.name}: server refused the connection: {text}"))
+        return self.greeting
+
+    async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        """Upgrade to TLS. Never falls back to clear text."""
+        if not self.has("STARTTLS"):
+            raise self._break(InsecureConnection(f"{self.name}: server does not offer STARTTLS"))
+        done = await self.run(StartTLS())
+        if not done.ok:
+            raise self._break(
+                InsecureConnection(
+                    f"{self.name}: STARTTLS refused: {done.status.value} {done.text}"
+                )
+            )
+        tls = trio.SSLStream(self.stream, context, server_hostname=server_hostname)
+        try:
+            await tls.do_handshake()
+        except (trio.BrokenResourceError, ssl.SSLError) as exc:
+            raise self._break(
+                InsecureConnection(f"{self.name}: TLS handshake failed: {exc}")
+            ) from exc
+        self.stream = tls
+        self.encrypted = True
+        await self.capability()
+
+    async def capability(self) -> frozenset[str]:
+        await self.execute(Capability())
+        return self.capabilities
+
+    async def login(
+        self, username: str, password: Secret | str, *, allow_insecure: bool = False
+    ) -> None:
+        self._require_encryption(allow_insecure)
+        if self.has("LOGINDISABLED"):
+            raise InsecureConnection(f"{self.name}: server refuses LOGIN here (LOGINDISABLED)")
+        await self._authenticated(await self.run(Login(username, password)), "LOGIN")
+
+    async def authenticate(self, mechanism: SaslMechanism, *, allow_insecure: bool = False) -> None:
+        self._require_encryption(allow_insecure)
+        await self._authenticated(await self.run(Authenticate(mechanism)), "AUTHENTICATE")
+
+    def _require_encryption(self, allow_insecure: bool) -> None:
+        if not self.encrypted and not allow_insecure:
+            raise InsecureConnection(
+                f"{self.name}: refusing to send credentials over an unencrypted connection"
+            )
+
+    async def _authenticated(self, done: CommandCompleted, what: str) -> None:
+        if not done.ok:
+            raise _failure(self.name, what, done)
+        if self.client.capabilities is None:
+            await self.capability()
+
+    # ------------------------------------------------------------ commands
+
+    async def enable(self, *capabilities: str) -> frozenset[str]:
+        wanted = [c for c in capabilities if self.has(c)]
+        if wanted:
+            await self.execute(Enable(*wanted))
+        return self.client.enabled
+
+    async def list_folders(
+        self, pattern: str = "*", *, reference: str = "", status_items: Sequence[str] = ()
+    ) -> tuple[list[ListData], dict[str, StatusData]]:
+        """LIST, with SPECIAL-USE attributes and (LIST-STATUS) STATUS data where offered."""
+        special = self.has("SPECIAL-USE")
+        items = tuple(status_items) if status_items and self.has("LIST-STATUS") else ()
+        done = await self.execute(
+            List(reference=reference, pattern=pattern, special_use=special, status_items=items)
+        )
+        folders = [d for d in done.data if isinstance(d, ListData)]
+        statuses = {d.mailbox: d for d in done.data if isinstance(d, StatusData)}
+        return folders, statuses
+
+    async def status(self, mailbox: str | bytes, items: Sequence[str]) -> StatusData:
+        done = await self.execute(Status(mailbox, tuple(items)))
+        for d in done.data:
+            if isinstance(d, StatusData):
+                return d
+        raise IMAPError(f"{self.name}: STATUS {mailbox!r} returned no data")
+
+    async def status_many(
+        self, mailboxes: Iterable[str | bytes], items: Sequence[str]
+    ) -> dict[str | bytes, StatusData | IMAPError]:
+        """STATUS for many mailboxes, all sent in one write: one round trip."""
+        commands = [(mailbox, Status(mailbox, tuple(items))) for mailbox in mailboxes]
+        tags = []
+        self._check()
+        async with self._send_lock:
+            data = bytearray()
+            try:
+                for _, command in commands:
+                    data += self.client.send(command)
+                    tags.append(self.client.tag_of(command))
+            except ProtocolError as exc:
+                raise IMAPError(f"{self.name}: {exc}") from exc
+            await self._send_bytes(bytes(data))
+        results: dict[str | bytes, StatusData | IMAPError] = {}
+        try:
+            await self._wait_for(lambda: all(tag in self._results for tag in tags))
+        except trio.Cancelled:
+            self._break(ConnectionLost(f"{self.name}: STATUS cancelled in flight"))
+            await trio.aclose_forcefully(self.stream)
+            raise
+        for (mailbox, _command), tag in zip(commands, tags, strict=True):
+            assert tag is not None
+            done = self._results.pop(tag)
+            assert isinstance(done, CommandCompleted)
+            if not done.ok:
+                results[mailbox] = _failure(self.name, f"STATUS {mailbox!r}", done)
+                continue
+            found = [d for d in done.data if isinstance(d, StatusData)]
+            if not found:
+                results[mailbox] = CommandFailed(
+                    f"STATUS {mailbox!r}", ResponseStatus.NO, None, "no STATUS data in the reply"
+                )
+            else:
+                results[mailbox] = found[0]
+        self.last_activity = trio.current_time()
+        return results
+
+    async def select(
+        self, mailbox: str | bytes, *, readonly: bool = False, condstore: bool = False
+    ) -> SelectedMailbox:
+        command = (Examine if readonly else Select)(mailbox, condstore=condstore)
+        self.selected = None
+        done = await self.execute(command)
+        exists = 0
+        uidvalidity = uidnext = highestmodseq = None
+        flags: tuple[str, ...] = ()
+        permanent: tuple[str, ...] = ()
+        for d in done.data:
+            if isinstance(d, ExistsData):
+                exists = d.count
+            elif isinstance(d, FlagsData):
+                flags = d.flags
+            elif isinstance(d, UntaggedStatus) and d.code is not None:
+                if isinstance(d.code, NumberCode):
+                    if d.code.name == "UIDVALIDITY":
+                        uidvalidity = d.code.value
+                    elif d.code.name == "UIDNEXT":
+                        uidnext = d.code.value
+                    elif d.code.name == "HIGHESTMODSEQ":
+                        highestmodseq = d.code.value
+                elif isinstance(d.code, FlagsCode):
+                    permanent = d.code.flags
+        is_readonly = readonly or (done.code is not None and done.code.name == "READ-ONLY")
+        name = mailbox if isinstance(mailbox, str) else mailbox.decode("utf-8", "replace")
+        self.selected = SelectedMailbox(
+            name=name,
+            exists=exists,
+            uidvalidity=uidvalidity,
+            uidnext=uidnext,
+            highestmodseq=highestmodseq,
+            flags=flags,
+            permanent_flags=permanent,
+            readonly=is_readonly,
+        )
+        return self.selected
+
+    async def uid_search(self, *criteria: SearchKey) -> list[int]:
+        done = await self.execute(UidSearch(*criteria))
+        ids: list[int] = []
+        for d in done.data:
+            if isinstance(d, SearchData):
+                ids.extend(d.ids)
+            elif isinstance(d, ESearchData) and d.all is not None:
+                ids.extend(d.all)
+        return ids
+
+    async def uid_fetch(
+        self,
+        uids: SequenceSet | str,
+        items: Sequence[str],
+        *,
+        changedsince: int | None = None,
+        vanished: bool = False,
+    ) -> tuple[list[FetchData], list[int]]:
+        """UID FETCH: the results and, with ``vanished``, the UIDs reported gone."""
+        done = await self.execute(
+            UidFetch(uids, tuple(items), changedsince=changedsince, vanished=vanished)
+        )
+        fetched = [d for d in done.data if isinstance(d, FetchData)]
+        gone = [uid for d in done.data if isinstance(d, VanishedData) for uid in d.uids]
+        return fetched, gone
+
+    async def uid_fetch_stream(
+        self, uids: SequenceSet | str, items: Sequence[str]
+    ) -> AsyncIterator[FetchData]:
+        """UID FETCH, yielding each result as it is read (memory for one message)."""
+        command = UidFetch(uids, tuple(items), stream=True)
+        tag = await self.send(command)
+        assert tag is not None
+        queue = self._streamed.setdefault(tag, deque())
+        try:
+            while True:
+                while queue:
+                    item = queue.popleft()
+                    if isinstance(item, FetchData):
+                        yield item
+                if tag in self._results:
+                    break
+                await self._wait_for(lambda: bool(queue) or tag in self._results)
+        except BaseException:
+            if tag not in self._results:
+                self._break(ConnectionLost(f"{self.name}: streaming UID FETCH abandoned"))
+                await trio.aclose_forcefully(self.stream)
+            raise
+        finally:
+            self._streamed.pop(tag, None)
+        done = self._results.pop(tag)
+        assert isinstance(done, CommandCompleted)
+        if not done.ok:
+            raise _failure(self.name, "UID FETCH", done)
+
+    async def uid_store(
+        self, uids: SequenceSet | str, mode: str, flags: Sequence[str], *, silent: bool = True
+    ) -> None:
+        await self.execute(UidStore(uids, mode, tuple(flags), silent=silent))
+
+    async def uid_expunge(self, uids: SequenceSet | str) -> None:
+        await self.execute(UidExpunge(uids))
+
+    async def expunge(self) -> None:
+        await self.execute(Expunge())
+
+    async def append(
+        self,
+        mailbox: str | bytes,
+        message: bytes,
+        *,
+        flags: Sequence[str] = (),
+        internaldate: datetime | None = None,
+    ) -> int | None:
+        """APPEND; returns the new UID when the server says it (UIDPLUS)."""
+        done = await self.execute(Append(mailbox, message, tuple(flags), internaldate))
+        code = done.code
+        uids = getattr(code, "uids", None)
+        return None if uids is None else next(iter(uids), None)
+
+    async def create(self, mailbox: str | bytes) -> None:
+        await self.execute(Create(mailbox))
+
+    async def delete(self, mailbox: str | bytes) -> None:
+        await self.execute(Delete(mailbox))
+
+    async def noop(self) -> list[Response]:
+        """NOOP; returns the mailbox updates it brought."""
+        return list((await self.execute(Noop())).data)
+
+    @asynccontextmanager
+    async def idle(self) -> AsyncIterator[IMAPConnection]:
+        """IDLE until the block ends; inside it, :meth:`next_update` waits for news.
+
+        Leaving the block (also by cancellation) sends DONE and waits for the
+        completion, shielded and bounded by :data:`CLEANUP_TIMEOUT`; if that
+        fails the connection is broken.
+        """
+        command = Idle()
+        tag = await self.send(command)
+        assert tag is not None
+        try:
+            await self._wait_for(lambda: tag in self._accepted or tag in self._results)
+        except trio.Cancelled:
+            self._break(ConnectionLost(f"{self.name}: IDLE cancelled before the server answered"))
+            await trio.aclose_forcefully(self.stream)
+            raise
+        if tag in self._results:
+            rejected = self._results.pop(tag)
+            raise IMAPError(
+                f"{self.name}: server refused IDLE: {rejected.status.value} {rejected.text}"
+            )
+        self._accepted.discard(tag)
+        self._idle_tag = tag
+        try:
+            yield self
+        finally:
+            self._idle_tag = None
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                if not self.broken:
+                    if self.client.idle_state is IdleState.ACCEPTED:
+                        await self.send(Done())
+                    await self._wait_for(lambda: tag in self._results)
+                    self._results.pop(tag)
+            if scope.cancelled_caught:
+                self._break(ConnectionLost(f"{self.name}: no answer to DONE"))
+                await trio.aclose_forcefully(self.stream)
+
+    async def logout(self) -> None:
+        """LOGOUT and close; bounded and shielded, as it runs on the way out."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            if not self.broken and self.client.state is not ConnectionState.LOGOUT:
+                with suppress(IMAPError):
+                    await self.run(Logout())
+        await trio.aclose_forcefully(self.stream)
+        self._break(ConnectionLost(f"{self.name}: logged out"))
+
+
+def _bye_text(bye: UntaggedStatus) -> str:
+    code = f"[{bye.code.name}] " if bye.code is not None else ""
+    return f"{code}{bye.text}"
+
+
+def _failure(name: str, what: str, done: CommandCompleted) -> IMAPError:
+    """The error for a NO or BAD: back-pressure, refused credentials, or a plain failure."""
+    code = done.code.name if done.code is not None else ""
+    text = done.text.lower()
+    if code in _BUSY or "too many" in text or "maximum number of connections" in text:
+        shown = f"[{code}] " if code else ""
+        return ServerBusy(f"{name}: {what}: {done.status.value} {shown}{done.text}")
+    if code == "AUTHENTICATIONFAILED" or (
+        what in ("LOGIN", "AUTHENTICATE") and done.status is ResponseStatus.NO
+    ):
+        return AuthenticationFailed(f"{name}: {what}", done.status, done.code, done.text)
+    return CommandFailed(f"{name}: {what}", done.status, done.code, done.text)
+
+
+_BUSY = frozenset({"UNAVAILABLE", "THROTTLED", "LIMIT", "INUSE"})
+
+
+# ---------------------------------------------------------------- opening
+
+
+async def connect_account(
+    account: Account,
+    credentials: Credentials,
+    *,
+    connector: Connector = tcp_connector,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: Limits | None = None,
+) -> IMAPConnection:
+    """Open, secure and authenticate one connection. The caller closes it.
+
+    Raises :class:`ServerBusy` for "come back later", :class:`AuthenticationFailed`
+    when the server refuses the credentials (a rejected OAuth token is
+    refreshed and tried once more first), :class:`InsecureConnection` when
+    TLS cannot be set up; never sends credentials in clear text unless the
+    account allows it.
+    """
+    context = ssl_context if ssl_context is not None else client_ssl_context(account.ca_file)
+    try:
+        stream = await connector(account)
+    except OSError as exc:
+        raise ConnectionLost(
+            f"{account.id}: cannot connect to {account.host}:{account.port}: {exc}"
+        ) from exc
+    if account.security is Security.TLS:
+        tls = trio.SSLStream(stream, context, server_hostname=account.host)
+        try:
+            await tls.do_handshake()
+        except (trio.BrokenResourceError, ssl.SSLError) as exc:
+            await trio.aclose_forcefully(stream)
+            raise InsecureConnection(
+                f"{account.id}: TLS handshake with {account.host} failed: {_tls_reason(exc)}"
+            ) from exc
+        stream = tls
+    conn = IMAPConnection(stream, name=account.id, limits=limits)
+    try:
+        await conn.wait_greeting()
+        if conn.client.capabilities is None:
+            await conn.capability()
+        if account.security is Security.STARTTLS:
+            await conn.starttls(context, account.host)
+        if conn.client.state is ConnectionState.NOT_AUTHENTICATED:
+            await _log_in(conn, account, credentials)
+    except BaseException:
+        await conn.aclose()
+        raise
+    return conn
+
+
+async def _log_in(conn: IMAPConnection, account: Account, credentials: Credentials) -> None:
+    insecure = account.allow_insecure
+    if isinstance(credentials, OAuth2Credentials):
+        if not conn.has("AUTH=XOAUTH2"):
+            raise AuthenticationFailed(
+                f"{account.id}: AUTHENTICATE",
+                ResponseStatus.NO,
+                None,
+                "server does not offer XOAUTH2",
+            )
+        for attempt in range(2):
+            token = await credentials.access_token()
+            try:
+                await conn.authenticate(XOAuth2(account.username, token), allow_insecure=insecure)
+                return
+            except AuthenticationFailed:
+                credentials.invalidate(token)
+                if attempt:
+                    raise
+        return
+    password = await credentials.password()
+    try:
+        if conn.has("AUTH=PLAIN"):
+            await conn.authenticate(Plain(account.username, password), allow_insecure=insecure)
+        else:
+            await conn.login(account.username, password, allow_insecure=insecure)
+    except AuthenticationFailed:
+        credentials.invalidate()
+        raise
+
+
+def _tls_reason(exc: BaseException) -> str:
+    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"certificate not trusted ({cause.verify_message})"
+    return str(cause) or type(cause).__name__
+
+
+@asynccontextmanager
+async def open_connection(
+    account: Account,
+    credentials: Credentials,
+    *,
+    connector: Connector = tcp_connector,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[IMAPConnection]:
+    """An authenticated connection for the block; logged out at its end."""
+    conn = await connect_account(account, credentials, connector=connector, ssl_context=ssl_context)
+    try:
+        yield conn
+    finally:
+        await conn.logout()
