@@ -42,8 +42,19 @@ def ensure_env(extras: str) -> None:
     STAMP.write_text(want)
 
 
+def ensure_dovecot() -> None:
+    """Install Debian's Dovecot for the integration tests (needs root; else they skip)."""
+    code = (
+        "from trio_mailsync.testing.dovecot import ensure_installed, DovecotUnavailable\n"
+        "try:\n    print('dovecot:', ensure_installed())\n"
+        "except DovecotUnavailable as exc:\n    print('dovecot unavailable:', exc)"
+    )
+    run(BIN / "python", "-c", code)
+
+
 def test(args: list[str]) -> None:
     ensure_env("test,bench")
+    ensure_dovecot()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
@@ -62,6 +73,7 @@ def fuzz(args: list[str]) -> None:
 
 def bench(args: list[str]) -> None:
     ensure_env("test,bench")
+    ensure_dovecot()
     scripts = args or sorted(str(p) for p in (ROOT / "bench").glob("*.py") if p.name[0] != "_")
     for script in scripts:
         run(BIN / "python", script)

@@ -9,15 +9,31 @@ from trio_mailsync.imap.connection import (
     open_connection,
     tcp_connector,
 )
+from trio_mailsync.imap.folders import (
+    FolderCache,
+    FolderCacheStatistics,
+    FolderInfo,
+    FolderList,
+    folder_list,
+)
+from trio_mailsync.imap.pool import ConnectionPool, PoolStatistics, open_pool
 from trio_mailsync.imap.tls import client_ssl_context
 
 __all__ = [
+    "ConnectionPool",
     "Connector",
+    "FolderCache",
+    "FolderCacheStatistics",
+    "FolderInfo",
+    "FolderList",
     "IMAPConnection",
     "IdleEnded",
+    "PoolStatistics",
     "SelectedMailbox",
     "client_ssl_context",
     "connect_account",
+    "folder_list",
     "open_connection",
+    "open_pool",
     "tcp_connector",
 ]

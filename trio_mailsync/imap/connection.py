@@ -175,6 +175,11 @@ class IMAPConnection:
         return self._error is not None
 
     @property
+    def error(self) -> IMAPError | None:
+        """Why the connection broke, if it did."""
+        return self._error
+
+    @property
     def capabilities(self) -> frozenset[str]:
         return self.client.capabilities or frozenset()
 

@@ -1,0 +1,190 @@
+"""Config files: what is read, and one clear error per mistake (file, key path, what)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trio_mailsync.config import (
+    DEFAULT_FOLDERS,
+    AccountLimits,
+    OAuth2Auth,
+    PasswordAuth,
+    Security,
+    load_config,
+)
+from trio_mailsync.errors import ConfigError
+
+GOOD = """
+[accounts.work]
+host = "imap.example.com"
+username = "alice@example.com"
+password_command = "pass show mail/work"
+folders = ["INBOX", "role:sent", "Projects/*"]
+
+[accounts.work.limits]
+max_connections = 5
+max_idle_time = 600
+
+[accounts.home]
+host = "mail.example.org"
+security = "starttls"
+username = "alice"
+password_env = "HOME_MAIL_PASSWORD"
+
+[accounts.gmail]
+host = "imap.gmail.com"
+username = "alice@gmail.com"
+[accounts.gmail.oauth2]
+token_url = "https://oauth2.googleapis.com/token"
+client_id = "abc.apps.googleusercontent.com"
+client_secret_env = "GMAIL_SECRET"
+refresh_token = "1//refresh"
+scope = "https://mail.google.com/"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mailsync.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GMAIL_SECRET", "s3cret")
+    config = load_config(write(tmp_path, GOOD))
+    work, home, gmail = config.accounts
+    assert (work.id, work.host, work.port, work.security) == (
+        "work",
+        "imap.example.com",
+        993,
+        Security.TLS,
+    )
+    assert work.auth == PasswordAuth(command=("pass", "show", "mail/work"))
+    assert work.folders == ("INBOX", "role:sent", "Projects/*")
+    assert work.limits == AccountLimits(max_connections=5, max_idle_time=600.0)
+    assert (home.port, home.security, home.auth) == (
+        143,
+        Security.STARTTLS,
+        PasswordAuth(env="HOME_MAIL_PASSWORD"),
+    )
+    assert home.folders == DEFAULT_FOLDERS
+    assert isinstance(gmail.auth, OAuth2Auth)
+    assert gmail.auth.client_secret is not None
+    assert gmail.auth.client_secret.reveal() == "s3cret"
+    assert gmail.auth.refresh_token.reveal() == "1//refresh"
+    assert "1//refresh" not in repr(config)
+    assert config.account("home") is home
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("[accounts]\n", "accounts", "at least one account"),
+        ("x = 1\n", "x", "unknown key"),
+        ("[accounts.a]\nhost = 'h'\nusername = 'u'\n", "accounts.a", "exactly one of password"),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\npassword_env = 'E'\n",
+            "accounts.a",
+            "found password, password_env",
+        ),
+        ("[accounts.a]\nusername = 'u'\npassword = 'p'\n", "accounts.a.host", "is missing"),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nport = 'x'\n",
+            "accounts.a.port",
+            "integer from 1 to 65535, not 'x'",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nport = 70000\n",
+            "accounts.a.port",
+            "not 70000",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nsecurity = 'ssl'\n",
+            "accounts.a.security",
+            "tls, starttls or none, not 'ssl'",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nsecurity = 'none'\n",
+            "accounts.a.security",
+            "allow_insecure",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\n"
+            "folders = ['INBOX', 'role:spam']\n",
+            "accounts.a.folders[1]",
+            "unknown role 'spam'",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nfolders = []\n",
+            "accounts.a.folders",
+            "non-empty list",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nhots = 'x'\n",
+            "accounts.a.hots",
+            "unknown key",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\n"
+            "[accounts.a.limits]\nmax_connections = 0\n",
+            "accounts.a.limits.max_connections",
+            "from 1 to 100",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\n"
+            "[accounts.a.limits]\nmax_idle_time = -5\n",
+            "accounts.a.limits.max_idle_time",
+            "at least 0",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword_command = []\n",
+            "accounts.a.password_command",
+            "is empty",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\n[accounts.a.oauth2]\n"
+            "token_url = 'u'\nclient_id = 'c'\n",
+            "accounts.a.oauth2.refresh_token",
+            "is missing",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\n[accounts.a.oauth2]\n"
+            "token_url = 'u'\nclient_id = 'c'\n"
+            "refresh_token_env = 'NOT_SET_ANYWHERE'\n",
+            "accounts.a.oauth2.refresh_token_env",
+            "NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            "[accounts.'a b']\nhost = 'h'\nusername = 'u'\npassword = 'p'\n",
+            "accounts.a b",
+            "an account id may hold",
+        ),
+    ],
+)
+def test_each_mistake_names_file_key_and_problem(
+    tmp_path: Path, text: str, key: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.path == str(path)
+    assert info.value.key == key
+    assert message in info.value.message
+    assert str(info.value).startswith(f"{path}: {key}: ")
+
+
+def test_a_mistyped_password_is_not_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 12345678\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "12345678" not in str(info.value)
+    assert "not int" in str(info.value)
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[accounts.a\n"))
