@@ -257,3 +257,43 @@ def test_pool_rejects_unknown_accounts() -> None:
     pool = ConnectionPool([plain_account()])
     with pytest.raises(KeyError, match="no account 'zed'"):
         pool.statistics("zed")
+
+
+async def test_bye_for_an_expired_token_refreshes_and_reconnects(
+    autojump_clock: trio.testing.MockClock, plain_connector: Connect, server: IMAPTestServer
+) -> None:
+    import httpx
+
+    from trio_mailsync.config import OAuth2Auth
+    from trio_mailsync.credentials import OAuth2Credentials
+
+    issued: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        token = f"token-{len(issued) + 1}"
+        issued.append(token)
+        server.store.user("alice").tokens.add(token)
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
+
+    async def expire_on_noop(session: Session, command: CommandInfo) -> bool:
+        if command.name == "NOOP":
+            await session.bye("[AUTHENTICATIONFAILED] Session invalidated - AccessTokenExpired")
+        return False
+
+    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
+    creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
+    account = plain_account()
+    async with open_pool(
+        [account], connector=plain_connector, credentials={"alice": creds}
+    ) as pool:
+        server.behavior.on_command = expire_on_noop
+        async with pool.connection("alice") as conn:
+            with pytest.raises(ConnectionLost, match="AccessTokenExpired"):
+                await conn.noop()
+        server.behavior.on_command = None
+        async with pool.connection("alice") as conn:
+            await conn.noop()
+        stats = pool.statistics()
+    assert issued == ["token-1", "token-2"]  # one refresh for the reconnect, no storm
+    assert (stats.discarded, stats.connections_opened, stats.failures) == (1, 2, 0)
