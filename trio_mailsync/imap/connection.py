@@ -162,6 +162,10 @@ class IMAPConnection:
         self._updates: deque[Event] = deque(maxlen=MAX_PENDING_UPDATES)
         self._error: IMAPError | None = None
         self._idle_tag: str | None = None
+        #: Writes that waited for an answer: pipelined commands count once.
+        self.round_trips = 0
+        #: Commands sent, by name.
+        self.commands: dict[str, int] = {}
 
     def __repr__(self) -> str:
         state = "broken" if self.broken else self.client.state.value
@@ -269,6 +273,10 @@ class IMAPConnection:
                     return
                 await self._read_more()
 
+    def _count(self, command: Command | Done) -> None:
+        name = "DONE" if isinstance(command, Done) else command.name
+        self.commands[name] = self.commands.get(name, 0) + 1
+
     async def send(self, command: Command | Done) -> str | None:
         """Send without waiting; returns the command's tag (``None`` for DONE)."""
         self._check()
@@ -277,6 +285,7 @@ class IMAPConnection:
                 data = self.client.send(command)
             except ProtocolError as exc:
                 raise IMAPError(f"{self.name}: {exc}") from exc
+            self._count(command)
             if data:
                 await self._send_bytes(data)
         return None if isinstance(command, Done) else self.client.tag_of(command)
@@ -286,6 +295,7 @@ class IMAPConnection:
         tag = await self.send(command)
         if tag is None:  # answered already (cannot happen for a tagged command)
             raise IMAPError(f"{self.name}: {command.name} was not sent")
+        self.round_trips += 1
         try:
             await self._wait_for(lambda: tag in self._results)
         except trio.Cancelled:
@@ -413,44 +423,59 @@ class IMAPConnection:
                 return d
         raise IMAPError(f"{self.name}: STATUS {mailbox!r} returned no data")
 
-    async def status_many(
-        self, mailboxes: Iterable[str | bytes], items: Sequence[str]
-    ) -> dict[str | bytes, StatusData | IMAPError]:
-        """STATUS for many mailboxes, all sent in one write: one round trip."""
-        commands = [(mailbox, Status(mailbox, tuple(items))) for mailbox in mailboxes]
-        tags = []
+    async def run_many(self, commands: Sequence[Command]) -> list[CommandCompleted]:
+        """Send ``commands`` in one write and wait for all: one round trip for the lot.
+
+        Completions come back whatever their status; a cancelled wait breaks the
+        connection, as for :meth:`run`.
+        """
+        tags: list[str] = []
         self._check()
         async with self._send_lock:
             data = bytearray()
             try:
-                for _, command in commands:
+                for command in commands:
                     data += self.client.send(command)
-                    tags.append(self.client.tag_of(command))
+                    self._count(command)
+                    tag = self.client.tag_of(command)
+                    assert tag is not None
+                    tags.append(tag)
             except ProtocolError as exc:
-                raise IMAPError(f"{self.name}: {exc}") from exc
+                raise self._break(IMAPError(f"{self.name}: {exc}")) from exc
             await self._send_bytes(bytes(data))
-        results: dict[str | bytes, StatusData | IMAPError] = {}
+        self.round_trips += 1
         try:
             await self._wait_for(lambda: all(tag in self._results for tag in tags))
         except trio.Cancelled:
-            self._break(ConnectionLost(f"{self.name}: STATUS cancelled in flight"))
+            self._break(ConnectionLost(f"{self.name}: pipelined commands cancelled in flight"))
             await trio.aclose_forcefully(self.stream)
             raise
-        for (mailbox, _command), tag in zip(commands, tags, strict=True):
-            assert tag is not None
+        results = []
+        for tag in tags:
             done = self._results.pop(tag)
             assert isinstance(done, CommandCompleted)
+            results.append(done)
+        self.last_activity = trio.current_time()
+        return results
+
+    async def status_many(
+        self, mailboxes: Iterable[str | bytes], items: Sequence[str]
+    ) -> dict[str | bytes, StatusData | IMAPError]:
+        """STATUS for many mailboxes, all sent in one write: one round trip."""
+        names = list(mailboxes)
+        completions = await self.run_many([Status(name, tuple(items)) for name in names])
+        results: dict[str | bytes, StatusData | IMAPError] = {}
+        for mailbox, done in zip(names, completions, strict=True):
             if not done.ok:
                 results[mailbox] = _failure(self.name, f"STATUS {mailbox!r}", done)
                 continue
             found = [d for d in done.data if isinstance(d, StatusData)]
-            if not found:
+            if found:
+                results[mailbox] = found[0]
+            else:
                 results[mailbox] = CommandFailed(
                     f"STATUS {mailbox!r}", ResponseStatus.NO, None, "no STATUS data in the reply"
                 )
-            else:
-                results[mailbox] = found[0]
-        self.last_activity = trio.current_time()
         return results
 
     async def select(
@@ -525,6 +550,7 @@ class IMAPConnection:
         command = UidFetch(uids, tuple(items), stream=True)
         tag = await self.send(command)
         assert tag is not None
+        self.round_trips += 1
         queue = self._streamed.setdefault(tag, deque())
         try:
             while True:
@@ -593,6 +619,7 @@ class IMAPConnection:
         command = Idle()
         tag = await self.send(command)
         assert tag is not None
+        self.round_trips += 1
         try:
             await self._wait_for(lambda: tag in self._accepted or tag in self._results)
         except trio.Cancelled:

@@ -1,0 +1,62 @@
+"""Fixtures for sync tests: a store, and the testing server with capability variants."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from trio_mailsync.config import Account
+from trio_mailsync.sync import AsyncStore, Store
+from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore
+from trio_mailsync.testing._server import DEFAULT_CAPABILITIES
+
+from ..imap.conftest import (  # noqa: F401 - fixtures shared with the imap tests
+    ALICE_PASSWORD,
+    behavior,
+    plain_connector,
+)
+
+# What each variant advertises beyond the basics.
+VARIANTS = {
+    "qresync": (*DEFAULT_CAPABILITIES, "QRESYNC"),
+    "condstore": DEFAULT_CAPABILITIES,
+    "plain": tuple(c for c in DEFAULT_CAPABILITIES if c not in ("CONDSTORE", "ESEARCH")),
+}
+
+
+@pytest.fixture
+def mail() -> MailStore:
+    """The testing server's mail (the imap fixtures call it ``store``)."""
+    mail = MailStore()
+    mail.add_user("alice", ALICE_PASSWORD)
+    mail.add_user("bob", "bob-password")
+    return mail
+
+
+@pytest.fixture
+def server(mail: MailStore, behavior: Behavior) -> IMAPTestServer:
+    return IMAPTestServer(mail, behavior)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
+    s = await AsyncStore.open(tmp_path / "sync.sqlite3")
+    yield s
+    await s.aclose()
+
+
+def server_view(
+    mail: MailStore, user: str, folders: list[str]
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """(folder, uid) -> sorted flags, as the server has it."""
+    view = {}
+    for name in folders:
+        for m in mail.user(user).folder(name).messages:
+            view[(name, m.uid)] = tuple(sorted(m.flags))
+    return view
+
+
+def store_view(store: Store, account: Account) -> dict[tuple[str, int], tuple[str, ...]]:
+    return {(r.folder, r.uid): tuple(sorted(r.flags)) for r in store.messages(account.id)}

@@ -1,0 +1,168 @@
+"""The sync engine against the testing server, with and without CONDSTORE/QRESYNC."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+from trio_mailsync.imap import open_pool
+from trio_mailsync.sync import AsyncStore, SyncEngine
+from trio_mailsync.testing import IMAPTestServer, MailStore
+
+from ..imap.conftest import ALICE_PASSWORD, Connect
+from .conftest import VARIANTS, server_view, store_view
+
+FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
+
+
+def message(n: int, subject: str = "hello") -> bytes:
+    return (
+        f"From: =?utf-8?q?J=C3=B6rg?= <joerg@example.com>\r\nTo: alice@example.com\r\n"
+        f"Cc: bob@example.com\r\nSubject: {subject} {n}\r\nMessage-ID: <{n}@example.com>\r\n"
+        f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nbody {n}\r\n"
+    ).encode()
+
+
+def alice() -> Account:
+    return Account(
+        id="alice",
+        host="imap.test",
+        username="alice",
+        auth=PasswordAuth(password=ALICE_PASSWORD),
+        security=Security.NONE,
+        allow_insecure=True,
+        limits=AccountLimits(),
+    )
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
+    server.behavior.capabilities = VARIANTS[request.param]
+    return str(request.param)
+
+
+async def test_first_sync_then_nothing_costs_one_round_trip(
+    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
+) -> None:
+    for n in range(3):
+        mail.deliver("alice", message(n), flags=["\\Seen"] if n else [])
+    mail.deliver("alice", message(9), folder="Sent")
+    account = alice()
+    async with open_pool([account], connector=plain_connector) as pool:
+        engine = SyncEngine(pool, store, flag_resync_interval=3600)
+        first = await engine.sync_account(account)
+        assert first.ok, first.error
+        assert [(m.folder, m.uid) for m in first.new_messages] == [
+            ("INBOX", 1),
+            ("INBOX", 2),
+            ("INBOX", 3),
+            ("Sent", 1),
+        ]
+        m = first.new_messages[0]
+        assert (m.subject, m.sender, m.message_id) == (
+            "hello 0",
+            "Jörg <joerg@example.com>",
+            "<0@example.com>",
+        )
+        assert m.recipients == ("alice@example.com", "bob@example.com")
+        assert first.folders_checked == 6
+        second = await engine.sync_account(account)
+        assert second.ok
+        assert second.new_messages == ()
+        assert second.round_trips == 1
+        assert set(second.commands) == {"STATUS"}
+        assert second.commands["STATUS"] == 6
+    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_new_mail_flags_and_deletions_are_picked_up(
+    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
+) -> None:
+    account = alice()
+    for n in range(5):
+        mail.deliver("alice", message(n))
+    async with open_pool([account], connector=plain_connector) as pool:
+        # Without CONDSTORE, flags are looked at every flag_resync_interval.
+        engine = SyncEngine(pool, store, flag_resync_interval=0)
+        await engine.sync_account(account)
+        mail.deliver("alice", message(5))
+        mail.set_flags("alice", 2, ["\\Seen", "\\Flagged"])
+        mail.expunge("alice", [4])
+        result = await engine.sync_account(account)
+        assert result.ok, result.error
+        assert [m.uid for m in result.new_messages] == [6]
+        assert [(c.uid, c.new) for c in result.flag_changes] == [(2, ("\\Flagged", "\\Seen"))]
+        assert [(d.folder, d.uid) for d in result.deletions] == [("INBOX", 4)]
+        assert result.round_trips == 2  # STATUS, then one pipelined batch for INBOX
+    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_recreated_folder_is_synced_anew(
+    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
+) -> None:
+    account = alice()
+    for n in range(3):
+        mail.deliver("alice", message(n), folder="Archive")
+    async with open_pool([account], connector=plain_connector) as pool:
+        engine = SyncEngine(pool, store)
+        await engine.sync_account(account)
+        mail.recreate("alice", "Archive")
+        mail.deliver("alice", message(7), folder="Archive")
+        result = await engine.sync_account(account)
+        assert result.folders_reset == 1
+        assert [(m.folder, m.uid, m.subject) for m in result.new_messages] == [
+            ("Archive", 1, "hello 7")
+        ]
+    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_a_wrong_password_is_that_account_s_error_only(
+    plain_connector: Connect, store: AsyncStore, mail: MailStore
+) -> None:
+    good = alice()
+    bad = Account(
+        id="bob",
+        host="imap.test",
+        username="bob",
+        auth=PasswordAuth(password="wrong"),
+        security=Security.NONE,
+        allow_insecure=True,
+    )
+    mail.deliver("alice", message(1))
+    async with open_pool([good, bad], connector=plain_connector) as pool:
+        results = await SyncEngine(pool, store).sync_all_accounts()
+    by_id = {r.account: r for r in results}
+    assert by_id["alice"].ok
+    assert len(by_id["alice"].new_messages) == 1
+    assert by_id["bob"].error is not None
+    assert by_id["bob"].error.startswith("bob: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]")
+
+
+async def test_nothing_is_reported_twice_and_cancellation_loses_nothing(
+    plain_connector: Connect, store: AsyncStore, mail: MailStore, server: IMAPTestServer
+) -> None:
+    account = alice()
+    for folder in ("INBOX", "Sent", "Archive"):
+        for n in range(3):
+            mail.deliver("alice", message(n), folder=folder)
+    server.behavior.delays["EXAMINE"] = 0.05
+    async with open_pool([account], connector=plain_connector) as pool:
+        engine = SyncEngine(pool, store)
+        reported: list[tuple[str, int]] = []
+        # Cancel the sync part-way: some folders are committed, none reported.
+        with trio.move_on_after(0.12):
+            reported += [
+                (m.folder, m.uid) for m in (await engine.sync_account(account)).new_messages
+            ]
+        assert reported == []
+        assert 0 < len(store.store.messages("alice")) < 9
+        server.behavior.delays.clear()
+        for _ in range(3):
+            result = await engine.sync_account(account)
+            reported += [(m.folder, m.uid) for m in result.new_messages]
+    assert sorted(reported) == sorted(
+        {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
+    )
+    assert len(reported) == len(set(reported))
