@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio.testing
 
+from tests.support import Connect, make_account
 from trio_mailsync.config import OAuth2Auth, Security
 from trio_mailsync.credentials import OAuth2Credentials, PasswordCredentials, credentials_for
 from trio_mailsync.errors import (
@@ -24,16 +25,14 @@ from trio_mailsync.imap import IdleEnded, IMAPConnection, connect_account, open_
 from trio_mailsync.protocol import ExistsData, ExpungeData, SequenceSet
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session
 
-from .conftest import Connect, make_account
-
 MESSAGE = b"From: Bob <bob@example.com>\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nhi\r\n"
 
 
 async def test_implicit_tls_login_and_commands(
-    tls_connector: Connect, ca_file: Path, store: MailStore, server: IMAPTestServer
+    tls_connector: Connect, ca_file: Path, mail: MailStore, server: IMAPTestServer
 ) -> None:
     account = make_account(ca_file=ca_file)
-    store.deliver("alice", MESSAGE, flags=["\\Seen"])
+    mail.deliver("alice", MESSAGE, flags=["\\Seen"])
     async with open_connection(account, credentials_for(account), connector=tls_connector) as conn:
         assert conn.encrypted
         assert conn.has("CONDSTORE")  # reported after login
@@ -41,7 +40,7 @@ async def test_implicit_tls_login_and_commands(
         assert {f.mailbox for f in folders} >= {"INBOX", "Sent", "Trash"}
         box = await conn.select("INBOX")
         assert (box.exists, box.uidnext) == (1, 2)
-        assert box.uidvalidity == store.user("alice").folder("INBOX").uidvalidity
+        assert box.uidvalidity == mail.user("alice").folder("INBOX").uidvalidity
         fetched, _ = await conn.uid_fetch("1:*", ["UID", "FLAGS", "ENVELOPE"])
         (item,) = fetched
         assert item.uid == 1
@@ -52,7 +51,7 @@ async def test_implicit_tls_login_and_commands(
     assert server.statistics().commands["LOGOUT"] == 1
 
 
-async def test_status_many_goes_in_one_write(plain_connector: Connect, store: MailStore) -> None:
+async def test_status_many_goes_in_one_write(plain_connector: Connect, mail: MailStore) -> None:
     writes = 0
 
     async def counting(account: object) -> trio.abc.Stream:
@@ -68,7 +67,7 @@ async def test_status_many_goes_in_one_write(plain_connector: Connect, store: Ma
         return stream
 
     account = make_account(security=Security.NONE, allow_insecure=True)
-    store.deliver("alice", MESSAGE, folder="Sent")
+    mail.deliver("alice", MESSAGE, folder="Sent")
     conn = await connect_account(account, credentials_for(account), connector=counting)
     before = writes
     result = await conn.status_many(["INBOX", "Sent", "Drafts", "Nope"], ["MESSAGES", "UIDNEXT"])
@@ -189,16 +188,16 @@ async def test_cancelled_command_breaks_and_closes_the_connection(
 
 
 async def test_idle_reports_new_mail_and_ends_with_done(
-    plain_connector: Connect, store: MailStore, server: IMAPTestServer
+    plain_connector: Connect, mail: MailStore, server: IMAPTestServer
 ) -> None:
     account = make_account(security=Security.NONE, allow_insecure=True)
     conn = await connect_account(account, credentials_for(account), connector=plain_connector)
-    store.deliver("alice", MESSAGE)
+    mail.deliver("alice", MESSAGE)
     await conn.select("INBOX")
     async with conn.idle():
-        store.deliver("alice", MESSAGE)
+        mail.deliver("alice", MESSAGE)
         assert await conn.next_update() == ExistsData(count=2)
-        store.expunge("alice", [1])
+        mail.expunge("alice", [1])
         assert await conn.next_update() == ExpungeData(seq=1)
     assert not conn.broken
     assert await conn.uid_search("ALL") == [2]  # in step after DONE
@@ -251,9 +250,9 @@ async def test_idle_refused(plain_connector: Connect, server: IMAPTestServer) ->
     await conn.noop()
 
 
-async def test_streaming_fetch(plain_connector: Connect, store: MailStore) -> None:
+async def test_streaming_fetch(plain_connector: Connect, mail: MailStore) -> None:
     for _ in range(5):
-        store.deliver("alice", MESSAGE)
+        mail.deliver("alice", MESSAGE)
     account = make_account(security=Security.NONE, allow_insecure=True)
     conn = await connect_account(account, credentials_for(account), connector=plain_connector)
     await conn.select("INBOX")
@@ -262,7 +261,7 @@ async def test_streaming_fetch(plain_connector: Connect, store: MailStore) -> No
     assert await conn.uid_search("ALL") == [1, 2, 3, 4, 5]
 
 
-async def test_append_store_expunge(plain_connector: Connect, store: MailStore) -> None:
+async def test_append_store_expunge(plain_connector: Connect, mail: MailStore) -> None:
     account = make_account(security=Security.NONE, allow_insecure=True)
     conn = await connect_account(account, credentials_for(account), connector=plain_connector)
     uid = await conn.append("INBOX", MESSAGE, flags=["\\Flagged"])
@@ -270,7 +269,7 @@ async def test_append_store_expunge(plain_connector: Connect, store: MailStore) 
     await conn.select("INBOX")
     await conn.uid_store(SequenceSet.parse("1"), "+FLAGS", ["\\Deleted"])
     await conn.uid_expunge("1")
-    assert store.user("alice").folder("INBOX").messages == []
+    assert mail.user("alice").folder("INBOX").messages == []
 
 
 # ---------------------------------------------------------------- XOAUTH2
@@ -285,9 +284,9 @@ def token_endpoint(tokens: list[str], calls: list[str]) -> httpx.MockTransport:
 
 
 async def test_xoauth2_rejected_token_is_refreshed_once(
-    tls_connector: Connect, ca_file: Path, store: MailStore
+    tls_connector: Connect, ca_file: Path, mail: MailStore
 ) -> None:
-    store.user("alice").tokens.add("good-token")
+    mail.user("alice").tokens.add("good-token")
     calls: list[str] = []
     http = httpx.AsyncClient(transport=token_endpoint(["stale-token", "good-token"], calls))
     account = make_account(ca_file=ca_file)

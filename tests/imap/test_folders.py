@@ -7,12 +7,11 @@ import contextlib
 import trio
 import trio.testing
 
+from tests.support import Connect, make_account
 from trio_mailsync.config import Security
 from trio_mailsync.imap import FolderCache, folder_list, open_pool
 from trio_mailsync.protocol import ListData, encode_mutf7
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session
-
-from .conftest import Connect, make_account
 
 
 def listing(*entries: tuple[str, tuple[str, ...]]) -> list[ListData]:
@@ -138,7 +137,7 @@ async def test_cache_serves_from_memory_until_reconnect(
     autojump_clock: trio.testing.MockClock,
     plain_connector: Connect,
     server: IMAPTestServer,
-    store: MailStore,
+    mail: MailStore,
 ) -> None:
     account = make_account(security=Security.NONE, allow_insecure=True)
     async with open_pool([account], connector=plain_connector) as pool:

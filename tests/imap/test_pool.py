@@ -9,12 +9,11 @@ import pytest
 import trio
 import trio.testing
 
+from tests.support import Connect, make_account
 from trio_mailsync.config import Account, Security
 from trio_mailsync.errors import AuthenticationFailed, ConnectionLost
 from trio_mailsync.imap import ConnectionPool, open_pool
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, Session
-
-from .conftest import Connect, make_account
 
 
 def plain_account(**limits: object) -> Account:

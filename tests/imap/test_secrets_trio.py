@@ -9,13 +9,12 @@ import pytest
 import trio
 import trio.testing
 
+from tests.support import ALICE_PASSWORD, Connect, make_account
 from trio_mailsync.config import OAuth2Auth, Security
 from trio_mailsync.credentials import OAuth2Credentials, credentials_for
 from trio_mailsync.errors import AuthenticationFailed
 from trio_mailsync.imap import open_pool
 from trio_mailsync.testing import IMAPTestServer
-
-from .conftest import ALICE_PASSWORD, Connect, make_account
 
 TOKENS = ["ya29.first-secret-token", "ya29.second-secret-token"]
 

@@ -9,14 +9,8 @@ import pytest
 
 from trio_mailsync.config import Account
 from trio_mailsync.sync import AsyncStore, Store
-from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore
+from trio_mailsync.testing import MailStore
 from trio_mailsync.testing._server import DEFAULT_CAPABILITIES
-
-from ..imap.conftest import (  # noqa: F401 - fixtures shared with the imap tests
-    ALICE_PASSWORD,
-    behavior,
-    plain_connector,
-)
 
 # What each variant advertises beyond the basics.
 VARIANTS = {
@@ -24,20 +18,6 @@ VARIANTS = {
     "condstore": DEFAULT_CAPABILITIES,
     "plain": tuple(c for c in DEFAULT_CAPABILITIES if c not in ("CONDSTORE", "ESEARCH")),
 }
-
-
-@pytest.fixture
-def mail() -> MailStore:
-    """The testing server's mail (the imap fixtures call it ``store``)."""
-    mail = MailStore()
-    mail.add_user("alice", ALICE_PASSWORD)
-    mail.add_user("bob", "bob-password")
-    return mail
-
-
-@pytest.fixture
-def server(mail: MailStore, behavior: Behavior) -> IMAPTestServer:
-    return IMAPTestServer(mail, behavior)
 
 
 @pytest.fixture

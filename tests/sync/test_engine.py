@@ -6,12 +6,12 @@ import pytest
 import trio
 import trio.testing
 
+from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
 from trio_mailsync.imap import open_pool
 from trio_mailsync.sync import AsyncStore, SyncEngine
 from trio_mailsync.testing import IMAPTestServer, MailStore
 
-from ..imap.conftest import ALICE_PASSWORD, Connect
 from .conftest import VARIANTS, server_view, store_view
 
 FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]

@@ -1,20 +1,17 @@
-"""Fixtures for the Trio layer: a testing server reached over in-memory streams."""
+"""Fixtures shared by all tests: the testing IMAP server, reached over memory streams."""
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 import trustme
 
-from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+from tests.support import ALICE_PASSWORD, Connect
+from trio_mailsync.config import Account
 from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore
-
-ALICE_PASSWORD = "alice-correct-horse"
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +34,12 @@ def server_ssl_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def store() -> MailStore:
-    store = MailStore()
-    store.add_user("alice", ALICE_PASSWORD)
-    store.add_user("bob", "bob-password")
-    return store
+def mail() -> MailStore:
+    """The testing server's mail: users alice and bob."""
+    mail = MailStore()
+    mail.add_user("alice", ALICE_PASSWORD)
+    mail.add_user("bob", "bob-password")
+    return mail
 
 
 @pytest.fixture
@@ -50,32 +48,8 @@ def behavior() -> Behavior:
 
 
 @pytest.fixture
-def server(store: MailStore, behavior: Behavior) -> IMAPTestServer:
-    return IMAPTestServer(store, behavior)
-
-
-def make_account(
-    account_id: str = "alice",
-    *,
-    ca_file: Path | None = None,
-    security: Security = Security.TLS,
-    password: str = ALICE_PASSWORD,
-    allow_insecure: bool = False,
-    **limits: Any,
-) -> Account:
-    return Account(
-        id=account_id,
-        host="imap.test",
-        username=account_id,
-        auth=PasswordAuth(password=password),
-        security=security,
-        allow_insecure=allow_insecure,
-        ca_file=ca_file,
-        limits=AccountLimits(**limits),
-    )
-
-
-Connect = Callable[[Account], Awaitable[trio.abc.Stream]]
+def server(mail: MailStore, behavior: Behavior) -> IMAPTestServer:
+    return IMAPTestServer(mail, behavior)
 
 
 @pytest.fixture

@@ -1,0 +1,36 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+
+ALICE_PASSWORD = "alice-correct-horse"
+
+Connect = Callable[[Account], Awaitable[trio.abc.Stream]]
+
+
+def make_account(
+    account_id: str = "alice",
+    *,
+    ca_file: Path | None = None,
+    security: Security = Security.TLS,
+    password: str = ALICE_PASSWORD,
+    allow_insecure: bool = False,
+    **limits: Any,
+) -> Account:
+    return Account(
+        id=account_id,
+        host="imap.test",
+        username=account_id,
+        auth=PasswordAuth(password=password),
+        security=security,
+        allow_insecure=allow_insecure,
+        ca_file=ca_file,
+        limits=AccountLimits(**limits),
+    )
