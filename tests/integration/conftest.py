@@ -10,6 +10,8 @@ import pytest
 from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ensure_installed
 
 USERS = {f"user{i}": f"password-{i}-xyz" for i in range(1, 5)}
+# Fresh mailboxes for the sync tests.
+USERS |= {f"sync{i}": f"sync-password-{i}" for i in range(1, 5)}
 
 
 @pytest.fixture(scope="session")

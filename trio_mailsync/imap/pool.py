@@ -245,9 +245,7 @@ class ConnectionPool:
             p.stats.failures += 1
             p.auth_error = exc
             p.auth_retry_at = trio.current_time() + account.limits.auth_retry_after
-            logger.warning(
-                "%s: %s; not retrying for %.0f s", account.id, exc, account.limits.auth_retry_after
-            )
+            logger.warning("%s; not retrying for %.0f s", exc, account.limits.auth_retry_after)
             raise
         except trio.TooSlowError:
             p.stats.failures += 1

@@ -359,7 +359,7 @@ class _AccountSync:
             for item in by_command[id(fetch_flags)].data:
                 if isinstance(item, FetchData) and item.uid is not None and item.flags is not None:
                     if item.uid < last_uidnext:
-                        flags[item.uid] = (item.flags, item.modseq)
+                        flags[item.uid] = (_lasting(item.flags), item.modseq)
                 elif isinstance(item, VanishedData):
                     deleted.update(uid for uid in item.uids if uid < last_uidnext)
             if fetch_flags.changedsince is None:  # a full listing: what is missing is gone
@@ -390,6 +390,11 @@ class _AccountSync:
             flag_sync=fetch_flags is not None or reset,
             now=now,
         )
+
+
+def _lasting(flags: tuple[str, ...]) -> tuple[str, ...]:
+    """Flags as stored: sorted, without \\Recent, which belongs to one session only."""
+    return tuple(sorted(f for f in flags if f.lower() != "\\recent"))
 
 
 def _new_items(caps: _Caps, condstore: bool) -> tuple[str, ...]:
@@ -437,7 +442,7 @@ def record_from_fetch(
         folder=folder,
         uidvalidity=uidvalidity,
         uid=item.uid,
-        flags=tuple(sorted(item.flags or ())),
+        flags=_lasting(item.flags or ()),
         message_id=_text(envelope.message_id),
         date=_text(envelope.date),
         internaldate=None if item.internaldate is None else item.internaldate.isoformat(),

@@ -1,0 +1,115 @@
+"""The sync engine against a real Dovecot, four accounts at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from trio_mailsync.config import Account
+from trio_mailsync.credentials import credentials_for
+from trio_mailsync.imap import IMAPConnection, connect_account, open_pool
+from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult
+from trio_mailsync.testing.dovecot import DovecotServer
+
+FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
+
+
+def message(n: int) -> bytes:
+    return (
+        f"From: Sender {n} <s{n}@example.com>\r\nTo: you@example.com\r\n"
+        f"Subject: message {n}\r\nMessage-ID: <m{n}@example.com>\r\n\r\nbody {n}\r\n"
+    ).encode()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
+    s = await AsyncStore.open(tmp_path / "sync.sqlite3")
+    yield s
+    await s.aclose()
+
+
+async def server_state(conn: IMAPConnection) -> dict[tuple[str, int], tuple[str, ...]]:
+    """What Dovecot has: (folder, uid) -> sorted flags, read over its own connection."""
+    state = {}
+    for name in FOLDERS:
+        box = await conn.select(name, readonly=True)
+        if box.exists:
+            fetched, _ = await conn.uid_fetch("1:*", ["UID", "FLAGS"])
+            for item in fetched:
+                assert item.uid is not None
+                # \Recent belongs to one session; the store keeps lasting flags only.
+                state[(name, item.uid)] = tuple(
+                    sorted(f for f in item.flags or () if f != "\\Recent")
+                )
+    return state
+
+
+def store_state(store: AsyncStore, account: Account) -> dict[tuple[str, int], tuple[str, ...]]:
+    return {(r.folder, r.uid): tuple(sorted(r.flags)) for r in store.store.messages(account.id)}
+
+
+async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncStore) -> None:
+    accounts = [dovecot.account(f"sync{i}") for i in range(1, 5)]
+    writers = {a.id: await connect_account(a, credentials_for(a)) for a in accounts}
+    for i, account in enumerate(accounts):
+        for n in range(3 + i):
+            await writers[account.id].append("INBOX", message(n), flags=["\\Seen"] if n % 2 else [])
+        await writers[account.id].append("Sent", message(99))
+    broken = attrs.evolve(
+        dovecot.account("user1"), id="wrong", auth=attrs.evolve(accounts[0].auth, password="not-it")
+    )  # type: ignore[arg-type]
+
+    async with open_pool([*accounts, broken]) as pool:
+        engine = SyncEngine(pool, store)
+        results = {r.account: r for r in await engine.sync_all_accounts()}
+        assert results["wrong"].error is not None
+        assert "AUTHENTICATIONFAILED" in results["wrong"].error
+        for i, account in enumerate(accounts):
+            result = results[account.id]
+            assert result.ok, result.error
+            assert len(result.new_messages) == 3 + i + 1
+            assert store_state(store, account) == await server_state(writers[account.id])
+
+        # Nothing changed: STATUS only, one round trip per account.
+        again = {r.account: r for r in await engine.sync_all_accounts(accounts)}
+        for account in accounts:
+            r = again[account.id]
+            assert r.ok
+            assert set(r.commands) == {"STATUS"}, r.commands
+            assert r.round_trips == 1
+            assert (r.new_messages, r.flag_changes, r.deletions) == ((), (), ())
+
+        # An APPEND, a flag change and an EXPUNGE, each picked up.
+        first, second, third, fourth = accounts
+        await writers[first.id].append("INBOX", message(50))
+        w = writers[second.id]
+        await w.select("INBOX")
+        await w.uid_store("1", "+FLAGS", ["\\Flagged"])
+        w = writers[third.id]
+        await w.select("INBOX")
+        await w.uid_store("2", "+FLAGS", ["\\Deleted"])
+        await w.uid_expunge("2")
+        # A recreated folder: a new UIDVALIDITY.
+        w = writers[fourth.id]
+        await w.delete("Archive")
+        await w.create("Archive")
+        await w.append("Archive", message(77))
+        changes: dict[str, SyncResult] = {
+            r.account: r for r in await engine.sync_all_accounts(accounts)
+        }
+        assert [m.subject for m in changes[first.id].new_messages] == ["message 50"]
+        assert [(c.folder, c.uid, c.new) for c in changes[second.id].flag_changes] == [
+            ("INBOX", 1, ("\\Flagged",))
+        ]
+        assert [(d.folder, d.uid) for d in changes[third.id].deletions] == [("INBOX", 2)]
+        assert changes[fourth.id].folders_reset == 1
+        assert [(m.folder, m.subject) for m in changes[fourth.id].new_messages] == [
+            ("Archive", "message 77")
+        ]
+        for account in accounts:
+            assert store_state(store, account) == await server_state(writers[account.id])
+    for conn in writers.values():
+        await conn.logout()
