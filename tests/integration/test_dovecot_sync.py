@@ -8,7 +8,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from trio_mailsync.config import Account
+from trio_mailsync.config import Account, PasswordAuth
 from trio_mailsync.credentials import credentials_for
 from trio_mailsync.imap import IMAPConnection, connect_account, open_pool
 from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult
@@ -59,8 +59,8 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
             await writers[account.id].append("INBOX", message(n), flags=["\\Seen"] if n % 2 else [])
         await writers[account.id].append("Sent", message(99))
     broken = attrs.evolve(
-        dovecot.account("user1"), id="wrong", auth=attrs.evolve(accounts[0].auth, password="not-it")
-    )  # type: ignore[arg-type]
+        dovecot.account("user1"), id="wrong", auth=PasswordAuth(password="not-the-password")
+    )
 
     async with open_pool([*accounts, broken]) as pool:
         engine = SyncEngine(pool, store)
