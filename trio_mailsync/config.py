@@ -2,6 +2,9 @@
 
 A config file looks like this::
 
+    [store]
+    path = "~/.local/state/trio-mailsync/mailsync.sqlite3"   # the default
+
     [accounts.work]
     host = "imap.example.com"
     security = "tls"                 # tls (993), starttls (143) or none
@@ -142,6 +145,8 @@ class Account:
 class Config:
     accounts: tuple[Account, ...]
     path: Path | None = None
+    #: Where the sync state lives; ``None``: the default path.
+    store_path: Path | None = None
 
     def account(self, account_id: str) -> Account:
         for account in self.accounts:
@@ -171,7 +176,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<config>") -> Config:
     """Check an already parsed TOML document."""
     r = _Reader(str(path))
-    r.only(data, "", {"accounts"})
+    r.only(data, "", {"accounts", "store"})
+    store = r.table(data, "store")
+    r.only(store, "store", {"path"})
+    store_path = r.string(store, "store", "path", default=None)
     accounts_table = r.table(data, "accounts", required=True)
     if not accounts_table:
         raise ConfigError(r.path, "accounts", "at least one account is needed")
@@ -180,7 +188,9 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         for account_id in accounts_table
     )
     return Config(
-        accounts=accounts, path=Path(path) if isinstance(path, str | os.PathLike) else None
+        accounts=accounts,
+        path=Path(path),
+        store_path=None if store_path is None else Path(store_path).expanduser(),
     )
 
 

@@ -12,6 +12,7 @@ from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ens
 USERS = {f"user{i}": f"password-{i}-xyz" for i in range(1, 5)}
 # Fresh mailboxes for the sync tests.
 USERS |= {f"sync{i}": f"sync-password-{i}" for i in range(1, 5)}
+USERS |= {f"cli{i}": f"cli-password-{i}" for i in range(1, 3)}
 
 
 @pytest.fixture(scope="session")
