@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
 import re
 import sys
@@ -30,6 +28,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+from _common import machine
 
 from trio_mailsync.protocol import (
     NEED_DATA,
@@ -180,22 +180,6 @@ def best_of(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
         count = fn()
         best = min(best, time.perf_counter() - start)
     return best, count
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 def main() -> None:

@@ -1,0 +1,214 @@
+"""No-change sync against a real Dovecot, ours against "the slow design", at several RTTs.
+
+    python3 scripts/dev.py bench bench/sync.py     (or: .venv/bin/python bench/sync.py)
+
+Part 1: 4 accounts with 20 folders each, synced once (not timed), then a
+no-change cycle timed (median of several), through a latency-injecting TCP
+proxy on loopback at round-trip times of 0, 50 and 100 ms. In the same run,
+"the slow design": for each account in turn, a new TCP+TLS connection,
+LOGIN, LIST, SELECT INBOX, UID SEARCH ALL, LOGOUT (it looks at one folder
+where we look at 20, so the ratio favours it).
+
+Part 2: 1,000 accounts on loopback (Dovecot configured for it), no proxy:
+the first sync and a no-change cycle.
+
+Needs root for Dovecot (installed from Debian's packages when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import trio
+from _common import machine
+
+from trio_mailsync.config import Account
+from trio_mailsync.credentials import credentials_for
+from trio_mailsync.imap import IMAPConnection, client_ssl_context, connect_account, open_pool
+from trio_mailsync.sync import AsyncStore, SyncEngine
+from trio_mailsync.testing.dovecot import DovecotServer
+from trio_mailsync.testing.proxy import LatencyProxy
+
+FOLDERS_PER_ACCOUNT = 20
+MANY_CONFIG = """
+default_process_limit = 3000
+default_client_limit = 6000
+service anvil {
+  client_limit = 7000
+}
+"""
+
+
+def message(n: int) -> bytes:
+    return f"From: a{n}@example.com\r\nSubject: m{n}\r\n\r\nbody\r\n".encode()
+
+
+async def populate(accounts: list[Account], folders: int) -> None:
+    """Give each account ``folders`` folders (6 exist already) and some mail."""
+
+    async def one(account: Account) -> None:
+        conn = await connect_account(account, credentials_for(account))
+        listing, _ = await conn.list_folders()
+        existing = {f.mailbox for f in listing}
+        for i in range(folders - len(existing)):
+            name = f"Folder{i:02d}"
+            if name not in existing:
+                await conn.create(name)
+        for n in range(5):
+            await conn.append("INBOX", message(n))
+        await conn.logout()
+
+    async with trio.open_nursery() as nursery:
+        for account in accounts:
+            nursery.start_soon(one, account)
+
+
+async def cycle(engine: SyncEngine) -> float:
+    started = time.perf_counter()
+    results = await engine.sync_all_accounts()
+    elapsed = time.perf_counter() - started
+    bad = [r for r in results if not r.ok or r.new_messages or r.folder_errors]
+    assert not bad, bad[:3]
+    return elapsed
+
+
+async def ours(
+    accounts: list[Account], store_dir: Path, repeat: int, concurrency: int
+) -> tuple[float, float, int]:
+    """(first sync, median no-change cycle, round trips per account) in seconds."""
+    store = await AsyncStore.open(store_dir / f"bench-{time.monotonic_ns()}.sqlite3")
+    try:
+        async with open_pool(accounts) as pool:
+            engine = SyncEngine(pool, store, concurrency=concurrency)
+            started = time.perf_counter()
+            first = await engine.sync_all_accounts()
+            first_time = time.perf_counter() - started
+            assert all(r.ok for r in first), [r.error for r in first if not r.ok][:3]
+            await cycle(engine)  # warm
+            times = [await cycle(engine) for _ in range(repeat)]
+            trips = (await engine.sync_all_accounts())[0].round_trips
+    finally:
+        await store.aclose()
+    return first_time, statistics.median(times), trips
+
+
+async def slow_design(accounts: list[Account]) -> float:
+    """Each account in turn: new TCP+TLS connection, LOGIN, LIST, SELECT, UID SEARCH, LOGOUT."""
+    started = time.perf_counter()
+    for account in accounts:
+        tcp = await trio.open_tcp_stream("127.0.0.1", account.port)
+        tls = trio.SSLStream(tcp, client_ssl_context(account.ca_file), server_hostname=account.host)
+        await tls.do_handshake()
+        conn = IMAPConnection(tls, name=account.id)
+        await conn.wait_greeting()
+        password = await credentials_for(account).password()  # type: ignore[union-attr]
+        await conn.login(account.username, password)
+        await conn.list_folders()
+        await conn.select("INBOX")
+        await conn.uid_search("ALL")
+        await conn.logout()
+    return time.perf_counter() - started
+
+
+async def part_one(
+    dovecot: DovecotServer, rtts: list[float], repeat: int, store_dir: Path
+) -> list[dict[str, float]]:
+    accounts = [dovecot.account(f"bench{i}", account_id=f"bench{i}") for i in range(1, 5)]
+    accounts = [attrs.evolve(a, folders=("*",)) for a in accounts]
+    await populate(accounts, FOLDERS_PER_ACCOUNT)
+    rows = []
+    for rtt in rtts:
+        proxy = LatencyProxy("127.0.0.1", dovecot.imaps_port, rtt=rtt)
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(proxy.serve)
+            proxied = [attrs.evolve(a, port=port) for a in accounts]
+            _, median, trips = await ours(proxied, store_dir, repeat, concurrency=32)
+            slow = statistics.median([await slow_design(proxied) for _ in range(3)])
+            nursery.cancel_scope.cancel()
+        rows.append(
+            {
+                "rtt_ms": rtt * 1000,
+                "ours_ms": median * 1000,
+                "round_trips_per_account": trips,
+                "slow_ms": slow * 1000,
+                "speedup": slow / median,
+            }
+        )
+        print(
+            f"  RTT {rtt * 1000:.0f} ms: ours {median * 1000:.1f} ms, slow {slow * 1000:.1f} ms, "
+            f"{slow / median:.1f}x",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+async def part_two(
+    dovecot: DovecotServer, count: int, repeat: int, store_dir: Path
+) -> dict[str, float]:
+    accounts = [dovecot.account(f"many{i:04d}", account_id=f"many{i:04d}") for i in range(count)]
+    first, median, trips = await ours(accounts, store_dir, repeat, concurrency=count)
+    return {
+        "accounts": count,
+        "first_sync_s": first,
+        "no_change_s": median,
+        "round_trips_per_account": trips,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rtt", type=float, nargs="*", default=[0.0, 0.050, 0.100], help="seconds")
+    parser.add_argument("--many", type=int, default=1000, help="accounts in part 2 (0: skip)")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    users = {f"bench{i}": f"bench-password-{i}" for i in range(1, 5)}
+    users |= {f"many{i:04d}": f"many-password-{i}" for i in range(args.many)}
+    with (
+        tempfile.TemporaryDirectory(prefix="trio-mailsync-bench-") as tmp,
+        DovecotServer(users, max_userip_connections=5000, extra_config=MANY_CONFIG) as dovecot,
+    ):
+        print(f"Dovecot up on {dovecot.imaps_port}; part 1", file=sys.stderr, flush=True)
+        rows = trio.run(part_one, dovecot, args.rtt, args.repeat, Path(tmp))
+        many = None
+        if args.many:
+            print(f"part 2: {args.many} accounts", file=sys.stderr, flush=True)
+            many = trio.run(part_two, dovecot, args.many, 3, Path(tmp))
+    if args.json:
+        print(json.dumps({"machine": machine(), "part1": rows, "part2": many}, indent=2))
+        return
+    print(f"Machine: {machine()}\n")
+    print(
+        "4 accounts x 20 folders, no-change sync through a latency proxy (median of "
+        f"{args.repeat}):\n"
+    )
+    print(
+        "| RTT | ours | ours in RTTs | target (1.5 RTT + 20 ms) | round trips per account "
+        "| slow design | speed-up |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        rtt = r["rtt_ms"]
+        in_rtts = f"{r['ours_ms'] / rtt:.2f}" if rtt else "-"
+        print(
+            f"| {rtt:.0f} ms | {r['ours_ms']:.1f} ms | {in_rtts} | {1.5 * rtt + 20:.0f} ms | "
+            f"{r['round_trips_per_account']} | {r['slow_ms']:.0f} ms | {r['speedup']:.1f}x |"
+        )
+    if many:
+        print(
+            f"\n{many['accounts']} accounts on loopback: first sync {many['first_sync_s']:.2f} s, "
+            f"no-change sync {many['no_change_s']:.3f} s "
+            f"({many['round_trips_per_account']} round trip per account)."
+        )
+
+
+if __name__ == "__main__":
+    main()
