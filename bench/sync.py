@@ -33,6 +33,7 @@ from trio_mailsync.config import Account
 from trio_mailsync.credentials import credentials_for
 from trio_mailsync.imap import IMAPConnection, client_ssl_context, connect_account, open_pool
 from trio_mailsync.sync import AsyncStore, SyncEngine
+from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 from trio_mailsync.testing.proxy import LatencyProxy
 
@@ -44,10 +45,6 @@ service anvil {
   client_limit = 7000
 }
 """
-
-
-def message(n: int) -> bytes:
-    return f"From: a{n}@example.com\r\nSubject: m{n}\r\n\r\nbody\r\n".encode()
 
 
 async def populate(accounts: list[Account], folders: int) -> None:
@@ -62,7 +59,7 @@ async def populate(accounts: list[Account], folders: int) -> None:
             if name not in existing:
                 await conn.create(name)
         for n in range(5):
-            await conn.append("INBOX", message(n))
+            await conn.append("INBOX", sample_message(n))
         await conn.logout()
 
     async with trio.open_nursery() as nursery:

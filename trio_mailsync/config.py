@@ -45,10 +45,12 @@ __all__ = [
     "DEFAULT_FOLDERS",
     "Account",
     "AccountLimits",
+    "BroadcastSettings",
     "Config",
     "OAuth2Auth",
     "PasswordAuth",
     "Security",
+    "ServiceSettings",
     "load_config",
     "parse_config",
 ]
@@ -142,11 +144,48 @@ class Account:
 
 
 @attrs.frozen(kw_only=True)
+class ServiceSettings:
+    """How the service watches and syncs. Times are in seconds."""
+
+    #: IDLE is ended and re-issued at least this often (RFC 2177: servers may drop
+    #: an IDLE after 30 minutes; some NATs drop quiet connections much sooner).
+    idle_reissue: float = 600.0
+    #: A connection that says nothing for this long while IDLE-ing is probed
+    #: (DONE, IDLE); no answer means it is dead.
+    silence_timeout: float = 180.0
+    #: Without IDLE, new mail is looked for this often.
+    poll_interval: float = 60.0
+    #: After IDLE failed, polling goes on this long before IDLE is tried again.
+    idle_retry_interval: float = 600.0
+    #: All folders of all accounts are synced this often (INBOX gets IDLE).
+    sweep_interval: float = 300.0
+    #: A sync still running after this long is abandoned with an error (a hung server).
+    sync_timeout: float = 900.0
+    #: Accounts synced at once.
+    concurrency: int = 32
+
+
+@attrs.frozen(kw_only=True)
+class BroadcastSettings:
+    """The WebSocket broadcaster: localhost and a token by default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: Secret | None = attrs.field(default=None, converter=attrs.converters.optional(as_secret))
+    #: Browser origins allowed to connect; empty: any (the token still applies).
+    allowed_origins: tuple[str, ...] = ()
+    #: Events queued per client; a client that falls further behind is disconnected.
+    queue_size: int = 256
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     accounts: tuple[Account, ...]
     path: Path | None = None
     #: Where the sync state lives; ``None``: the default path.
     store_path: Path | None = None
+    service: ServiceSettings = attrs.field(factory=ServiceSettings)
+    broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
 
     def account(self, account_id: str) -> Account:
         for account in self.accounts:
@@ -176,10 +215,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<config>") -> Config:
     """Check an already parsed TOML document."""
     r = _Reader(str(path))
-    r.only(data, "", {"accounts", "store"})
+    r.only(data, "", {"accounts", "store", "service", "broadcast"})
     store = r.table(data, "store")
     r.only(store, "store", {"path"})
     store_path = r.string(store, "store", "path", default=None)
+    service = _service(r, r.table(data, "service"))
+    broadcast = _broadcast(r, r.table(data, "broadcast"))
     accounts_table = r.table(data, "accounts", required=True)
     if not accounts_table:
         raise ConfigError(r.path, "accounts", "at least one account is needed")
@@ -191,6 +232,45 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         accounts=accounts,
         path=Path(path),
         store_path=None if store_path is None else Path(store_path).expanduser(),
+        service=service,
+        broadcast=broadcast,
+    )
+
+
+def _service(r: _Reader, t: Mapping[str, Any]) -> ServiceSettings:
+    defaults = ServiceSettings()
+    names = (
+        "idle_reissue",
+        "silence_timeout",
+        "poll_interval",
+        "idle_retry_interval",
+        "sweep_interval",
+        "sync_timeout",
+    )
+    r.only(t, "service", {*names, "concurrency"})
+    values = {
+        name: r.number(t, "service", name, default=getattr(defaults, name), low=1) for name in names
+    }
+    return ServiceSettings(
+        concurrency=r.integer(
+            t, "service", "concurrency", default=defaults.concurrency, low=1, high=100_000
+        ),
+        **values,
+    )
+
+
+def _broadcast(r: _Reader, t: Mapping[str, Any]) -> BroadcastSettings:
+    r.only(t, "broadcast", {"host", "port", "token", "token_env", "allowed_origins", "queue_size"})
+    defaults = BroadcastSettings()
+    origins = r.string_list(t, "broadcast", "allowed_origins", default=[])
+    return BroadcastSettings(
+        host=r.string(t, "broadcast", "host", default=defaults.host),
+        port=r.integer(t, "broadcast", "port", default=defaults.port, low=0, high=65535),
+        token=r.secret(t, "broadcast", "token", required=False),
+        allowed_origins=tuple(origins),
+        queue_size=r.integer(
+            t, "broadcast", "queue_size", default=defaults.queue_size, low=1, high=1_000_000
+        ),
     )
 
 

@@ -12,16 +12,10 @@ from trio_mailsync.config import Account, PasswordAuth
 from trio_mailsync.credentials import credentials_for
 from trio_mailsync.imap import IMAPConnection, connect_account, open_pool
 from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult
+from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 
 FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
-
-
-def message(n: int) -> bytes:
-    return (
-        f"From: Sender {n} <s{n}@example.com>\r\nTo: you@example.com\r\n"
-        f"Subject: message {n}\r\nMessage-ID: <m{n}@example.com>\r\n\r\nbody {n}\r\n"
-    ).encode()
 
 
 @pytest.fixture
@@ -56,8 +50,9 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
     writers = {a.id: await connect_account(a, credentials_for(a)) for a in accounts}
     for i, account in enumerate(accounts):
         for n in range(3 + i):
-            await writers[account.id].append("INBOX", message(n), flags=["\\Seen"] if n % 2 else [])
-        await writers[account.id].append("Sent", message(99))
+            flags = ["\\Seen"] if n % 2 else []
+            await writers[account.id].append("INBOX", sample_message(n), flags=flags)
+        await writers[account.id].append("Sent", sample_message(99))
     broken = attrs.evolve(
         dovecot.account("user1"), id="wrong", auth=PasswordAuth(password="not-the-password")
     )
@@ -84,7 +79,7 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
 
         # An APPEND, a flag change and an EXPUNGE, each picked up.
         first, second, third, fourth = accounts
-        await writers[first.id].append("INBOX", message(50))
+        await writers[first.id].append("INBOX", sample_message(50))
         w = writers[second.id]
         await w.select("INBOX")
         await w.uid_store("1", "+FLAGS", ["\\Flagged"])
@@ -96,7 +91,7 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
         w = writers[fourth.id]
         await w.delete("Archive")
         await w.create("Archive")
-        await w.append("Archive", message(77))
+        await w.append("Archive", sample_message(77))
         changes: dict[str, SyncResult] = {
             r.account: r for r in await engine.sync_all_accounts(accounts)
         }

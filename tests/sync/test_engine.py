@@ -13,19 +13,21 @@ from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
 from trio_mailsync.imap import open_pool
 from trio_mailsync.sync import AsyncStore, Store, SyncEngine
-from trio_mailsync.testing import IMAPTestServer, MailStore
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
 from .conftest import VARIANTS, server_view, store_view
 
 FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
 
 
-def message(n: int, subject: str = "hello") -> bytes:
-    return (
-        f"From: =?utf-8?q?J=C3=B6rg?= <joerg@example.com>\r\nTo: alice@example.com\r\n"
-        f"Cc: bob@example.com\r\nSubject: {subject} {n}\r\nMessage-ID: <{n}@example.com>\r\n"
-        f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nbody {n}\r\n"
-    ).encode()
+def message(n: int) -> bytes:
+    return sample_message(
+        n,
+        subject=f"hello {n}",
+        sender="=?utf-8?q?J=C3=B6rg?= <joerg@example.com>",
+        to="alice@example.com",
+        cc="bob@example.com",
+    )
 
 
 def alice() -> Account:
@@ -67,7 +69,7 @@ async def test_first_sync_then_nothing_costs_one_round_trip(
         assert (m.subject, m.sender, m.message_id) == (
             "hello 0",
             "Jörg <joerg@example.com>",
-            "<0@example.com>",
+            "<m0@example.com>",
         )
         assert m.recipients == ("alice@example.com", "bob@example.com")
         assert first.folders_checked == 6

@@ -3,6 +3,7 @@
 from trio_mailsync.imap.connection import (
     Connector,
     IdleEnded,
+    IdleRefused,
     IMAPConnection,
     SelectedMailbox,
     connect_account,
@@ -28,6 +29,7 @@ __all__ = [
     "FolderList",
     "IMAPConnection",
     "IdleEnded",
+    "IdleRefused",
     "PoolStatistics",
     "SelectedMailbox",
     "client_ssl_context",

@@ -94,6 +94,7 @@ __all__ = [
     "Connector",
     "IMAPConnection",
     "IdleEnded",
+    "IdleRefused",
     "SelectedMailbox",
     "connect_account",
     "open_connection",
@@ -118,6 +119,10 @@ async def tcp_connector(account: Account) -> trio.abc.Stream:
 
 class IdleEnded(IMAPError):
     """The server ended an IDLE on its own."""
+
+
+class IdleRefused(IMAPError):
+    """The server answered IDLE with NO or BAD."""
 
 
 @attrs.frozen(kw_only=True)
@@ -628,7 +633,7 @@ class IMAPConnection:
             raise
         if tag in self._results:
             rejected = self._results.pop(tag)
-            raise IMAPError(
+            raise IdleRefused(
                 f"{self.name}: server refused IDLE: {rejected.status.value} {rejected.text}"
             )
         self._accepted.discard(tag)

@@ -23,10 +23,14 @@ account at a time.
 
 from __future__ import annotations
 
-import email.header
+import base64
+import binascii
+import email.quoprimime
 import logging
+import math
+import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -156,8 +160,20 @@ class SyncEngine:
 
     # ------------------------------------------------------------ one account
 
-    async def sync_account(self, account: Account, *, ack: bool = True) -> SyncResult:
+    async def sync_account(
+        self,
+        account: Account,
+        *,
+        ack: bool = True,
+        folders: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> SyncResult:
         """Sync one account. Errors end up in the result, never raised (cancellation aside).
+
+        ``folders`` replaces the account's folder selectors for this sync (the
+        service syncs INBOX alone after an IDLE notification). A sync still
+        running after ``timeout`` seconds is abandoned with an error (its
+        connection is closed); what it stored so far stays.
 
         New messages are reported in the result until acknowledged: with ``ack``
         (the default) they are marked announced just before returning; without
@@ -167,10 +183,14 @@ class SyncEngine:
         lock = self._locks.setdefault(account.id, trio.Lock())
         async with lock:
             started = trio.current_time()
-            work = _AccountSync(self, account)
+            work = _AccountSync(self, account, folders)
             error: str | None = None
             try:
-                await work.run()
+                with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
+                    await work.run()
+                if scope.cancelled_caught:
+                    error = f"{account.id}: the sync took longer than {timeout:g} s; abandoned"
+                    logger.warning("%s", error)
             except (MailSyncError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
                 if not error.startswith(account.id):
@@ -199,9 +219,10 @@ class SyncEngine:
 
 
 class _AccountSync:
-    def __init__(self, engine: SyncEngine, account: Account) -> None:
+    def __init__(self, engine: SyncEngine, account: Account, folders: Sequence[str] | None) -> None:
         self.engine = engine
         self.account = account
+        self.selectors = tuple(folders) if folders is not None else account.folders
         self.flag_changes: list[FlagChange] = []
         self.deletions: list[Deletion] = []
         self.folder_errors: list[tuple[str, str]] = []
@@ -238,7 +259,7 @@ class _AccountSync:
             gmail=conn.has("X-GM-EXT-1"),
         )
         folder_list = await engine.folders.folders(account.id, conn)
-        folders = folder_list.select(account.folders)
+        folders = folder_list.select(self.selectors)
         states = await store.run(store.store.folder_states, account.id)
         items = _STATUS_ITEMS + (("HIGHESTMODSEQ",) if caps.condstore else ())
         statuses = await conn.status_many([f.wire_name for f in folders], items)
@@ -409,15 +430,37 @@ def _new_items(caps: _Caps, condstore: bool) -> tuple[str, ...]:
 # ---------------------------------------------------------------- records
 
 
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+
+
 def _text(raw: bytes | None) -> str | None:
     """A header value as text: RFC 2047 encoded words decoded, 8-bit read as UTF-8."""
     if raw is None:
         return None
     value = raw.decode("utf-8", "replace")
+    out: list[str] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position : match.start()]
+        # Whitespace between two encoded words is not part of the text (RFC 2047 6.2).
+        if not (position and not between.strip()):
+            out.append(between)
+        out.append(_decode_word(*match.groups()) or match.group(0))
+        position = match.end()
+    out.append(value[position:])
+    return "".join(out)
+
+
+def _decode_word(charset: str, encoding: str, text: str) -> str | None:
+    charset = charset.partition("*")[0]  # RFC 2231 language suffix
     try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except (ValueError, LookupError, UnicodeDecodeError):
-        return value
+        if encoding in "qQ":
+            data = email.quoprimime.header_decode(text).encode("latin-1")
+        else:
+            data = base64.b64decode(text + "=" * (-len(text) % 4))
+        return data.decode(charset, "replace")
+    except (ValueError, LookupError, binascii.Error):
+        return None
 
 
 def _address(a: Address) -> str:

@@ -5,6 +5,7 @@ or in-memory streams; :class:`Behavior` injects faults (delays, dropped
 connections, BYE, missing capabilities, odd responses).
 """
 
+from ._messages import sample_message
 from ._server import Behavior, CommandInfo, IMAPTestServer, ServerStatistics, Session
 from ._store import Folder, MailStore, StoredMessage, User
 
@@ -18,4 +19,5 @@ __all__ = [
     "Session",
     "StoredMessage",
     "User",
+    "sample_message",
 ]

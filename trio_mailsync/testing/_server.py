@@ -196,10 +196,14 @@ class Session:
         await self.stream.send_all(line + b"\r\n")
 
     async def drop(self) -> None:
-        """Close the connection without a word."""
+        """Close the connection without a word (from a hook: it ends the session)."""
+        await self.close()
+        raise SessionClosed
+
+    async def close(self) -> None:
+        """Close the connection without a word, from outside the session (a test's body)."""
         self._closed = True
         await trio.aclose_forcefully(self.stream)
-        raise SessionClosed
 
     async def stall(self) -> None:
         """Keep the connection open and say nothing, forever."""
@@ -263,8 +267,8 @@ class Session:
             while not self._closed:
                 frame = await self._read_command()
                 await self._dispatch(frame)
-        except SessionClosed:
-            pass
+        except* (SessionClosed, trio.ClosedResourceError, trio.BrokenResourceError):
+            pass  # the client went away, or a hook or test closed the connection
 
     def capabilities(self) -> list[str]:
         caps = list(self.behavior.capabilities)
@@ -446,14 +450,24 @@ def _header_fields(header: bytes, names: list[str], *, exclude: bool) -> bytes:
 
 
 def _envelope(body: bytes) -> bytes:
-    msg = email.message_from_bytes(_header_section(body)[0], policy=email.policy.compat32)
+    # Read as text with surrogates so that 8-bit (UTF-8) headers go out byte for byte.
+    header = _header_section(body)[0].decode("ascii", "surrogateescape")
+    msg = email.message_from_string(header, policy=email.policy.compat32)
+
+    def all_of(name: str) -> list[str]:
+        # raw_items: the values as they came (get() would turn 8-bit text into U+FFFD).
+        return [
+            re.sub(r"\r?\n(?=[ \t])", "", v).strip()
+            for k, v in msg.raw_items()
+            if k.lower() == name.lower()
+        ]
 
     def raw(name: str) -> bytes | None:
-        value = msg.get(name)
-        return None if value is None else str(value).encode("utf-8", "surrogateescape")
+        values = all_of(name)
+        return values[0].encode("utf-8", "surrogateescape") if values else None
 
     def addresses(name: str, fallback: str | None = None) -> bytes:
-        values = msg.get_all(name) or (msg.get_all(fallback) if fallback else None)
+        values = all_of(name) or (all_of(fallback) if fallback else None)
         if not values:
             return b"NIL"
         parts = []
@@ -462,9 +476,9 @@ def _envelope(body: bytes) -> bytes:
             parts.append(
                 b"(%s NIL %s %s)"
                 % (
-                    _nstring(real.encode() if real else None),
-                    _nstring(mailbox.encode() if mailbox else None),
-                    _nstring(host.encode() if host else None),
+                    _nstring(real.encode("utf-8", "surrogateescape") if real else None),
+                    _nstring(mailbox.encode("utf-8", "surrogateescape") if mailbox else None),
+                    _nstring(host.encode("utf-8", "surrogateescape") if host else None),
                 )
             )
         return b"(" + b"".join(parts) + b")" if parts else b"NIL"

@@ -1,0 +1,90 @@
+"""Helpers for service tests: the testing server over memory streams, a MockClock, events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from tests.support import ALICE_PASSWORD, Connect, make_account
+from trio_mailsync.config import Account, Config, Security, ServiceSettings
+from trio_mailsync.service import (
+    AccountState,
+    NewMessages,
+    ServiceEvent,
+    Subscription,
+    SyncService,
+    open_sync_service,
+)
+from trio_mailsync.sync import AsyncStore
+
+BOB_PASSWORD = "bob-password"
+
+E = TypeVar("E", bound=ServiceEvent)
+
+
+def plain(account_id: str = "alice", *, password: str | None = None, **limits: Any) -> Account:
+    """An account of the testing server, over plain TCP."""
+    if password is None:
+        password = BOB_PASSWORD if account_id == "bob" else ALICE_PASSWORD
+    return make_account(
+        account_id, security=Security.NONE, allow_insecure=True, password=password, **limits
+    )
+
+
+def service_config(*accounts: Account, **settings: Any) -> Config:
+    return Config(accounts=accounts or (plain(),), service=ServiceSettings(**settings))
+
+
+@asynccontextmanager
+async def running(config: Config, connector: Connect, tmp_path: Path) -> AsyncIterator[SyncService]:
+    """The service, with a store that works under MockClock."""
+    store = await AsyncStore.open(tmp_path / "sync.sqlite3", inline=True)
+    try:
+        async with open_sync_service(config, connector=connector, store=store) as service:
+            yield service
+    finally:
+        await store.aclose()
+
+
+async def wait_for_state(
+    service: SyncService, account: str, state: AccountState, *, within: float = 3600
+) -> None:
+    with trio.fail_after(within):
+        while service.state(account) is not state:
+            await trio.sleep(0.5)
+
+
+async def next_event(events: Subscription, kind: type[E], *, within: float = 3600) -> E:
+    with trio.fail_after(within):
+        async for event in events:
+            if isinstance(event, kind):
+                return event
+    raise AssertionError(f"the stream ended before a {kind.__name__}")
+
+
+def drain(events: Subscription) -> list[ServiceEvent]:
+    """Every event already queued."""
+    out = []
+    while True:
+        try:
+            out.append(events.receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return out
+
+
+def announced(events: list[ServiceEvent]) -> list[tuple[str, str, int]]:
+    """(account, folder, uid) of every message in these NewMessages events."""
+    return [
+        (e.account, m.folder, m.uid)
+        for e in events
+        if isinstance(e, NewMessages)
+        for m in e.messages
+    ]
+
+
+def uids_of(event: NewMessages) -> list[int]:
+    return [m.uid for m in event.messages]

@@ -1,0 +1,215 @@
+"""The WebSocket broadcaster over loopback TCP, with the service on the testing server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, open_websocket_url, wrap_client_stream
+
+from tests.support import Connect
+from trio_mailsync.config import BroadcastSettings
+from trio_mailsync.service import (
+    AccountState,
+    AccountStateChanged,
+    Running,
+    serve,
+    serve_broadcaster,
+)
+from trio_mailsync.sync import AsyncStore
+from trio_mailsync.testing import MailStore, sample_message
+
+from .conftest import plain, service_config
+
+TOKEN = "s3cret-token-for-tests"
+BEARER = [(b"Authorization", b"Bearer " + TOKEN.encode())]
+
+
+@asynccontextmanager
+async def serving(connector: Connect, tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
+    """``serve`` on an ephemeral loopback port, stopped at the end of the block."""
+    config = attrs.evolve(
+        service_config(plain(), plain("bob"), sweep_interval=10_000),
+        broadcast=BroadcastSettings(port=0, token=TOKEN, **settings),
+    )
+    store = await AsyncStore.open(tmp_path / "sync.sqlite3")
+    try:
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(partial(serve, config, connector=connector, store=store))
+            yield running
+            nursery.cancel_scope.cancel()
+    finally:
+        await store.aclose()
+
+
+async def receive(ws: Any) -> dict[str, Any]:
+    with trio.fail_after(10):
+        data: dict[str, Any] = json.loads(await ws.get_message())
+        return data
+
+
+async def test_clients_get_hello_then_new_mail(
+    plain_connector: Connect, mail: MailStore, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running:
+        url = running.broadcaster.url
+        assert url.startswith("ws://127.0.0.1:")
+        async with open_websocket_url(url, extra_headers=BEARER) as ws:
+            hello = await receive(ws)
+            assert (hello["type"], hello["version"]) == ("hello", 1)
+            assert [a["id"] for a in hello["accounts"]] == ["alice", "bob"]
+            with trio.fail_after(10):
+                while running.service.state("alice") is not AccountState.IDLE:
+                    await trio.sleep(0.01)
+            uid = mail.deliver("alice", sample_message(7, subject="Grüße"))
+            seqs = [hello["seq"]]
+            while True:
+                event = await receive(ws)
+                seqs.append(event["seq"])
+                if event["type"] == "new_messages":
+                    break
+            assert event["account"] == "alice"
+            got = [(m["folder"], m["uid"], m["subject"], m["from"]) for m in event["messages"]]
+            assert got == [("INBOX", uid, "Grüße", "Sender 7 <s7@example.com>")]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # none missed
+
+
+async def upgrade(port: int, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """A WebSocket upgrade request by hand; returns the status and what the server sent.
+
+    By hand because trio-websocket's client leaks its socket when rejected.
+    """
+    request = [
+        f"GET /{path} HTTP/1.1".encode(),
+        f"Host: 127.0.0.1:{port}".encode(),
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        b"Sec-WebSocket-Version: 13",
+        *(name + b": " + value for name, value in headers),
+        b"",
+        b"",
+    ]
+    with trio.fail_after(10):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            await stream.send_all(b"\r\n".join(request))
+            received = b""
+            while chunk := await stream.receive_some():
+                received += chunk
+                if received.startswith(b"HTTP/1.1 101 ") and b"\r\n\r\n" in received:
+                    break  # accepted: a WebSocket from here on, which stays open
+    return int(received.split(b" ", 2)[1]), received
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("", [], 401),
+        ("?token=wrong", [], 401),
+        ("?token=", [], 401),
+        ("", [(b"Authorization", b"Bearer wrong")], 401),
+        ("", [(b"Authorization", b"Basic " + TOKEN.encode())], 401),
+        ("", [*BEARER, (b"Origin", b"https://evil.example")], 403),
+    ],
+    ids=["none", "wrong-query", "empty-query", "wrong-bearer", "not-bearer", "bad-origin"],
+)
+async def test_no_events_without_the_token_and_an_allowed_origin(
+    plain_connector: Connect,
+    mail: MailStore,
+    tmp_path: Path,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    status: int,
+) -> None:
+    async with serving(
+        plain_connector, tmp_path, allowed_origins=("https://app.example",)
+    ) as running:
+        port = running.broadcaster.port
+        mail.deliver("alice", sample_message(1))
+        got, received = await upgrade(port, path, headers)
+        assert got == status
+        assert b"hello" not in received
+        assert b"seq" not in received
+        assert TOKEN.encode() not in received
+        assert running.broadcaster.statistics().rejected == 1
+        # The right token, in the header or (for browsers) in the URL, is let in.
+        allowed = [(b"Origin", b"https://app.example")]
+        got, _ = await upgrade(port, "?token=" + TOKEN, allowed)
+        assert got == 101
+        async with open_websocket_url(
+            running.broadcaster.url, extra_headers=[*BEARER, *allowed]
+        ) as ws:
+            assert (await receive(ws))["type"] == "hello"
+
+
+async def test_a_broadcaster_without_a_token_does_not_start(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running:
+        with pytest.raises(ValueError, match="needs a token"):
+            await serve_broadcaster(running.service, BroadcastSettings(port=0))
+
+
+async def test_a_slow_client_is_dropped_without_delaying_a_fast_one(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    count = 3000
+    detail = "x" * 4096  # 3000 events of 4 KiB: more than the socket buffers hold
+    async with serving(plain_connector, tmp_path, queue_size=32) as running:
+        service = running.service
+        url = running.broadcaster.url
+        # The slow client's stream is ours to close: trio-websocket's client leaves
+        # it open when the server cuts the connection.
+        async with (
+            await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port) as raw,
+            trio.open_nursery() as slow_nursery,
+            open_websocket_url(url, extra_headers=BEARER) as fast,
+        ):
+            slow = await wrap_client_stream(
+                slow_nursery, raw, "127.0.0.1", "/", extra_headers=BEARER
+            )
+            await receive(slow)
+            await receive(fast)
+            received: list[int] = []
+            seqs: list[int] = []
+
+            async def read_fast() -> None:
+                while len(received) < count:
+                    event = await receive(fast)
+                    seqs.append(event["seq"])
+                    if event["type"] == "account_state" and event["detail"] == detail:
+                        received.append(event["seq"])
+
+            with trio.fail_after(60):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(read_fast)
+                    for published in range(1, count + 1):
+                        service.publish(
+                            AccountStateChanged(
+                                account="x", state=AccountState.ERROR, detail=detail
+                            )
+                        )
+                        # Paced by the fast client (it keeps up); the slow one never reads.
+                        while published - len(received) > 8:
+                            await trio.sleep(0.001)
+            assert len(received) == count
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # none missed
+            # Behind the events already in its socket buffer, the slow client finds its
+            # connection closed: cut (1006) when the broadcaster was stuck mid-frame,
+            # else with a close frame saying why (1008).
+            with trio.fail_after(30), pytest.raises(ConnectionClosed) as closed:  # noqa: PT012
+                while True:
+                    await slow.get_message()
+            assert closed.value.reason is not None
+            assert closed.value.reason.code in (1006, 1008)
+            slow_nursery.cancel_scope.cancel()
+        stats = running.broadcaster.statistics()
+        assert stats.dropped_slow == 1
+        assert service.statistics().dropped_subscribers == 1

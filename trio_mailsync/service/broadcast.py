@@ -1,0 +1,229 @@
+"""The WebSocket broadcaster: service events as JSON, to clients holding the token.
+
+Each client gets a hello (the accounts and their states), then every event
+as it is published. A client's events wait in its own bounded queue; when
+it falls ``queue_size`` events behind it is disconnected (close code 1008),
+so a slow client never holds up the others or the sync.
+
+A client shows the token as ``Authorization: Bearer <token>`` or as
+``?token=<token>`` in the URL (browsers cannot set headers on a WebSocket).
+
+Connections are accepted with trio-websocket's ``wrap_server_stream`` rather
+than ``serve_websocket`` because dropping a client that stopped reading in
+the middle of a frame means closing its TCP stream: no close frame can
+follow half a frame.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import NoReturn
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed, WebSocketRequest, wrap_server_stream
+
+from trio_mailsync.config import BroadcastSettings, Config
+from trio_mailsync.credentials import Credentials
+from trio_mailsync.imap import Connector, tcp_connector
+from trio_mailsync.protocol import Secret
+from trio_mailsync.service.events import to_json
+from trio_mailsync.service.service import SyncService, open_sync_service
+from trio_mailsync.sync import AsyncStore
+
+__all__ = ["Broadcaster", "BroadcasterStatistics", "Running", "serve", "serve_broadcaster"]
+
+logger = logging.getLogger(__name__)
+
+#: Close code for a client that fell too far behind (RFC 6455: policy violation).
+CLOSE_TOO_SLOW = 1008
+CLOSE_GOING_AWAY = 1001
+#: Seconds a closing handshake may take before the connection is just dropped.
+DISCONNECT_TIMEOUT = 5.0
+#: Seconds from TCP accept to a complete HTTP upgrade request.
+HANDSHAKE_TIMEOUT = 10.0
+#: Clients have nothing to say; this only bounds what they could make us buffer.
+MAX_CLIENT_MESSAGE = 4096
+
+
+@attrs.define
+class BroadcasterStatistics:
+    clients: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    dropped_slow: int = 0
+    messages: int = 0
+
+
+class Broadcaster:
+    """Serves one service's events; :func:`serve_broadcaster` runs it."""
+
+    def __init__(self, service: SyncService, settings: BroadcastSettings, token: Secret) -> None:
+        self.service = service
+        self.settings = settings
+        self.token = token
+        self._token = token.reveal().encode()
+        self.port = settings.port
+        self.stats = BroadcasterStatistics()
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"ws://{host}:{self.port}/"
+
+    def statistics(self) -> BroadcasterStatistics:
+        return attrs.evolve(self.stats)
+
+    def _authorized(self, request: WebSocketRequest) -> bool:
+        offered: list[bytes] = []
+        for name, value in request.headers:
+            if name.lower() == b"authorization":
+                scheme, _, credential = value.strip().partition(b" ")
+                if scheme.lower() == b"bearer":
+                    offered.append(credential.strip())
+        query = parse_qs(urlsplit(request.path).query)
+        offered.extend(v.encode() for v in query.get("token", []))
+        # Constant-time, and every offer is compared, so timing says nothing.
+        return any([hmac.compare_digest(o, self._token) for o in offered])
+
+    def _origin_allowed(self, request: WebSocketRequest) -> bool:
+        if not self.settings.allowed_origins:
+            return True
+        origins = [v.decode("latin-1") for n, v in request.headers if n.lower() == b"origin"]
+        return all(o in self.settings.allowed_origins for o in origins)
+
+    async def serve_connection(self, stream: trio.abc.Stream) -> None:
+        """One client, from the HTTP upgrade to the close."""
+        try:
+            async with trio.open_nursery() as nursery:
+                request = None
+                with trio.move_on_after(HANDSHAKE_TIMEOUT):
+                    request = await wrap_server_stream(
+                        nursery, stream, max_message_size=MAX_CLIENT_MESSAGE
+                    )
+                if request is not None:
+                    await self.handle(request, stream)
+                nursery.cancel_scope.cancel()  # the connection's reader task
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def handle(self, request: WebSocketRequest, stream: trio.abc.Stream) -> None:
+        peer = f"{request.remote}"
+        if not self._origin_allowed(request):
+            self.stats.rejected += 1
+            logger.info("broadcaster: %s: origin not allowed", peer)
+            await request.reject(403, body=b"origin not allowed\n")
+            return
+        if not self._authorized(request):
+            self.stats.rejected += 1
+            logger.info("broadcaster: %s: missing or wrong token", peer)
+            await request.reject(
+                401,
+                extra_headers=[(b"WWW-Authenticate", b'Bearer realm="trio-mailsync"')],
+                body=b"a token is needed\n",
+            )
+            return
+        ws = await request.accept()
+        self.stats.accepted += 1
+        self.stats.clients += 1
+        sending = False
+        try:
+            with (
+                self.service.subscribe(self.settings.queue_size) as subscription,
+                trio.CancelScope() as scope,
+            ):
+                subscription.cancel_scope = scope
+                try:
+                    sending = True
+                    await ws.send_message(to_json(self.service.hello()))
+                    self.stats.messages += 1
+                    sending = False
+                    async for event in subscription:
+                        sending = True
+                        await ws.send_message(to_json(event))
+                        self.stats.messages += 1
+                        sending = False
+                except ConnectionClosed:
+                    return
+            if not subscription.overflowed:
+                code, reason = CLOSE_GOING_AWAY, "the service is stopping"
+            else:
+                self.stats.dropped_slow += 1
+                logger.info(
+                    "broadcaster: %s: more than %d events behind; disconnected",
+                    peer,
+                    self.settings.queue_size,
+                )
+                if sending:
+                    # Cut off in the middle of a frame: no close frame can follow it.
+                    await trio.aclose_forcefully(stream)
+                    return
+                code, reason = CLOSE_TOO_SLOW, "too slow: events were not read in time"
+            with trio.move_on_after(DISCONNECT_TIMEOUT):
+                await ws.aclose(code, reason)
+        finally:
+            self.stats.clients -= 1
+
+
+async def serve_broadcaster(
+    service: SyncService,
+    settings: BroadcastSettings,
+    *,
+    task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve ``service``'s events over WebSocket until cancelled.
+
+    ``task_status.started`` gets the :class:`Broadcaster` (its ``port`` is the
+    bound one when ``settings.port`` is 0).
+    """
+    if settings.token is None or not settings.token.reveal():
+        raise ValueError("the broadcaster needs a token ([broadcast] token or token_env)")
+    broadcaster = Broadcaster(service, settings, settings.token)
+    listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+    broadcaster.port = listeners[0].socket.getsockname()[1]
+    logger.info("broadcaster: listening on %s", broadcaster.url)
+    task_status.started(broadcaster)
+    await trio.serve_listeners(broadcaster.serve_connection, listeners)
+
+
+@attrs.frozen
+class Running:
+    """What :func:`serve` hands to ``task_status.started``."""
+
+    service: SyncService
+    broadcaster: Broadcaster
+    #: True when no token was configured and one was made up for this run.
+    token_generated: bool
+
+
+async def serve(
+    config: Config,
+    *,
+    connector: Connector = tcp_connector,
+    credentials: dict[str, Credentials] | None = None,
+    store: AsyncStore | None = None,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Run the sync service and its broadcaster until cancelled.
+
+    Without a configured token a random one is made for this run; it is in
+    ``Running.broadcaster`` for the caller to show to the operator.
+    """
+    settings = config.broadcast
+    generated = settings.token is None
+    if generated:
+        settings = attrs.evolve(settings, token=Secret(secrets.token_urlsafe(24)))
+    async with (
+        open_sync_service(
+            config, connector=connector, credentials=credentials, store=store
+        ) as service,
+        trio.open_nursery() as nursery,
+    ):
+        broadcaster = await nursery.start(serve_broadcaster, service, settings)
+        task_status.started(Running(service, broadcaster, generated))
+        await trio.sleep_forever()
+    raise AssertionError("unreachable")  # pragma: no cover
