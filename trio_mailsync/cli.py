@@ -1,9 +1,14 @@
-"""``trio-mailsync`` subcommands: sync, check, parse."""
+"""``trio-mailsync`` subcommands: serve, demo, watch, sync, check, parse."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import math
+import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -12,10 +17,21 @@ import trio
 from trio_mailsync import __version__
 from trio_mailsync.config import Config, load_config
 from trio_mailsync.credentials import credentials_for
+from trio_mailsync.demo import run_demo
 from trio_mailsync.errors import ConfigError, MailSyncError
 from trio_mailsync.imap import connect_account, folder_list, open_pool
 from trio_mailsync.protocol import NEED_DATA, ConnectionClosed, ProtocolError, ResponseParser
+from trio_mailsync.service import (
+    EventStreamClosed,
+    EventStreamRejected,
+    connect_events,
+    describe,
+    serve,
+    to_dict,
+)
 from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult, default_store_path
+
+TOKEN_ENV = "TRIO_MAILSYNC_TOKEN"  # noqa: S105 (the name of the variable)
 
 ROLES = ("inbox", "sent", "drafts", "archive", "junk", "trash", "all", "flagged")
 
@@ -146,6 +162,59 @@ async def _check(config: Config, out: TextIO) -> int:
     return 1 if failures else 0
 
 
+# ---------------------------------------------------------------- serve, demo, watch
+
+
+def _stamp(event: dict[str, object]) -> str:
+    time = str(event.get("time", ""))
+    return time[11:23] if len(time) >= 23 else time
+
+
+async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> int:
+    store = await AsyncStore.open(store_path)
+    try:
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(partial(serve, config, store=store))
+            broadcaster = running.broadcaster
+            print(
+                f"serving {len(config.accounts)} account(s); state in {store_path}",
+                file=err,
+                flush=True,
+            )
+            print(f"events on {broadcaster.url}", file=err, flush=True)
+            if running.token_generated:
+                print(
+                    f"token (made up for this run; set [broadcast] token_env to keep one): "
+                    f"{broadcaster.token.reveal()}",
+                    file=err,
+                    flush=True,
+                )
+            with running.service.subscribe(4096) as events:
+                async for event in events:
+                    data = to_dict(event)
+                    for line in describe(data):
+                        print(f"{_stamp(data)} {line}", file=out, flush=True)
+            nursery.cancel_scope.cancel()
+    finally:
+        await store.aclose()
+    return 0
+
+
+async def _watch(url: str, token: str, as_json: bool, count: int | None, out: TextIO) -> int:
+    seen = 0
+    async with connect_events(url, token) as events:
+        async for event in events:
+            if as_json:
+                print(json.dumps(event, ensure_ascii=False), file=out, flush=True)
+            else:
+                for line in describe(event):
+                    print(f"{_stamp(event)} {line}", file=out, flush=True)
+            seen += 1
+            if count is not None and seen >= count:
+                break
+    return 0
+
+
 # ---------------------------------------------------------------- entry
 
 
@@ -157,7 +226,32 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         description="Keep many IMAP accounts in step and hear about new mail at once.",
     )
     parser.add_argument("--version", action="version", version=f"trio-mailsync {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="watch every account (IDLE) and push events to WebSocket clients"
+    )
+    serve.add_argument("--config", required=True, type=Path, help="TOML config file")
+    serve.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
+
+    demo = commands.add_parser(
+        "demo", help="run the service against a built-in testing server: no config needed"
+    )
+    demo.add_argument("--accounts", type=int, default=3, help="accounts (default 3)")
+    demo.add_argument(
+        "--duration", type=float, default=30.0, help="seconds to run; 0: until Ctrl-C"
+    )
+    demo.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between deliveries (default 2)"
+    )
+    demo.add_argument("--port", type=int, default=0, help="WebSocket port (default: any)")
+
+    watch = commands.add_parser("watch", help="print a running service's events")
+    watch.add_argument("url", help="the service's WebSocket URL, e.g. ws://127.0.0.1:8765/")
+    watch.add_argument("--token", help=f"the service's token (default: ${TOKEN_ENV})")
+    watch.add_argument("--json", action="store_true", help="print events as JSON lines")
+    watch.add_argument("--count", type=int, help="stop after this many events")
 
     sync = commands.add_parser("sync", help="sync every account once and print what changed")
     sync.add_argument("--config", required=True, type=Path, help="TOML config file")
@@ -178,27 +272,70 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     parse.add_argument("file", nargs="?", help="transcript file (default: standard input)")
 
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=err,
+    )
+    try:
+        return _command(parser, args, out, err)
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return 130
+
+
+def _command(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    if args.command == "demo":
+        if args.accounts < 1 or args.interval <= 0 or args.duration < 0:
+            print("error: --accounts, --interval and --duration must be positive", file=err)
+            return 2
+        duration = math.inf if args.duration == 0 else args.duration
+        result = trio.run(
+            partial(
+                run_demo,
+                out,
+                accounts=args.accounts,
+                duration=duration,
+                interval=args.interval,
+                port=args.port,
+            )
+        )
+        return 0 if result.announced >= result.delivered else 1
+    if args.command == "watch":
+        token = args.token or os.environ.get(TOKEN_ENV)
+        if not token:
+            print(f"error: a token is needed (--token or ${TOKEN_ENV})", file=err)
+            return 2
+        try:
+            return trio.run(_watch, args.url, token, args.json, args.count, out)
+        except (EventStreamRejected, EventStreamClosed, OSError, ValueError) as exc:
+            print(f"error: {exc}", file=err)
+            return 1
     if args.command == "parse":
         if args.file:
             with open(args.file, "rb") as f:
                 return _parse(f, out)
         return _parse(sys.stdin.buffer, out)
-    if args.command in ("sync", "check"):
+    if args.command in ("sync", "check", "serve"):
         try:
             config = load_config(args.config)
         except ConfigError as exc:
             print(f"error: {exc}", file=err)
             return 2
-        try:
-            if args.command == "check":
-                return trio.run(_check, config, out)
-            store = args.store or config.store_path or default_store_path()
-            if args.concurrency < 1:
-                print("error: --concurrency must be at least 1", file=err)
-                return 2
-            return trio.run(_sync, config, store, args.concurrency, args.list, out, err)
-        except KeyboardInterrupt:
-            print("interrupted", file=err)
-            return 130
+        if args.command == "check":
+            return trio.run(_check, config, out)
+        store = args.store or config.store_path or default_store_path()
+        if args.command == "serve":
+            try:
+                return trio.run(_serve, config, store, out, err)
+            except OSError as exc:  # the port is taken, the store cannot be opened
+                print(f"error: {exc}", file=err)
+                return 1
+        if args.concurrency < 1:
+            print("error: --concurrency must be at least 1", file=err)
+            return 2
+        return trio.run(_sync, config, store, args.concurrency, args.list, out, err)
     parser.print_help(out)
     return 2

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import trio
 
 from tests.support import ALICE_PASSWORD, Connect, make_account
-from trio_mailsync.config import Account, Config, Security, ServiceSettings
+from trio_mailsync.config import Account, BroadcastSettings, Config, Security, ServiceSettings
 from trio_mailsync.service import (
     AccountState,
     NewMessages,
+    Running,
     ServiceEvent,
     Subscription,
     SyncService,
     open_sync_service,
+    serve,
 )
 from trio_mailsync.sync import AsyncStore
 
@@ -88,3 +92,24 @@ def announced(events: list[ServiceEvent]) -> list[tuple[str, str, int]]:
 
 def uids_of(event: NewMessages) -> list[int]:
     return [m.uid for m in event.messages]
+
+
+TOKEN = "s3cret-token-for-tests"
+BEARER = [(b"Authorization", b"Bearer " + TOKEN.encode())]
+
+
+@asynccontextmanager
+async def serving(connector: Connect, tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
+    """``serve`` on an ephemeral loopback port, stopped at the end of the block."""
+    config = attrs.evolve(
+        service_config(plain(), plain("bob"), sweep_interval=10_000),
+        broadcast=BroadcastSettings(port=0, token=TOKEN, **settings),
+    )
+    store = await AsyncStore.open(tmp_path / "sync.sqlite3")
+    try:
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(partial(serve, config, connector=connector, store=store))
+            yield running
+            nursery.cancel_scope.cancel()
+    finally:
+        await store.aclose()

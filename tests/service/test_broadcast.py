@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url, wrap_client_stream
@@ -19,34 +15,11 @@ from trio_mailsync.config import BroadcastSettings
 from trio_mailsync.service import (
     AccountState,
     AccountStateChanged,
-    Running,
-    serve,
     serve_broadcaster,
 )
-from trio_mailsync.sync import AsyncStore
 from trio_mailsync.testing import MailStore, sample_message
 
-from .conftest import plain, service_config
-
-TOKEN = "s3cret-token-for-tests"
-BEARER = [(b"Authorization", b"Bearer " + TOKEN.encode())]
-
-
-@asynccontextmanager
-async def serving(connector: Connect, tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
-    """``serve`` on an ephemeral loopback port, stopped at the end of the block."""
-    config = attrs.evolve(
-        service_config(plain(), plain("bob"), sweep_interval=10_000),
-        broadcast=BroadcastSettings(port=0, token=TOKEN, **settings),
-    )
-    store = await AsyncStore.open(tmp_path / "sync.sqlite3")
-    try:
-        async with trio.open_nursery() as nursery:
-            running = await nursery.start(partial(serve, config, connector=connector, store=store))
-            yield running
-            nursery.cancel_scope.cancel()
-    finally:
-        await store.aclose()
+from .conftest import BEARER, TOKEN, serving
 
 
 async def receive(ws: Any) -> dict[str, Any]:

@@ -5,10 +5,17 @@ nothing below imports it.
 """
 
 from trio_mailsync.service.broadcast import (
+    Broadcaster,
     BroadcasterStatistics,
     Running,
     serve,
     serve_broadcaster,
+)
+from trio_mailsync.service.client import (
+    EventStream,
+    EventStreamClosed,
+    EventStreamRejected,
+    connect_events,
 )
 from trio_mailsync.service.events import (
     SCHEMA_VERSION,
@@ -18,6 +25,7 @@ from trio_mailsync.service.events import (
     NewMessages,
     ServiceEvent,
     SyncCompleted,
+    describe,
     to_dict,
     to_json,
 )
@@ -33,7 +41,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "AccountState",
     "AccountStateChanged",
+    "Broadcaster",
     "BroadcasterStatistics",
+    "EventStream",
+    "EventStreamClosed",
+    "EventStreamRejected",
     "Hello",
     "IdleWatcher",
     "NewMessages",
@@ -45,6 +57,8 @@ __all__ = [
     "SyncService",
     "Trigger",
     "WatcherStatistics",
+    "connect_events",
+    "describe",
     "open_sync_service",
     "serve",
     "serve_broadcaster",

@@ -25,6 +25,7 @@ __all__ = [
     "NewMessages",
     "ServiceEvent",
     "SyncCompleted",
+    "describe",
     "to_dict",
     "to_json",
 ]
@@ -145,3 +146,41 @@ def to_dict(event: ServiceEvent) -> dict[str, Any]:
 
 def to_json(event: ServiceEvent) -> str:
     return json.dumps(to_dict(event), ensure_ascii=False, separators=(",", ":"))
+
+
+def describe(event: Mapping[str, Any]) -> list[str]:
+    """An event (as JSON data) in lines for people: the CLI's ``serve``, ``demo`` and ``watch``."""
+    kind = event.get("type")
+    if kind == "hello":
+        states = ", ".join(f"{a['id']} ({a['state']})" for a in event["accounts"])
+        return [f"{len(event['accounts'])} account(s): {states}"]
+    if kind == "account_state":
+        detail = f": {event['detail']}" if event.get("detail") else ""
+        return [f"{event['account']}: {event['state']}{detail}"]
+    if kind == "new_messages":
+        return [
+            f"{event['account']}: new in {m['folder']} (UID {m['uid']}) "
+            f"from {m['from'] or '?'}: {m['subject'] or '(no subject)'}"
+            for m in event["messages"]
+        ]
+    if kind == "sync_result":
+        results = event["results"]
+        errors = [r for r in results if r["error"]]
+        new = sum(r["new"] for r in results)
+        if event["trigger"] in ("startup", "sweep", "manual"):
+            line = (
+                f"{event['trigger']} sync of {len(results)} account(s): {new} new, "
+                f"{sum(r['changed'] for r in results)} changed, "
+                f"{sum(r['deleted'] for r in results)} deleted, {len(errors)} failed"
+            )
+            return [line, *(f"{r['account']}: sync failed: {r['error']}" for r in errors)]
+        return [
+            f"{r['account']}: synced ({event['trigger']}): "
+            + (
+                f"failed: {r['error']}"
+                if r["error"]
+                else f"{r['new']} new, {r['round_trips']} round trip(s), {r['duration_ms']:.1f} ms"
+            )
+            for r in results
+        ]
+    return [f"{kind}: {json.dumps(event, ensure_ascii=False)}"]

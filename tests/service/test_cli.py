@@ -1,0 +1,135 @@
+"""The service's CLI commands: demo, serve and watch."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.support import ALICE_PASSWORD, Connect
+from trio_mailsync import cli
+from trio_mailsync.config import (
+    Account,
+    BroadcastSettings,
+    Config,
+    PasswordAuth,
+    Security,
+    ServiceSettings,
+)
+from trio_mailsync.service import connect_events
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+
+from .conftest import TOKEN, serving
+
+
+def test_demo_runs_the_whole_path_and_reports_latency() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.run(["demo", "--duration", "2", "--interval", "0.4", "--accounts", "2"], out, err)
+    text = out.getvalue()
+    assert status == 0, text + err.getvalue()
+    assert "testing IMAP server on 127.0.0.1:" in text
+    assert "trio-mailsync watch ws://127.0.0.1:" in text
+    delivered = re.findall(r"> delivered a message to (demo\d) \(UID (\d+)\)", text)
+    assert len(delivered) >= 3
+    for user, uid in delivered:
+        assert re.search(rf"{user}: new in INBOX \(UID {uid}\) .*ms after delivery", text)
+    assert re.search(r"(\d+) delivered, \1 reached the WebSocket client", text)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--interval", "0"], "must be positive"),
+        (["watch", "ws://127.0.0.1:9/"], "a token is needed"),
+        (["watch", "http://127.0.0.1:9/", "--token", "t"], "not a ws://"),
+        (["watch", "ws://127.0.0.1:9/", "--token", "t"], "error:"),  # nothing listens
+    ],
+)
+def test_bad_arguments_get_one_clear_line(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(cli.TOKEN_ENV, raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.run(argv, out, err) in (1, 2)
+    assert message in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1
+
+
+async def test_serve_and_watch(tmp_path: Path) -> None:
+    mail = MailStore()
+    mail.add_user("alice", ALICE_PASSWORD)
+    server = IMAPTestServer(mail)
+    out, err = io.StringIO(), io.StringIO()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve_tcp)
+        account = Account(
+            id="alice",
+            host="127.0.0.1",
+            port=port,
+            username="alice",
+            auth=PasswordAuth(password=ALICE_PASSWORD),
+            security=Security.NONE,
+            allow_insecure=True,
+        )
+        config = Config(
+            accounts=(account,),
+            service=ServiceSettings(sweep_interval=3600),
+            broadcast=BroadcastSettings(port=0),  # no token: one is made up and shown
+        )
+        nursery.start_soon(cli._serve, config, tmp_path / "s.sqlite3", out, err)
+        with trio.fail_after(10):
+            while "alice: idle" not in out.getvalue():
+                await trio.sleep(0.01)
+        url = re.search(r"events on (\S+)", err.getvalue())
+        token = re.search(r"token \(made up .*\): (\S+)", err.getvalue())
+        assert url is not None
+        assert token is not None
+        # watch --json, in a thread of its own as from another terminal.
+        watched = io.StringIO()
+        argv = ["watch", url[1], "--token", token[1], "--json", "--count", "2"]
+        watch = partial(cli.run, argv, watched, io.StringIO())
+        async with trio.open_nursery() as watchers:
+            watchers.start_soon(partial(trio.to_thread.run_sync, watch))
+            async with connect_events(url[1], token[1]) as events:
+                assert (await events.receive())["type"] == "hello"
+                uid = mail.deliver("alice", sample_message(1, subject="served"))
+                with trio.fail_after(10):
+                    while (event := await events.receive())["type"] != "new_messages":
+                        pass
+        assert [(m["uid"], m["subject"]) for m in event["messages"]] == [(uid, "served")]
+        lines = [json.loads(line) for line in watched.getvalue().splitlines()]
+        assert lines[0]["type"] == "hello"
+        assert len(lines) == 2
+        with trio.fail_after(10):
+            while "alice: new in INBOX (UID 1)" not in out.getvalue():
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert token[1] not in out.getvalue()
+
+
+async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Path) -> None:
+    async with serving(plain_connector, tmp_path) as running:
+        url = running.broadcaster.url
+        err = io.StringIO()
+        refused = partial(cli.run, ["watch", url, "--token", "wrong"], io.StringIO(), err)
+        assert await trio.to_thread.run_sync(refused) == 1
+        assert err.getvalue() == f"error: {url}: wrong or missing token (HTTP 401)\n"
+        # A watcher of a service that stops ends cleanly.
+        out = io.StringIO()
+        status: list[int] = []
+
+        def watch() -> None:
+            status.append(cli.run(["watch", url, "--token", TOKEN], out, io.StringIO()))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.to_thread.run_sync, watch)
+            with trio.fail_after(10):
+                while "account(s): alice" not in out.getvalue():
+                    await trio.sleep(0.01)
+            running.service.close_subscriptions()
+    assert status == [0]

@@ -1,0 +1,157 @@
+"""``trio-mailsync demo``: the whole service, with no config and no mail account.
+
+It starts the testing IMAP server on a loopback port with a few accounts,
+runs the real service and broadcaster against it, delivers a message to a
+random account every few seconds, and prints the events a WebSocket client
+receives, each new message with the time it took from delivery to client.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import statistics
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+import trio
+
+from trio_mailsync.config import (
+    Account,
+    BroadcastSettings,
+    Config,
+    PasswordAuth,
+    Security,
+    ServiceSettings,
+)
+from trio_mailsync.service import connect_events, describe, serve
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+
+__all__ = ["DemoResult", "run_demo"]
+
+SUBJECTS = (
+    "Lunch on Friday?",
+    "Re: quarterly numbers",
+    "Your parcel is on its way",
+    "Minutes of today's meeting",
+    "Fwd: photos from the trip",
+    "Build #1729 passed",
+    "Invitation: design review",
+    "Grüße aus Köln",
+)
+SENDERS = (
+    "Ada Lovelace <ada@example.com>",
+    "Grace Hopper <grace@example.org>",
+    "=?utf-8?q?Ren=C3=A9_Descartes?= <rene@example.net>",
+    "builds@ci.example.com",
+)
+
+
+@attrs.define
+class DemoResult:
+    delivered: int = 0
+    announced: int = 0
+    latencies: list[float] = attrs.field(factory=list)
+
+
+async def run_demo(
+    out: TextIO,
+    *,
+    accounts: int = 3,
+    duration: float = 30.0,
+    interval: float = 2.0,
+    port: int = 0,
+    rng: random.Random | None = None,
+) -> DemoResult:
+    """Run the demo for ``duration`` seconds (``inf``: until cancelled)."""
+    rng = rng or random.Random()
+    mail = MailStore()
+    users = {f"demo{i}": secrets.token_urlsafe(12) for i in range(1, accounts + 1)}
+    number = 0
+    for user, password in users.items():
+        mail.add_user(user, password)
+        for _ in range(2):
+            number += 1
+            mail.deliver(user, sample_message(number, subject=rng.choice(SUBJECTS)))
+    delivered: dict[tuple[str, int], float] = {}
+    result = DemoResult()
+
+    def show(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    async def watch(url: str, token: str, *, task_status: trio.TaskStatus[None]) -> None:
+        async with connect_events(url, token) as events:
+            task_status.started()
+            async for event in events:
+                lines = describe(event)
+                if event["type"] == "new_messages":
+                    for line, m in zip(lines, event["messages"], strict=True):
+                        sent = delivered.pop((event["account"], m["uid"]), None)
+                        result.announced += 1
+                        if sent is not None:
+                            latency = trio.current_time() - sent
+                            result.latencies.append(latency)
+                            line += f"  [{latency * 1000:.1f} ms after delivery]"
+                        show("  " + line)
+                else:
+                    for line in lines:
+                        show("  " + line)
+
+    async def deliver() -> None:
+        nonlocal number
+        while True:
+            await trio.sleep(interval)
+            number += 1
+            user = rng.choice(list(users))
+            body = sample_message(number, subject=rng.choice(SUBJECTS), sender=rng.choice(SENDERS))
+            uid = mail.deliver(user, body)
+            delivered[(user, uid)] = trio.current_time()
+            result.delivered += 1
+            show(f"> delivered a message to {user} (UID {uid})")
+
+    with tempfile.TemporaryDirectory(prefix="trio-mailsync-demo-") as tmp:
+        server = IMAPTestServer(mail)
+        async with trio.open_nursery() as nursery:
+            imap_port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+            token = secrets.token_urlsafe(24)
+            config = Config(
+                accounts=tuple(
+                    Account(
+                        id=user,
+                        host="127.0.0.1",
+                        port=imap_port,
+                        username=user,
+                        auth=PasswordAuth(password=password),
+                        # Loopback, to our own testing server: no TLS needed.
+                        security=Security.NONE,
+                        allow_insecure=True,
+                    )
+                    for user, password in users.items()
+                ),
+                store_path=Path(tmp) / "demo.sqlite3",
+                service=ServiceSettings(sweep_interval=60),
+                broadcast=BroadcastSettings(port=port, token=token),
+            )
+            running = await nursery.start(serve, config)
+            url = running.broadcaster.url
+            show(f"testing IMAP server on 127.0.0.1:{imap_port} with {accounts} account(s)")
+            show(f"events on {url}; from another terminal:")
+            show(f"    trio-mailsync watch {url} --token {token}")
+            length = "until Ctrl-C" if math.isinf(duration) else f"for {duration:g} s"
+            show(f"running {length}; a new message every {interval:g} s")
+            await nursery.start(watch, url, token)
+            nursery.start_soon(deliver)
+            await trio.sleep(duration)
+            await trio.sleep(0.5)  # the last delivery's event is on its way
+            nursery.cancel_scope.cancel()
+    if result.latencies:
+        ms = sorted(x * 1000 for x in result.latencies)
+        show(
+            f"{result.delivered} delivered, {len(ms)} reached the WebSocket client; "
+            f"delivery to client: median {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms"
+        )
+    return result
