@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Set up the project's environment and run its jobs. Needs only python3 (3.11+).
 
+    python3 scripts/dev.py run [--config FILE] [args]
+                                                the service; with no config, the demo
     python3 scripts/dev.py test [pytest args]   lint, type check and the whole test suite
     python3 scripts/dev.py fuzz [--examples N]  the long-running parser fuzz targets
     python3 scripts/dev.py bench                the benchmarks in bench/
@@ -30,16 +32,24 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(result.returncode)
 
 
-def ensure_env(extras: str) -> None:
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == want:
+def ensure_env(extras: str = "") -> None:
+    """Install the project with ``extras``, unless an earlier install already covers them."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    have: set[str] | None = None  # extras installed for this pyproject.toml, if any
+    if STAMP.exists():
+        stamped_digest, _, stamped_extras = STAMP.read_text().partition(" ")
+        if stamped_digest == digest:
+            have = set(filter(None, stamped_extras.split(",")))
+    want = set(filter(None, extras.split(",")))
+    if have is not None and want <= have:
         return
+    extras = ",".join(sorted(want | (have or set())))
     if not (BIN / "python").exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
-    STAMP.write_text(want)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f".[{extras}]" if extras else ".")
+    STAMP.write_text(f"{digest} {extras}")
 
 
 def ensure_dovecot() -> None:
@@ -50,6 +60,16 @@ def ensure_dovecot() -> None:
         "except DovecotUnavailable as exc:\n    print('dovecot unavailable:', exc)"
     )
     run(BIN / "python", "-c", code)
+
+
+def run_service(args: list[str]) -> None:
+    """``--config FILE`` runs ``serve``; anything else is passed to ``demo``."""
+    ensure_env()
+    cli = str(BIN / "trio-mailsync")
+    serve = any(a == "--config" or a.startswith("--config=") for a in args)
+    command = "serve" if serve else "demo"
+    # exec, so that Ctrl-C and the exit status belong to the service alone
+    os.execv(cli, [cli, command, *args])  # noqa: S606
 
 
 def test(args: list[str]) -> None:
@@ -80,7 +100,7 @@ def bench(args: list[str]) -> None:
 
 
 def main() -> None:
-    jobs = {"test": test, "fuzz": fuzz, "bench": bench}
+    jobs = {"run": run_service, "test": test, "fuzz": fuzz, "bench": bench}
     if len(sys.argv) < 2 or sys.argv[1] not in jobs:
         sys.exit(__doc__)
     jobs[sys.argv[1]](sys.argv[2:])

@@ -114,6 +114,21 @@ async def test_certificate_for_another_name_is_refused(tls_connector: Connect) -
         await connect_account(account, credentials_for(account), connector=tls_connector)
 
 
+async def test_cancelled_tls_handshake_closes_the_socket() -> None:
+    # A server that accepts and says nothing: the caller's timeout must not leak the socket.
+    client, _server = trio.testing.memory_stream_pair()
+
+    async def connector(account: object) -> trio.abc.Stream:
+        return client
+
+    account = make_account()
+    with trio.move_on_after(0.05) as scope:
+        await connect_account(account, credentials_for(account), connector=connector)
+    assert scope.cancelled_caught
+    with pytest.raises(trio.ClosedResourceError):
+        await client.send_all(b"x")
+
+
 async def test_login_without_auth_plain(plain_connector: Connect, server: IMAPTestServer) -> None:
     server.behavior.capabilities = tuple(
         c for c in server.behavior.capabilities if not c.startswith("AUTH=")

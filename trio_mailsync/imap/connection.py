@@ -721,6 +721,9 @@ async def connect_account(
             raise InsecureConnection(
                 f"{account.id}: TLS handshake with {account.host} failed: {_tls_reason(exc)}"
             ) from exc
+        except BaseException:  # cancelled mid-handshake: the socket is ours to close
+            await trio.aclose_forcefully(stream)
+            raise
         stream = tls
     conn = IMAPConnection(stream, name=account.id, limits=limits)
     try:
