@@ -51,29 +51,31 @@ async def until(events: EventStream, kind: str, **match: Any) -> dict[str, Any]:
 async def test_appended_message_reaches_a_websocket_client(
     dovecot: DovecotServer, tmp_path: Path
 ) -> None:
-    async with serving(dovecot, tmp_path) as running:
-        async with connect_events(running.broadcaster.url, TOKEN) as events:
-            hello = await events.receive()
-            assert hello["type"] == "hello"
-            assert [a["id"] for a in hello["accounts"]] == USERS
-            states = {a["id"]: a["state"] for a in hello["accounts"]}
-            while any(state != "idle" for state in states.values()):
-                event = await until(events, "account_state")
-                states[event["account"]] = event["state"]
+    async with (
+        serving(dovecot, tmp_path) as running,
+        connect_events(running.broadcaster.url, TOKEN) as events,
+    ):
+        hello = await events.receive()
+        assert hello["type"] == "hello"
+        assert [a["id"] for a in hello["accounts"]] == USERS
+        states = {a["id"]: a["state"] for a in hello["accounts"]}
+        while any(state != "idle" for state in states.values()):
+            event = await until(events, "account_state")
+            states[event["account"]] = event["state"]
 
-            target = dovecot.account("svc3")
-            writer = await connect_account(target, credentials_for(target))
-            try:
-                uid = await writer.append("INBOX", sample_message(1, subject="Grüße aus Dovecot"))
-            finally:
-                await writer.aclose()
+        target = dovecot.account("svc3")
+        writer = await connect_account(target, credentials_for(target))
+        try:
+            uid = await writer.append("INBOX", sample_message(1, subject="Grüße aus Dovecot"))
+        finally:
+            await writer.aclose()
 
-            event = await until(events, "new_messages", account="svc3")
-            assert [(m["folder"], m["uid"], m["subject"]) for m in event["messages"]] == [
-                ("INBOX", uid, "Grüße aus Dovecot")
-            ]
-            result = await until(events, "sync_result")
-            assert [(r["account"], r["new"]) for r in result["results"]] == [("svc3", 1)]
+        event = await until(events, "new_messages", account="svc3")
+        assert [(m["folder"], m["uid"], m["subject"]) for m in event["messages"]] == [
+            ("INBOX", uid, "Grüße aus Dovecot")
+        ]
+        result = await until(events, "sync_result", trigger="exists")
+        assert [(r["account"], r["new"]) for r in result["results"]] == [("svc3", 1)]
 
 
 async def test_no_event_without_the_token(dovecot: DovecotServer, tmp_path: Path) -> None:
