@@ -27,7 +27,7 @@ from pathlib import Path
 
 import attrs
 import trio
-from _common import machine
+from _common import MANY_CONFIG, machine
 
 from trio_mailsync.config import Account
 from trio_mailsync.credentials import credentials_for
@@ -38,13 +38,6 @@ from trio_mailsync.testing.dovecot import DovecotServer
 from trio_mailsync.testing.proxy import LatencyProxy
 
 FOLDERS_PER_ACCOUNT = 20
-MANY_CONFIG = """
-default_process_limit = 3000
-default_client_limit = 6000
-service anvil {
-  client_limit = 7000
-}
-"""
 
 
 async def populate(accounts: list[Account], folders: int) -> None:

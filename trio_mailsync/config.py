@@ -174,7 +174,8 @@ class BroadcastSettings:
     token: Secret | None = attrs.field(default=None, converter=attrs.converters.optional(as_secret))
     #: Browser origins allowed to connect; empty: any (the token still applies).
     allowed_origins: tuple[str, ...] = ()
-    #: Events queued per client; a client that falls further behind is disconnected.
+    #: Events queued per client (at least 4 per account); a client that falls
+    #: further behind is disconnected.
     queue_size: int = 256
 
 

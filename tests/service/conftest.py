@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -99,10 +99,12 @@ BEARER = [(b"Authorization", b"Bearer " + TOKEN.encode())]
 
 
 @asynccontextmanager
-async def serving(connector: Connect, tmp_path: Path, **settings: Any) -> AsyncIterator[Running]:
-    """``serve`` on an ephemeral loopback port, stopped at the end of the block."""
+async def serving(
+    connector: Connect, tmp_path: Path, *, accounts: Sequence[Account] = (), **settings: Any
+) -> AsyncIterator[Running]:
+    """``serve`` (alice and bob by default) on an ephemeral loopback port, for the block."""
     config = attrs.evolve(
-        service_config(plain(), plain("bob"), sweep_interval=10_000),
+        service_config(*(accounts or (plain(), plain("bob"))), sweep_interval=10_000),
         broadcast=BroadcastSettings(port=0, token=TOKEN, **settings),
     )
     store = await AsyncStore.open(tmp_path / "sync.sqlite3")

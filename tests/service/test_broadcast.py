@@ -15,11 +15,12 @@ from trio_mailsync.config import BroadcastSettings
 from trio_mailsync.service import (
     AccountState,
     AccountStateChanged,
+    connect_events,
     serve_broadcaster,
 )
 from trio_mailsync.testing import MailStore, sample_message
 
-from .conftest import BEARER, TOKEN, serving
+from .conftest import BEARER, TOKEN, plain, serving
 
 
 async def receive(ws: Any) -> dict[str, Any]:
@@ -120,6 +121,31 @@ async def test_no_events_without_the_token_and_an_allowed_origin(
             running.broadcaster.url, extra_headers=[*BEARER, *allowed]
         ) as ws:
             assert (await receive(ws))["type"] == "hello"
+
+
+async def test_a_steady_client_keeps_up_while_many_accounts_start(
+    plain_connector: Connect, mail: MailStore, tmp_path: Path
+) -> None:
+    # Starting up, every account publishes a few events at once: more than queue_size
+    # in one go. A client that reads steadily must not be taken for a slow one.
+    accounts = []
+    for i in range(300):
+        mail.add_user(f"user{i}", "password")
+        accounts.append(plain(f"user{i}", password="password"))
+    async with (
+        serving(plain_connector, tmp_path, accounts=accounts) as running,
+        connect_events(running.broadcaster.url, TOKEN) as events,
+    ):
+        states = {}
+        with trio.fail_after(60):
+            async for event in events:
+                if event["type"] == "hello":
+                    states = {a["id"]: a["state"] for a in event["accounts"]}
+                elif event["type"] == "account_state":
+                    states[event["account"]] = event["state"]
+                if all(state == "idle" for state in states.values()):
+                    break
+        assert running.broadcaster.statistics().dropped_slow == 0
 
 
 async def test_a_broadcaster_without_a_token_does_not_start(

@@ -3,7 +3,10 @@
 Each client gets a hello (the accounts and their states), then every event
 as it is published. A client's events wait in its own bounded queue; when
 it falls ``queue_size`` events behind it is disconnected (close code 1008),
-so a slow client never holds up the others or the sync.
+so a slow client never holds up the others or the sync. The queue holds at
+least ``EVENTS_PER_ACCOUNT`` per account: when the service starts, every
+account publishes its state changes at once, faster than any client can be
+written to, and a client reading steadily must not be taken for a slow one.
 
 A client shows the token as ``Authorization: Bearer <token>`` or as
 ``?token=<token>`` in the URL (browsers cannot set headers on a WebSocket).
@@ -38,6 +41,9 @@ __all__ = ["Broadcaster", "BroadcasterStatistics", "Running", "serve", "serve_br
 
 logger = logging.getLogger(__name__)
 
+#: A client's queue holds at least this many events per account (the startup burst:
+#: connecting, syncing, idle and a sync result).
+EVENTS_PER_ACCOUNT = 4
 #: Close code for a client that fell too far behind (RFC 6455: policy violation).
 CLOSE_TOO_SLOW = 1008
 CLOSE_GOING_AWAY = 1001
@@ -74,6 +80,12 @@ class Broadcaster:
         host = self.settings.host
         host = f"[{host}]" if ":" in host else host
         return f"ws://{host}:{self.port}/"
+
+    @property
+    def queue_size(self) -> int:
+        """Events a client may fall behind before it is disconnected."""
+        accounts = len(self.service.config.accounts)
+        return max(self.settings.queue_size, EVENTS_PER_ACCOUNT * accounts)
 
     def statistics(self) -> BroadcasterStatistics:
         return attrs.evolve(self.stats)
@@ -133,7 +145,7 @@ class Broadcaster:
         sending = False
         try:
             with (
-                self.service.subscribe(self.settings.queue_size) as subscription,
+                self.service.subscribe(self.queue_size) as subscription,
                 trio.CancelScope() as scope,
             ):
                 subscription.cancel_scope = scope
@@ -156,7 +168,7 @@ class Broadcaster:
                 logger.info(
                     "broadcaster: %s: more than %d events behind; disconnected",
                     peer,
-                    self.settings.queue_size,
+                    self.queue_size,
                 )
                 if sending:
                     # Cut off in the middle of a frame: no close frame can follow it.

@@ -1,0 +1,321 @@
+"""New mail to a WebSocket client: latency, memory per IDLE-ing account, CPU while idle.
+
+    python3 scripts/dev.py bench bench/latency.py     (or: .venv/bin/python bench/latency.py)
+
+For each server (real Dovecot over implicit TLS; the testing server over plain
+TCP, in a process of its own) and each account count (4 and 1,000), a worker
+process runs the real service (``serve``: IDLE watchers, engine, store,
+broadcaster) and a WebSocket client (``connect_events``). Once every account
+is IDLE-ing it measures:
+
+- CPU while idle: the worker's CPU time over a quiet window, in per cent of a core;
+- memory: the worker's resident set; per account, the difference between the
+  1,000- and the 4-account runs divided by 996 (interpreter and imports cancel);
+- latency: a message APPENDed over another connection, from the moment the
+  APPEND is sent to the moment its new_messages event reaches the client, for
+  each of ``--deliveries`` deliveries to random accounts.
+
+Dovecot notices new mail by inotify and tells an IDLE-ing client within about
+half a second; that is the floor of its figures. The testing server tells at
+once, so its figures are ours alone. Needs root for Dovecot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+from _common import MANY_CONFIG, machine, rss_bytes
+
+from trio_mailsync.config import (
+    Account,
+    BroadcastSettings,
+    Config,
+    PasswordAuth,
+    Security,
+    ServiceSettings,
+)
+from trio_mailsync.credentials import credentials_for
+from trio_mailsync.imap import IMAPConnection, connect_account
+from trio_mailsync.service import connect_events, serve
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.testing.dovecot import DovecotServer
+
+DOVECOT_PREFIX = "lat"
+TESTING_PREFIX = "t"
+
+
+def user(prefix: str, i: int) -> str:
+    return f"{prefix}{i:04d}"
+
+
+def password(prefix: str, i: int) -> str:
+    return f"{prefix}-password-{i}"
+
+
+# ---------------------------------------------------------------- the testing server process
+
+
+async def testing_server(count: int) -> None:
+    """Serve ``count`` accounts on a free loopback port; print the port; run until killed."""
+    mail = MailStore()
+    for i in range(count):
+        mail.add_user(user(TESTING_PREFIX, i), password(TESTING_PREFIX, i))
+    server = IMAPTestServer(mail)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+        print(port, flush=True)
+
+
+@contextmanager
+def testing_server_process(count: int) -> Iterator[int]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--testing-server", str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- the worker process
+
+
+def accounts_for(spec: dict[str, Any]) -> list[Account]:
+    tls = spec["server"] == "dovecot"
+    prefix = DOVECOT_PREFIX if tls else TESTING_PREFIX
+    return [
+        Account(
+            id=user(prefix, i),
+            host=spec["host"],
+            port=spec["port"],
+            username=user(prefix, i),
+            auth=PasswordAuth(password=password(prefix, i)),
+            security=Security.TLS if tls else Security.NONE,
+            allow_insecure=not tls,
+            ca_file=Path(spec["ca_file"]) if tls else None,
+        )
+        for i in range(spec["accounts"])
+    ]
+
+
+async def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    accounts = accounts_for(spec)
+    rng = random.Random(spec["seed"])
+    rss_before = rss_bytes()
+    token = secrets.token_urlsafe(16)
+    config = Config(
+        accounts=tuple(accounts),
+        store_path=Path(spec["store"]),
+        service=ServiceSettings(sweep_interval=86_400, concurrency=64),
+        broadcast=BroadcastSettings(port=0, token=token),
+    )
+    arrived: dict[tuple[str, int], float] = {}
+    arrival = trio.Event()
+    states: dict[str, str] = {}
+    all_idle = trio.Event()
+    counts = {"events": 0, "new_messages": 0}
+
+    async def read_events(url: str, *, task_status: trio.TaskStatus[None]) -> None:
+        nonlocal arrival
+        async with connect_events(url, token) as events:
+            task_status.started()
+            async for event in events:
+                now = trio.current_time()
+                counts["events"] += 1
+                if event["type"] == "hello":
+                    states.update((a["id"], a["state"]) for a in event["accounts"])
+                elif event["type"] == "account_state":
+                    states[event["account"]] = event["state"]
+                elif event["type"] == "new_messages":
+                    counts["new_messages"] += 1
+                    for m in event["messages"]:
+                        arrived[(event["account"], m["uid"])] = now
+                    arrival.set()
+                    arrival = trio.Event()
+                if states and all(s == "idle" for s in states.values()):
+                    all_idle.set()
+
+    async with trio.open_nursery() as nursery:
+        started = trio.current_time()
+        running = await nursery.start(serve, config)
+        await nursery.start(read_events, running.broadcaster.url)
+        with trio.fail_after(600):
+            await all_idle.wait()
+        ready = trio.current_time() - started
+
+        # Quiet: no mail, every account IDLE-ing.
+        await trio.sleep(2)
+        gc.collect()
+        rss_idle = rss_bytes()
+        events_before = counts["events"]
+        cpu_before = time.process_time()
+        await trio.sleep(spec["idle_window"])
+        idle_cpu = (time.process_time() - cpu_before) / spec["idle_window"]
+        idle_events = counts["events"] - events_before
+
+        # Deliveries, each over an already open connection of another client.
+        targets = [rng.choice(accounts) for _ in range(spec["deliveries"])]
+        writers: dict[str, IMAPConnection] = {}
+        for account in targets:
+            if account.id not in writers:
+                writers[account.id] = await connect_account(account, credentials_for(account))
+        latencies, append_times = [], []
+        try:
+            for n, account in enumerate(targets):
+                await trio.sleep(rng.uniform(0.2, 0.4))
+                sent = trio.current_time()
+                uid = await writers[account.id].append(
+                    "INBOX", sample_message(1000 + n, subject=f"latency probe {n}")
+                )
+                append_times.append(trio.current_time() - sent)
+                assert uid is not None
+                with trio.fail_after(30):
+                    while (account.id, uid) not in arrived:
+                        await arrival.wait()
+                latencies.append(arrived[(account.id, uid)] - sent)
+        finally:
+            for conn in writers.values():
+                await conn.logout()
+        nursery.cancel_scope.cancel()
+    return {
+        "server": spec["server"],
+        "accounts": len(accounts),
+        "ready_s": ready,
+        "rss_before": rss_before,
+        "rss_idle": rss_idle,
+        "idle_cpu": idle_cpu,
+        "idle_events": idle_events,
+        "latencies": latencies,
+        "append_times": append_times,
+    }
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    process = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    result: dict[str, Any] = json.loads(process.stdout)
+    return result
+
+
+# ---------------------------------------------------------------- the report
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile, interpolated between the closest ranks."""
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def report(results: list[dict[str, Any]], deliveries: int) -> None:
+    print(f"Machine: {machine()}\n")
+    print(f"APPEND sent -> new_messages at a WebSocket client, {deliveries} deliveries each:\n")
+    print(
+        "| server | accounts IDLE-ing | p50 | p99 | max | APPEND round trip (median) "
+        "| worker RSS | CPU while idle |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        ms = [x * 1000 for x in r["latencies"]]
+        print(
+            f"| {r['server']} | {r['accounts']:,} | {percentile(ms, 50):.1f} ms "
+            f"| {percentile(ms, 99):.1f} ms | {max(ms):.1f} ms "
+            f"| {statistics.median(r['append_times']) * 1000:.1f} ms "
+            f"| {r['rss_idle'] / 2**20:.1f} MiB | {r['idle_cpu'] * 100:.2f} % |"
+        )
+    by = {(r["server"], r["accounts"]): r for r in results}
+    for server in ("testing", "dovecot"):
+        counts = sorted(n for s, n in by if s == server)
+        if len(counts) >= 2:
+            small, large = by[(server, counts[0])], by[(server, counts[-1])]
+            per = (large["rss_idle"] - small["rss_idle"]) / (counts[-1] - counts[0])
+            print(
+                f"\nMemory per IDLE-ing account ({server}): {per / 1024:.1f} KiB "
+                f"(RSS at {counts[-1]:,} minus RSS at {counts[0]:,}, over the difference)."
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deliveries", type=int, default=20)
+    parser.add_argument("--many", type=int, default=1000, help="the large account count")
+    parser.add_argument("--idle-window", type=float, default=10.0, help="seconds of idle CPU")
+    parser.add_argument("--server", choices=["testing", "dovecot", "both"], default="both")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--testing-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.testing_server is not None:
+        trio.run(testing_server, args.testing_server)
+        return
+    if args.worker is not None:
+        print(json.dumps(trio.run(measure, json.loads(args.worker))))
+        return
+
+    counts = [4, args.many]
+    results = []
+    common = {"deliveries": args.deliveries, "idle_window": args.idle_window, "seed": args.seed}
+    store_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+
+    def run(spec: dict[str, Any]) -> None:
+        store = store_dir / f"trio-mailsync-latency-{os.getpid()}-{len(results)}.sqlite3"
+        print(f"{spec['server']}, {spec['accounts']} accounts ...", file=sys.stderr, flush=True)
+        try:
+            result = run_worker({**common, **spec, "store": str(store)})
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{store}{suffix}").unlink(missing_ok=True)
+        ms = sorted(x * 1000 for x in result["latencies"])
+        print(
+            f"  ready in {result['ready_s']:.1f} s; p50 {percentile(ms, 50):.1f} ms, "
+            f"max {ms[-1]:.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(result)
+
+    if args.server in ("testing", "both"):
+        with testing_server_process(max(counts)) as port:
+            for n in counts:
+                run({"server": "testing", "accounts": n, "host": "127.0.0.1", "port": port})
+    if args.server in ("dovecot", "both"):
+        users = {user(DOVECOT_PREFIX, i): password(DOVECOT_PREFIX, i) for i in range(max(counts))}
+        with DovecotServer(users, max_userip_connections=10_000, extra_config=MANY_CONFIG) as dc:
+            for n in counts:
+                spec = {"server": "dovecot", "accounts": n, "host": "localhost"}
+                run({**spec, "port": dc.imaps_port, "ca_file": str(dc.ca_file)})
+    if args.json:
+        print(json.dumps({"machine": machine(), "results": results}, indent=2))
+    else:
+        report(results, args.deliveries)
+
+
+if __name__ == "__main__":
+    main()
