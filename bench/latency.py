@@ -31,6 +31,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -280,9 +281,9 @@ def main() -> None:
         return
 
     counts = [4, args.many]
-    results = []
+    results: list[dict[str, Any]] = []
     common = {"deliveries": args.deliveries, "idle_window": args.idle_window, "seed": args.seed}
-    store_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+    store_dir = Path(tempfile.gettempdir())
 
     def run(spec: dict[str, Any]) -> None:
         store = store_dir / f"trio-mailsync-latency-{os.getpid()}-{len(results)}.sqlite3"

@@ -962,7 +962,7 @@ async def _uid_store(s: Session, tag: str, args: list[Raw]) -> None:
                 b"* %d FETCH (UID %d FLAGS %s)" % (seq, message.uid, _flags(message.flags))
             )
         s.seen_modseq[message.uid] = message.modseq
-    s.store.notify()
+    s.store.notify(s.need_auth().name)
     code = f"[MODIFIED {SequenceSet.from_ids(failed)}] " if failed else ""
     await s.send(f"{tag} OK {code}UID STORE completed".encode())
 
@@ -1021,7 +1021,7 @@ async def _create(s: Session, tag: str, args: list[Raw]) -> None:
     if name in user.folders:
         raise _Refused("NO", "[ALREADYEXISTS] Mailbox already exists")
     user.folders[name] = Folder(name=name)
-    s.store.notify()
+    s.store.notify(s.need_auth().name)
     await s.send(f"{tag} OK CREATE completed".encode())
 
 
@@ -1031,15 +1031,15 @@ async def _delete(s: Session, tag: str, args: list[Raw]) -> None:
     if folder.name == "INBOX":
         raise _Refused("NO", "Cannot delete INBOX")
     del user.folders[folder.name]
-    s.store.notify()
+    s.store.notify(s.need_auth().name)
     await s.send(f"{tag} OK DELETE completed".encode())
 
 
 async def _idle(s: Session, tag: str, args: list[Raw]) -> None:
-    s.need_auth()
+    user = s.need_auth().name
     if not s.has("IDLE"):
         raise _Refused("BAD", "Unknown command IDLE")
-    changed = s.store.changed()
+    changed = s.store.changed(user)
     await s.send(b"+ idling")
     async with trio.open_nursery() as nursery:
 
@@ -1048,7 +1048,7 @@ async def _idle(s: Session, tag: str, args: list[Raw]) -> None:
             while True:
                 await s.send_updates()
                 await changed.wait()
-                changed = s.store.changed()
+                changed = s.store.changed(user)
 
         nursery.start_soon(watch)
         line = await s._read_line()

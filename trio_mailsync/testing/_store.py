@@ -79,7 +79,7 @@ class MailStore:
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
-        self._changed = trio.Event()
+        self._changed: dict[str, trio.Event] = {}
 
     def add_user(
         self,
@@ -126,7 +126,7 @@ class MailStore:
             modseq=f.bump(),
         )
         f.messages.append(message)
-        self.notify()
+        self.notify(user)
         return uid
 
     def expunge(self, user: str, uids: Iterable[int], *, folder: str = "INBOX") -> None:
@@ -137,7 +137,7 @@ class MailStore:
             if f.by_uid(uid) is not None:
                 f.expunged[uid] = modseq
         f.messages = [m for m in f.messages if m.uid not in gone]
-        self.notify()
+        self.notify(user)
 
     def set_flags(
         self, user: str, uid: int, flags: Iterable[str], *, folder: str = "INBOX"
@@ -148,7 +148,7 @@ class MailStore:
             raise KeyError(uid)
         message.flags = set(flags)
         message.modseq = f.bump()
-        self.notify()
+        self.notify(user)
 
     def recreate(self, user: str, folder: str) -> Folder:
         """Delete and recreate a folder: a new UIDVALIDITY, no messages."""
@@ -156,14 +156,20 @@ class MailStore:
         old = u.folder(folder)
         new = Folder(name=old.name, special_use=old.special_use)
         u.folders[old.name] = new
-        self.notify()
+        self.notify(user)
         return new
 
-    def notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+    def notify(self, user: str | None = None) -> None:
+        """Wake the sessions IDLE-ing for ``user`` (``None``: everyone's)."""
+        for name in [user] if user is not None else list(self._changed):
+            event = self._changed.pop(name, None)
+            if event is not None:
+                event.set()
 
-    def changed(self) -> trio.Event:
-        """An event set at the next change. Take it *before* looking at the store,
-        so that a change made in between is not missed."""
-        return self._changed
+    def changed(self, user: str) -> trio.Event:
+        """An event set at ``user``'s next change. Take it *before* looking at the
+        store, so that a change made in between is not missed."""
+        event = self._changed.get(user)
+        if event is None:
+            event = self._changed[user] = trio.Event()
+        return event
