@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import random
 import secrets
@@ -55,6 +56,8 @@ from trio_mailsync.imap import IMAPConnection, connect_account
 from trio_mailsync.service import connect_events, serve
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
+
+logger = logging.getLogger("bench.latency")
 
 DOVECOT_PREFIX = "lat"
 TESTING_PREFIX = "t"
@@ -150,6 +153,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                     counts["new_messages"] += 1
                     for m in event["messages"]:
                         arrived[(event["account"], m["uid"])] = now
+                        logger.info("announced %s UID %d", event["account"], m["uid"])
                     arrival.set()
                     arrival = trio.Event()
                 if states and all(s == "idle" for s in states.values()):
@@ -189,6 +193,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 )
                 append_times.append(trio.current_time() - sent)
                 assert uid is not None
+                logger.info("delivered %s UID %d", account.id, uid)
                 with trio.fail_after(30):
                     while (account.id, uid) not in arrived:
                         await arrival.wait()
@@ -277,6 +282,8 @@ def main() -> None:
         trio.run(testing_server, args.testing_server)
         return
     if args.worker is not None:
+        if os.environ.get("BENCH_LOG"):
+            logging.basicConfig(level=os.environ["BENCH_LOG"], stream=sys.stderr)
         print(json.dumps(trio.run(measure, json.loads(args.worker))))
         return
 

@@ -22,7 +22,7 @@ from trio_mailsync.errors import (
     ServerBusy,
 )
 from trio_mailsync.imap import IdleEnded, IMAPConnection, connect_account, open_connection
-from trio_mailsync.protocol import ExistsData, ExpungeData, SequenceSet
+from trio_mailsync.protocol import ConnectionState, ExistsData, ExpungeData, SequenceSet
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session
 
 MESSAGE = b"From: Bob <bob@example.com>\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nhi\r\n"
@@ -75,6 +75,28 @@ async def test_status_many_goes_in_one_write(plain_connector: Connect, mail: Mai
     assert result["Sent"].messages == 1  # type: ignore[union-attr]
     assert result["INBOX"].messages == 0  # type: ignore[union-attr]
     assert isinstance(result["Nope"], CommandFailed)
+    await conn.logout()
+
+
+@pytest.mark.parametrize("unselect", [True, False])
+async def test_status_of_the_selected_mailbox_is_current(
+    plain_connector: Connect, server: IMAPTestServer, mail: MailStore, unselect: bool
+) -> None:
+    # Like Dovecot, the testing server answers STATUS of the selected mailbox from the
+    # session's old view; status_many leaves the mailbox first (UNSELECT, or CLOSE when
+    # it is read-only), in the same write.
+    if not unselect:
+        server.behavior.capabilities = tuple(
+            c for c in server.behavior.capabilities if c != "UNSELECT"
+        )
+    account = make_account(security=Security.NONE, allow_insecure=True)
+    conn = await connect_account(account, credentials_for(account), connector=plain_connector)
+    await conn.select("INBOX", readonly=True)
+    mail.deliver("alice", MESSAGE)
+    result = await conn.status_many(["INBOX"], ["MESSAGES", "UIDNEXT"])
+    assert result["INBOX"].messages == 1  # type: ignore[union-attr]
+    assert conn.client.state is ConnectionState.AUTHENTICATED
+    assert server.statistics().commands.get("UNSELECT" if unselect else "CLOSE") == 1
     await conn.logout()
 
 

@@ -66,16 +66,17 @@ async def test_appended_message_reaches_a_websocket_client(
         target = dovecot.account("svc3")
         writer = await connect_account(target, credentials_for(target))
         try:
-            uid = await writer.append("INBOX", sample_message(1, subject="Grüße aus Dovecot"))
+            # Twice to the same account: the second must come through the same IDLE.
+            for n, subject in enumerate(["Grüße aus Dovecot", "And another"]):
+                uid = await writer.append("INBOX", sample_message(n, subject=subject))
+                event = await until(events, "new_messages", account="svc3")
+                assert [(m["folder"], m["uid"], m["subject"]) for m in event["messages"]] == [
+                    ("INBOX", uid, subject)
+                ]
+                result = await until(events, "sync_result", trigger="exists")
+                assert [(r["account"], r["new"]) for r in result["results"]] == [("svc3", 1)]
         finally:
             await writer.aclose()
-
-        event = await until(events, "new_messages", account="svc3")
-        assert [(m["folder"], m["uid"], m["subject"]) for m in event["messages"]] == [
-            ("INBOX", uid, "Grüße aus Dovecot")
-        ]
-        result = await until(events, "sync_result", trigger="exists")
-        assert [(r["account"], r["new"]) for r in result["results"]] == [("svc3", 1)]
 
 
 async def test_no_event_without_the_token(dovecot: DovecotServer, tmp_path: Path) -> None:

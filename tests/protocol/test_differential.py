@@ -444,8 +444,13 @@ def test_most_generated_cases_are_compared_not_skipped() -> None:
     compared = skipped = 0
     rnd = random.Random(1234)
 
+    # Derandomized: a ratio over random draws would fail now and then for no reason.
     @settings(
-        max_examples=300, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        max_examples=300,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
     )
     @given(responses(ascii_only=True))
     def run(model: Response) -> None:

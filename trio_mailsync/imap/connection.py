@@ -39,6 +39,7 @@ from trio_mailsync.protocol import (
     Authenticate,
     Capability,
     Client,
+    Close,
     Command,
     CommandCompleted,
     CommandData,
@@ -85,6 +86,7 @@ from trio_mailsync.protocol import (
     UidFetch,
     UidSearch,
     UidStore,
+    Unselect,
     UntaggedStatus,
     VanishedData,
     XOAuth2,
@@ -466,9 +468,20 @@ class IMAPConnection:
     async def status_many(
         self, mailboxes: Iterable[str | bytes], items: Sequence[str]
     ) -> dict[str | bytes, StatusData | IMAPError]:
-        """STATUS for many mailboxes, all sent in one write: one round trip."""
+        """STATUS for many mailboxes, all sent in one write: one round trip.
+
+        A mailbox must not be selected meanwhile: STATUS of the selected mailbox
+        may describe the session's old view of it (RFC 3501 6.3.10; Dovecot does
+        so, with ``[CLIENTBUG]``), so it is unselected first, in the same write.
+        """
         names = list(mailboxes)
-        completions = await self.run_many([Status(name, tuple(items)) for name in names])
+        commands: list[Command] = [Status(name, tuple(items)) for name in names]
+        leave = self._leave_mailbox()
+        if leave is not None:
+            completions = (await self.run_many([leave, *commands]))[1:]
+            self.selected = None
+        else:
+            completions = await self.run_many(commands)
         results: dict[str | bytes, StatusData | IMAPError] = {}
         for mailbox, done in zip(names, completions, strict=True):
             if not done.ok:
@@ -482,6 +495,16 @@ class IMAPConnection:
                     f"STATUS {mailbox!r}", ResponseStatus.NO, None, "no STATUS data in the reply"
                 )
         return results
+
+    def _leave_mailbox(self) -> Command | None:
+        """The command that unselects without expunging, if a mailbox is selected."""
+        if self.client.state is not ConnectionState.SELECTED:
+            return None
+        if self.has("UNSELECT"):
+            return Unselect()
+        if self.selected is not None and self.selected.readonly:
+            return Close()  # read-only: CLOSE removes nothing (RFC 3501 6.4.2)
+        return None
 
     async def select(
         self, mailbox: str | bytes, *, readonly: bool = False, condstore: bool = False

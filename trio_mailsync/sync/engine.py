@@ -41,6 +41,7 @@ from trio_mailsync.errors import IMAPError, MailSyncError
 from trio_mailsync.imap import ConnectionPool, FolderCache, FolderInfo, IMAPConnection
 from trio_mailsync.protocol import (
     Address,
+    Close,
     ConnectionState,
     Envelope,
     ESearchData,
@@ -50,6 +51,7 @@ from trio_mailsync.protocol import (
     StatusData,
     UidFetch,
     UidSearch,
+    Unselect,
     VanishedData,
 )
 from trio_mailsync.sync.store import AsyncStore, FolderState, FolderUpdate, MessageRecord
@@ -351,6 +353,10 @@ class _AccountSync:
             if maybe_deleted and not lists_present and not sees_vanished:
                 search = UidSearch("UID", known_range, return_=("ALL",) if caps.esearch else None)
                 commands.append(search)
+        # Leave the folder in the same write: a later STATUS of a selected folder
+        # may show the session's old view of it (Dovecot does). EXAMINE is
+        # read-only, so CLOSE expunges nothing.
+        commands.append(Unselect() if conn.has("UNSELECT") else Close())
         completions = await conn.run_many(commands)
         failed = [done for done in completions if not done.ok]
         if failed:
@@ -359,7 +365,7 @@ class _AccountSync:
                 f"{account.id}: {folder.name}: {done.command.name} failed: "
                 f"{done.status.value} {done.text}"
             )
-        conn.selected = None  # EXAMINE went around select(); nothing else relies on it here
+        conn.selected = None
         by_command = {id(done.command): done for done in completions}
 
         new: list[MessageRecord] = []

@@ -181,6 +181,8 @@ class Session:
         self.readonly = False
         self.condstore = False
         self.view: list[int] = []
+        #: The selected folder's UIDNEXT and HIGHESTMODSEQ as this session last saw them.
+        self.seen_uidnext = self.seen_highestmodseq = 0
         self.seen_modseq: dict[int, int] = {}
         self.commands = 0
         self._buf = bytearray()
@@ -366,6 +368,7 @@ class Session:
             self.view.append(message.uid)
             self.seen_modseq[message.uid] = message.modseq
         if added:
+            self.seen_uidnext = folder.uidnext
             await self.send(b"* %d EXISTS" % len(self.view))
         for seq, uid in enumerate(self.view, 1):
             changed = folder.by_uid(uid)
@@ -684,7 +687,7 @@ async def _list(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK LIST completed".encode())
 
 
-def _status_line(folder: Folder, items: list[Raw]) -> bytes:
+def _status_line(folder: Folder, items: list[Raw], seen: dict[str, int] | None = None) -> bytes:
     values = {
         "MESSAGES": len(folder.messages),
         "UIDNEXT": folder.uidnext,
@@ -694,13 +697,23 @@ def _status_line(folder: Folder, items: list[Raw]) -> bytes:
         "HIGHESTMODSEQ": folder.highestmodseq,
         "SIZE": sum(len(m.body) for m in folder.messages),
         "DELETED": sum(1 for m in folder.messages if "\\Deleted" in m.flags),
-    }
+    } | (seen or {})
     out = [b"%s %d" % (_text(i).upper().encode(), values[_text(i).upper()]) for i in items]
     return b"* STATUS %s (%s)" % (_mailbox_out(folder.name), b" ".join(out))
 
 
 async def _status(s: Session, tag: str, args: list[Raw]) -> None:
     folder = s.mailbox(args[0])
+    if folder is s.folder:
+        # As Dovecot does: the selected mailbox as this session last saw it.
+        seen = {
+            "MESSAGES": len(s.view),
+            "UIDNEXT": s.seen_uidnext,
+            "HIGHESTMODSEQ": max(s.seen_modseq.values(), default=s.seen_highestmodseq),
+        }
+        await s.send(_status_line(folder, args[1], seen))
+        await s.send(f"{tag} OK [CLIENTBUG] Status on selected mailbox completed".encode())
+        return
     await s.send(_status_line(folder, args[1]))
     await s.send(f"{tag} OK STATUS completed".encode())
 
@@ -717,6 +730,7 @@ async def _select(s: Session, tag: str, args: list[Raw], *, readonly: bool = Fal
     s.readonly = readonly
     s.view = [m.uid for m in folder.messages]
     s.seen_modseq = {m.uid: m.modseq for m in folder.messages}
+    s.seen_uidnext, s.seen_highestmodseq = folder.uidnext, folder.highestmodseq
     await s.send(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)")
     await s.send(b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Ok")
     await s.send(b"* %d EXISTS" % len(folder.messages))
