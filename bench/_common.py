@@ -22,7 +22,8 @@ def machine() -> str:
     )
 
 
-#: Dovecot settings for a thousand accounts, each with two or three connections.
+#: Dovecot settings for a thousand accounts, each with two or three connections
+#: (one imap process per connection).
 MANY_CONFIG = """
 default_process_limit = 5000
 default_client_limit = 10000

@@ -159,6 +159,12 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 if states and all(s == "idle" for s in states.values()):
                     all_idle.set()
 
+    # Deliveries go over connections of another client, opened before the service starts.
+    targets = [rng.choice(accounts) for _ in range(spec["deliveries"])]
+    writers: dict[str, IMAPConnection] = {}
+    for account in targets:
+        if account.id not in writers:
+            writers[account.id] = await connect_account(account, credentials_for(account))
     async with trio.open_nursery() as nursery:
         started = trio.current_time()
         running = await nursery.start(serve, config)
@@ -177,12 +183,6 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         idle_cpu = (time.process_time() - cpu_before) / spec["idle_window"]
         idle_events = counts["events"] - events_before
 
-        # Deliveries, each over an already open connection of another client.
-        targets = [rng.choice(accounts) for _ in range(spec["deliveries"])]
-        writers: dict[str, IMAPConnection] = {}
-        for account in targets:
-            if account.id not in writers:
-                writers[account.id] = await connect_account(account, credentials_for(account))
         latencies, append_times = [], []
         try:
             for n, account in enumerate(targets):

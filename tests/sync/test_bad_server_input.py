@@ -111,7 +111,7 @@ async def test_unknown_untagged_responses_are_ignored(
 
     async def hook(s: Session, c: CommandInfo) -> bool:
         if c.name in ("STATUS", "UID FETCH"):
-            await s.send(b"* XFUTURE-EXTENSION (some data 1 2 3) \"and text\"")
+            await s.send(b'* XFUTURE-EXTENSION (some data 1 2 3) "and text"')
             await s.send(b"* OK [XSOMETHING-NEW 42] news")
         return False
 

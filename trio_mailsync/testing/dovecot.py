@@ -280,7 +280,7 @@ service imap-login {{
   process_min_avail = 1
 }}
 service imap {{
-  process_limit = 2000
+  process_limit = 5000
 }}
 service anvil {{
   client_limit = 3000
