@@ -176,3 +176,29 @@ async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
     await store.aclose()
     expected = {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
     assert sorted(reported) == sorted(expected)
+
+
+async def test_a_folder_known_to_have_changed_costs_one_round_trip(
+    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
+) -> None:
+    mail.deliver("alice", message(1))
+    account = alice()
+    async with open_pool([account], connector=plain_connector) as pool:
+        engine = SyncEngine(pool, store, flag_resync_interval=3600)
+        await engine.sync_account(account)
+        mail.deliver("alice", message(2))
+        told = await engine.sync_account(account, folders=["INBOX"], changed=["INBOX"])
+        assert told.ok, told.error
+        assert [m.uid for m in told.new_messages] == [2]
+        assert told.round_trips == 1
+        # A deletion is not what was guessed: the real plan runs after, one more trip.
+        mail.expunge("alice", [1])
+        mail.deliver("alice", message(3))
+        told = await engine.sync_account(account, folders=["INBOX"], changed=["INBOX"])
+        assert [m.uid for m in told.new_messages] == [3]
+        assert [d.uid for d in told.deletions] == [1]
+        # Without the hint: STATUS first, then the fetches.
+        mail.deliver("alice", message(4))
+        plain = await engine.sync_account(account, folders=["INBOX"])
+        assert [m.uid for m in plain.new_messages] == [4]
+        assert plain.round_trips == 2

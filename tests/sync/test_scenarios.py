@@ -38,6 +38,8 @@ operation = st.one_of(
     st.tuples(st.just("drop"), st.integers(1, 12)),
     st.tuples(st.just("jump"), st.sampled_from([1.0, 61.0, 301.0, 3600.0])),
     st.just(("sync",)),
+    # A sync told that folders changed (as after IDLE), whether they did or not.
+    st.tuples(st.just("sync"), st.sampled_from([("INBOX",), ("INBOX", "Archive")])),
 )
 
 
@@ -81,8 +83,8 @@ async def _history(variant: str, operations: list[tuple[Any, ...]]) -> None:
         async with open_pool([account], connector=connector, jitter=lambda: 0.5) as pool:
             engine = SyncEngine(pool, store, flag_resync_interval=0)
 
-            async def sync() -> bool:
-                result = await engine.sync_account(account)
+            async def sync(changed: tuple[str, ...] = ()) -> bool:
+                result = await engine.sync_account(account, changed=changed)
                 reported.extend((m.folder, m.uidvalidity, m.uid) for m in result.new_messages)
                 assert len(reported) == len(set(reported)), "a message was reported twice"
                 if result.ok and not result.folder_errors:
@@ -120,7 +122,7 @@ async def _history(variant: str, operations: list[tuple[Any, ...]]) -> None:
                 elif kind == "jump":
                     await trio.sleep(op[1])
                 elif kind == "sync":
-                    await sync()
+                    await sync(*op[1:])
             drop_at.clear()
             # A last clean sync: everything still on the server was reported once.
             for _ in range(3):
@@ -160,10 +162,15 @@ def test_a_history_with_every_kind_of_event() -> None:
                 ("sync",),
                 ("expunge", "INBOX", 0),
                 ("jump", 3600.0),
-                ("sync",),
+                ("sync", ("INBOX",)),
+                ("deliver", "INBOX", ()),
+                ("deliver", "INBOX", ()),
+                ("sync", ("INBOX",)),
                 ("recreate", "Sent"),
+                ("recreate", "INBOX"),
                 ("deliver", "Sent", ()),
-                ("sync",),
+                ("deliver", "INBOX", ()),
+                ("sync", ("INBOX", "Archive")),
                 ("sync",),
             ],
         )

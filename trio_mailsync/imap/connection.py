@@ -476,7 +476,7 @@ class IMAPConnection:
         """
         names = list(mailboxes)
         commands: list[Command] = [Status(name, tuple(items)) for name in names]
-        leave = self._leave_mailbox()
+        leave = self.unselect_command()
         if leave is not None:
             completions = (await self.run_many([leave, *commands]))[1:]
             self.selected = None
@@ -496,8 +496,12 @@ class IMAPConnection:
                 )
         return results
 
-    def _leave_mailbox(self) -> Command | None:
-        """The command that unselects without expunging, if a mailbox is selected."""
+    def unselect_command(self) -> Command | None:
+        """The command that unselects without expunging, if a mailbox is selected.
+
+        ``None`` when nothing is selected, or when only CLOSE could do it and the
+        mailbox is not known to be read-only (CLOSE would expunge).
+        """
         if self.client.state is not ConnectionState.SELECTED:
             return None
         if self.has("UNSELECT"):

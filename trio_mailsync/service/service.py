@@ -37,7 +37,7 @@ from trio_mailsync.service.events import (
     ServiceEvent,
     SyncCompleted,
 )
-from trio_mailsync.service.watcher import IdleWatcher, Trigger
+from trio_mailsync.service.watcher import IDLE_REASONS, IdleWatcher, Trigger
 from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult, default_store_path
 
 __all__ = ["ServiceStatistics", "Subscription", "SyncService", "open_sync_service"]
@@ -213,18 +213,26 @@ class SyncService:
         try:
             while (request := self._pending.pop(account_id, None)) is not None:
                 folders = None if request.everything else ["INBOX"]
-                result = await self._sync(account, folders)
+                # An IDLE notification says INBOX changed: no need to ask STATUS first.
+                changed = ["INBOX"] if folders and request.reason in IDLE_REASONS else []
+                result = await self._sync(account, folders, changed)
                 self.publish(SyncCompleted(trigger=request.reason, results=[result]))
         finally:
             self._running.discard(account_id)
 
-    async def _sync(self, account: Account, folders: list[str] | None) -> SyncResult:
+    async def _sync(
+        self, account: Account, folders: list[str] | None, changed: list[str] | None = None
+    ) -> SyncResult:
         """One sync of one account, with its state shown and its news announced."""
         self._syncing[account.id] = self._syncing.get(account.id, 0) + 1
         self._show_state(account.id)
         try:
             result = await self.engine.sync_account(
-                account, ack=False, folders=folders, timeout=self.config.service.sync_timeout
+                account,
+                ack=False,
+                folders=folders,
+                changed=changed or (),
+                timeout=self.config.service.sync_timeout,
             )
             self.stats.syncs += 1
             if result.error is None:

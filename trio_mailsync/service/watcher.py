@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 #: Consecutive IDLE failures after which the watcher polls for a while.
 MAX_IDLE_FAILURES = 3
 
+#: Trigger reasons for an IDLE notification, by what the server sent.
 _REASONS: dict[type, str] = {
     ExistsData: "exists",
     RecentData: "exists",
@@ -50,6 +51,8 @@ _REASONS: dict[type, str] = {
     FetchData: "flags",
     VanishedData: "vanished",
 }
+#: The reasons that say INBOX changed (not "connected" or "poll").
+IDLE_REASONS = frozenset(_REASONS.values())
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -42,12 +42,14 @@ from trio_mailsync.imap import ConnectionPool, FolderCache, FolderInfo, IMAPConn
 from trio_mailsync.protocol import (
     Address,
     Close,
+    CommandCompleted,
     ConnectionState,
     Envelope,
     ESearchData,
     Examine,
     FetchData,
     SearchData,
+    Status,
     StatusData,
     UidFetch,
     UidSearch,
@@ -112,6 +114,32 @@ class _Caps:
     gmail: bool
 
 
+@attrs.define
+class _Plan:
+    """The commands that sync one folder, and which of them answer what."""
+
+    commands: list[Any]
+    fetch_new: UidFetch | None
+    fetch_flags: UidFetch | None
+    search: UidSearch | None
+    reset: bool
+    last_uidnext: int
+    condstore: bool
+
+    def signature(self) -> list[str]:
+        return [repr(c) for c in self.commands]
+
+
+def _status_of(account: str, folder: FolderInfo, done: CommandCompleted) -> StatusData:
+    if done.ok:
+        for item in done.data:
+            if isinstance(item, StatusData):
+                return item
+    raise IMAPError(
+        f"{account}: {folder.name}: STATUS failed: {done.status.value} {done.text or 'no data'}"
+    )
+
+
 class SyncEngine:
     """Syncs accounts into a store through a connection pool."""
 
@@ -168,12 +196,15 @@ class SyncEngine:
         *,
         ack: bool = True,
         folders: Sequence[str] | None = None,
+        changed: Collection[str] = (),
         timeout: float | None = None,
     ) -> SyncResult:
         """Sync one account. Errors end up in the result, never raised (cancellation aside).
 
         ``folders`` replaces the account's folder selectors for this sync (the
-        service syncs INBOX alone after an IDLE notification). A sync still
+        service syncs INBOX alone after an IDLE notification). Folders named in
+        ``changed`` are known to have changed: their STATUS goes in the same
+        write as the fetches, saving a round trip (the result is the same). A sync still
         running after ``timeout`` seconds is abandoned with an error (its
         connection is closed); what it stored so far stays.
 
@@ -185,7 +216,7 @@ class SyncEngine:
         lock = self._locks.setdefault(account.id, trio.Lock())
         async with lock:
             started = trio.current_time()
-            work = _AccountSync(self, account, folders)
+            work = _AccountSync(self, account, folders, changed)
             error: str | None = None
             try:
                 with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
@@ -221,9 +252,16 @@ class SyncEngine:
 
 
 class _AccountSync:
-    def __init__(self, engine: SyncEngine, account: Account, folders: Sequence[str] | None) -> None:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        account: Account,
+        folders: Sequence[str] | None,
+        changed: Collection[str] = (),
+    ) -> None:
         self.engine = engine
         self.account = account
+        self.changed = frozenset(changed)
         self.selectors = tuple(folders) if folders is not None else account.folders
         self.flag_changes: list[FlagChange] = []
         self.deletions: list[Deletion] = []
@@ -264,18 +302,24 @@ class _AccountSync:
         folders = folder_list.select(self.selectors)
         states = await store.run(store.store.folder_states, account.id)
         items = _STATUS_ITEMS + (("HIGHESTMODSEQ",) if caps.condstore else ())
-        statuses = await conn.status_many([f.wire_name for f in folders], items)
+        hinted = {f.name for f in folders if f.name in self.changed and f.name in states}
+        asked = [f.wire_name for f in folders if f.name not in hinted]
+        statuses = await conn.status_many(asked, items) if asked else {}
         now = engine._clock()
         for folder in folders:
             self.checked += 1
-            status = statuses[folder.wire_name]
-            if isinstance(status, IMAPError):
-                self.folder_errors.append((folder.name, str(status)))
-                continue
             try:
-                update = await self._sync_folder(
-                    conn, folder, states.get(folder.name), status, caps, now
-                )
+                if folder.name in hinted:
+                    state = states[folder.name]
+                    update = await self._speculate(conn, folder, state, items, caps, now)
+                else:
+                    status = statuses[folder.wire_name]
+                    if isinstance(status, IMAPError):
+                        self.folder_errors.append((folder.name, str(status)))
+                        continue
+                    update = await self._sync_folder(
+                        conn, folder, states.get(folder.name), status, caps, now
+                    )
             except IMAPError as exc:
                 if conn.broken:
                     raise
@@ -300,6 +344,63 @@ class _AccountSync:
         caps: _Caps,
         now: float,
     ) -> FolderUpdate | None:
+        plan = self._plan(conn, folder, state, status, caps, now)
+        if plan is None:
+            return None
+        completions = await conn.run_many(plan.commands)
+        return await self._finish(conn, folder, plan, status, completions, now)
+
+    async def _speculate(
+        self,
+        conn: IMAPConnection,
+        folder: FolderInfo,
+        state: FolderState,
+        items: tuple[str, ...],
+        caps: _Caps,
+        now: float,
+    ) -> FolderUpdate | None:
+        """Sync a folder known to have changed (an IDLE notification) in one round trip.
+
+        STATUS goes in the same write as the commands planned for the likeliest
+        change (new mail: UIDNEXT and HIGHESTMODSEQ moved, nothing deleted). When
+        the real STATUS plans the same commands, their answers are used; when it
+        does not (a deletion, a new UIDVALIDITY), the real plan runs after them.
+        """
+        guess = StatusData(
+            mailbox=folder.name,
+            raw_mailbox=b"",
+            uidvalidity=state.uidvalidity,
+            uidnext=state.uidnext + 1,
+            messages=state.messages + 1,
+            highestmodseq=None if state.highestmodseq is None else state.highestmodseq + 1,
+        )
+        plan = self._plan(conn, folder, state, guess, caps, now)
+        assert plan is not None  # the guess always differs from the state
+        leave = conn.unselect_command()
+        first = [leave] if leave is not None else []
+        sent = [*first, Status(folder.wire_name, items), *plan.commands]
+        completions = await conn.run_many(sent)
+        if leave is not None:
+            completions = completions[1:]
+        status = _status_of(self.account.id, folder, completions[0])
+        real = self._plan(conn, folder, state, status, caps, now)
+        if real is None:
+            return None
+        if real.signature() == plan.signature():
+            return await self._finish(conn, folder, plan, status, completions[1:], now)
+        completions = await conn.run_many(real.commands)
+        return await self._finish(conn, folder, real, status, completions, now)
+
+    def _plan(
+        self,
+        conn: IMAPConnection,
+        folder: FolderInfo,
+        state: FolderState | None,
+        status: StatusData,
+        caps: _Caps,
+        now: float,
+    ) -> _Plan | None:
+        """The commands that bring ``folder`` from ``state`` to ``status``; ``None``: none."""
         engine, account = self.engine, self.account
         if status.uidvalidity is None:
             raise IMAPError(f"{account.id}: {folder.name}: the server gave no UIDVALIDITY")
@@ -357,7 +458,31 @@ class _AccountSync:
         # may show the session's old view of it (Dovecot does). EXAMINE is
         # read-only, so CLOSE expunges nothing.
         commands.append(Unselect() if conn.has("UNSELECT") else Close())
-        completions = await conn.run_many(commands)
+        return _Plan(
+            commands=commands,
+            fetch_new=fetch_new,
+            fetch_flags=fetch_flags,
+            search=search,
+            reset=reset,
+            last_uidnext=last_uidnext,
+            condstore=condstore,
+        )
+
+    async def _finish(
+        self,
+        conn: IMAPConnection,
+        folder: FolderInfo,
+        plan: _Plan,
+        status: StatusData,
+        completions: Sequence[CommandCompleted],
+        now: float,
+    ) -> FolderUpdate:
+        """The folder's update from the answers to ``plan``'s commands."""
+        account = self.account
+        fetch_new, fetch_flags, search = plan.fetch_new, plan.fetch_flags, plan.search
+        reset, last_uidnext, condstore = plan.reset, plan.last_uidnext, plan.condstore
+        uidvalidity = status.uidvalidity
+        assert uidvalidity is not None
         failed = [done for done in completions if not done.ok]
         if failed:
             done = failed[0]
