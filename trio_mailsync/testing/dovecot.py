@@ -168,6 +168,18 @@ class DovecotServer:
         self.imap_port, self.imaps_port = _free_port(), _free_port()
         config = self.dir / "dovecot.conf"
         config.write_text(self._config())
+        self._launch(binary)
+
+    def restart(self) -> None:
+        """Stop and start again: same ports, mail and certificate (a server reboot).
+
+        Every connection is closed as Dovecot closes them when it stops.
+        """
+        self._terminate()
+        self._launch(ensure_installed())
+
+    def _launch(self, binary: str | Path) -> None:
+        config = self.dir / "dovecot.conf"
         with (self.dir / "dovecot.stderr").open("wb") as stderr:
             self._process = subprocess.Popen(
                 [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr
@@ -206,6 +218,11 @@ class DovecotServer:
         raise RuntimeError("dovecot did not start listening within 20 s")
 
     def stop(self) -> None:
+        self._terminate()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _terminate(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
@@ -217,8 +234,6 @@ class DovecotServer:
             process.wait(timeout=10)
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "run" / "master.pid").unlink()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self) -> str:
         path = self.dir / "dovecot.log"

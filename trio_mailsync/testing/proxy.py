@@ -117,28 +117,31 @@ class ProxiedConnection:
         )
         send, receive = trio.open_memory_channel[tuple[float, bytes]](_QUEUE)
 
+        broken = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
         async def read() -> None:
             async with send:
-                while data := await source.receive_some(65536):
-                    if direction == "up":
-                        self.proxy.stats.bytes_up += len(data)
-                    else:
-                        self.proxy.stats.bytes_down += len(data)
-                    await send.send((trio.current_time() + self.proxy.rtt / 2, data))
+                with contextlib.suppress(*broken):
+                    while data := await source.receive_some(65536):
+                        if direction == "up":
+                            self.proxy.stats.bytes_up += len(data)
+                        else:
+                            self.proxy.stats.bytes_down += len(data)
+                        await send.send((trio.current_time() + self.proxy.rtt / 2, data))
 
         async def write() -> None:
             async with receive:
-                async for due, data in receive:
-                    await trio.sleep_until(due)
-                    await self._resumed.wait()
-                    await self._forward(sink, data, direction)
-                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                with contextlib.suppress(*broken):
+                    async for due, data in receive:
+                        await trio.sleep_until(due)
+                        await self._resumed.wait()
+                        await self._forward(sink, data, direction)
                     await sink.send_eof()
 
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(read)
-                nursery.start_soon(write)
+        # Each task ends quietly on a broken stream: a group never escapes.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            nursery.start_soon(write)
 
     async def _forward(self, sink: trio.SocketStream, data: bytes, direction: Direction) -> None:
         limit = self._limits[direction]

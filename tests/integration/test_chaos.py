@@ -1,0 +1,311 @@
+"""Chaos: the service against Dovecot through fault proxies, mail arriving all along.
+
+While a generator APPENDs mail to random accounts, a seeded schedule of faults hits the
+accounts other than the first: connections reset (now, or after N bytes, often inside a
+literal), stalled (a NAT box dropping everything), refused, slowed, or fed garbage; once,
+Dovecot itself restarts. At the end, with the faults lifted:
+
+- every delivered message was reported exactly once as new_messages, nothing else was;
+- the store equals the server;
+- the healthy account's mail kept arriving promptly while the others were faulted;
+- resident memory stayed bounded.
+
+A short run is part of the default suite; ``TRIO_MAILSYNC_CHAOS_SECONDS=600`` makes it long.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from trio_mailsync.config import Account, BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.credentials import credentials_for
+from trio_mailsync.imap import IMAPConnection, connect_account
+from trio_mailsync.service import connect_events, serve
+from trio_mailsync.sync import AsyncStore
+from trio_mailsync.testing import sample_message
+from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ensure_installed
+from trio_mailsync.testing.proxy import FaultProxy
+
+SECONDS = float(os.environ.get("TRIO_MAILSYNC_CHAOS_SECONDS", "15"))
+SEED = int(os.environ.get("TRIO_MAILSYNC_CHAOS_SEED", "2026"))
+USERS = {f"chaos{i}": f"chaos-password-{i}" for i in range(1, 5)}
+HEALTHY = "chaos1"
+FOLDERS = ("INBOX", "Archive")
+TOKEN = "chaos-token"
+#: The healthy account's mail must reach the client within this, faults elsewhere or not
+#: (Dovecot itself takes about 0.5 s to notice new mail). A bound, not a benchmark.
+HEALTHY_WITHIN = 5.0
+
+Key = tuple[str, str, int]  # account, folder, UID
+
+
+def rss() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+@pytest.fixture
+def chaos_dovecot() -> Iterator[DovecotServer]:
+    """A Dovecot of this test's own, since it is restarted."""
+    try:
+        ensure_installed()
+    except DovecotUnavailable as exc:
+        if os.geteuid() == 0:
+            raise
+        pytest.skip(str(exc))
+    with DovecotServer(USERS) as server:
+        yield server
+
+
+@attrs.define
+class Faults:
+    """The schedule of faults and what it did, for the failure message."""
+
+    proxies: dict[str, FaultProxy]
+    dovecot: DovecotServer
+    rng: random.Random
+    log: list[str] = attrs.field(factory=list)
+    restarting: bool = False
+    restart_window: tuple[float, float] | None = None
+
+    async def run(self, until: float, deliveries_paused: trio.Event) -> None:
+        victims = [a for a in self.proxies if a != HEALTHY]
+        restart_at = trio.current_time() + (until - trio.current_time()) * 0.5
+        restarted = False
+        while trio.current_time() < until:
+            await trio.sleep(self.rng.uniform(0.3, 1.2))
+            if not restarted and trio.current_time() >= restart_at:
+                restarted = True
+                await self.restart(deliveries_paused)
+                continue
+            account = self.rng.choice(victims)
+            proxy = self.proxies[account]
+            kind = self.rng.choice(
+                ["reset", "reset_after", "stall", "refuse", "slow", "garbage", "slice"]
+            )
+            self.log.append(f"{trio.current_time():.1f} {account} {kind}")
+            if kind == "reset":
+                proxy.reset_all()
+            elif kind == "reset_after":
+                for conn in proxy.connections:
+                    conn.reset_after(self.rng.randint(1, 3000), self.rng.choice(["down", "up"]))
+            elif kind == "stall":
+                proxy.stall()
+                await trio.sleep(self.rng.uniform(0.5, 4.0))
+                proxy.resume()
+            elif kind == "refuse":
+                proxy.refusing = True
+                proxy.reset_all()
+                await trio.sleep(self.rng.uniform(0.5, 2.0))
+                proxy.refusing = False
+            elif kind == "slow":
+                proxy.rtt = 0.3
+                await trio.sleep(self.rng.uniform(0.5, 2.0))
+                proxy.rtt = 0.0
+            elif kind == "garbage":
+                await proxy.inject(b"* 1 FETCH (((((\x00\xff garbage\r\n")
+            elif kind == "slice":
+                proxy.sliced = True
+                await trio.sleep(self.rng.uniform(0.5, 2.0))
+                proxy.sliced = False
+
+    async def restart(self, deliveries_paused: trio.Event) -> None:
+        self.log.append(f"{trio.current_time():.1f} dovecot restart")
+        self.restarting = True
+        with trio.fail_after(30):
+            await deliveries_paused.wait()
+        start = trio.current_time()
+        await trio.to_thread.run_sync(self.dovecot.restart)
+        self.restart_window = (start, trio.current_time() + 5.0)
+        self.restarting = False
+
+    def lift(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.resume()
+            proxy.refusing = proxy.sliced = False
+            proxy.rtt = 0.0
+
+
+@asynccontextmanager
+async def proxies_for(
+    dovecot: DovecotServer,
+) -> AsyncIterator[tuple[dict[str, FaultProxy], dict[str, int]]]:
+    """A proxy per account, and the port each listens on."""
+    async with trio.open_nursery() as nursery:
+        proxies, ports = {}, {}
+        for user in USERS:
+            proxies[user] = FaultProxy("127.0.0.1", dovecot.imaps_port)
+            ports[user] = await nursery.start(proxies[user].serve)
+        yield proxies, ports
+        nursery.cancel_scope.cancel()
+
+
+def service_accounts(dovecot: DovecotServer, ports: dict[str, int]) -> list[Account]:
+    return [
+        attrs.evolve(
+            dovecot.account(
+                user,
+                backoff_initial=0.2,
+                backoff_max=2.0,
+                connect_timeout=5.0,
+                health_check_after=2.0,
+                auth_retry_after=1.0,
+            ),
+            port=ports[user],
+            folders=FOLDERS,
+        )
+        for user in USERS
+    ]
+
+
+async def test_nothing_lost_nothing_twice_under_faults(
+    chaos_dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    dovecot = chaos_dovecot
+    rng = random.Random(SEED)
+    delivered: dict[Key, float] = {}
+    reported: dict[Key, float] = {}
+    duplicates: list[Key] = []
+    memory: list[int] = []
+
+    async with proxies_for(dovecot) as (proxies, ports):
+        faults = Faults(proxies, dovecot, rng)
+        config = Config(
+            accounts=tuple(service_accounts(dovecot, ports)),
+            service=ServiceSettings(
+                idle_reissue=20.0,
+                silence_timeout=3.0,
+                poll_interval=1.0,
+                idle_retry_interval=5.0,
+                sweep_interval=3.0,
+                sync_timeout=10.0,
+            ),
+            broadcast=BroadcastSettings(port=0, token=TOKEN),
+        )
+        store = await AsyncStore.open(tmp_path / "chaos.sqlite3")
+        try:
+            async with trio.open_nursery() as nursery:
+                running = await nursery.start(partial(serve, config, store=store))
+
+                async def read_events(*, task_status: trio.TaskStatus[None]) -> None:
+                    async with connect_events(running.broadcaster.url, TOKEN) as events:
+                        task_status.started()
+                        async for event in events:
+                            if event["type"] != "new_messages":
+                                continue
+                            for m in event["messages"]:
+                                key = (event["account"], m["folder"], m["uid"])
+                                if key in reported:
+                                    duplicates.append(key)
+                                reported.setdefault(key, trio.current_time())
+
+                await nursery.start(read_events)
+                with trio.fail_after(60):
+                    while any(running.service.state(u).value != "idle" for u in USERS):
+                        await trio.sleep(0.1)
+
+                start = trio.current_time()
+                until = start + SECONDS
+                paused = trio.Event()
+
+                async def deliver() -> None:
+                    writers: dict[str, IMAPConnection] = {}
+
+                    async def writer(user: str) -> IMAPConnection:
+                        if user not in writers or writers[user].broken:
+                            account = dovecot.account(user)
+                            writers[user] = await connect_account(account, credentials_for(account))
+                        return writers[user]
+
+                    n = 0
+                    while trio.current_time() < until:
+                        if faults.restarting:
+                            for conn in writers.values():
+                                await conn.aclose()
+                            writers.clear()
+                            paused.set()
+                            while faults.restarting:
+                                await trio.sleep(0.05)
+                            continue
+                        await trio.sleep(rng.uniform(0.05, 0.3))
+                        user = rng.choice(list(USERS))
+                        folder = rng.choice(FOLDERS) if rng.random() < 0.2 else "INBOX"
+                        n += 1
+                        body = sample_message(
+                            n, subject=f"chaos {n}", body="x" * rng.randint(0, 6000)
+                        )
+                        conn = await writer(user)
+                        sent = trio.current_time()
+                        uid = await conn.append(folder, body)
+                        assert uid is not None
+                        delivered[(user, folder, uid)] = sent
+                    for conn in writers.values():
+                        await conn.logout()
+
+                async def sample_memory() -> None:
+                    while True:
+                        memory.append(rss())
+                        await trio.sleep(0.5)
+
+                nursery.start_soon(sample_memory)
+                async with trio.open_nursery() as work:
+                    work.start_soon(deliver)
+                    work.start_soon(faults.run, until, paused)
+                faults.lift()
+
+                # Everything delivered is reported, once the faults are gone.
+                with trio.fail_after(60):
+                    while not set(delivered) <= set(reported):
+                        await trio.sleep(0.2)
+                await running.service.sync_all("manual")
+                await trio.sleep(1.0)  # a late duplicate would show up here
+                resets = sum(p.statistics().resets for p in proxies.values())
+                nursery.cancel_scope.cancel()
+            stored = {
+                user: {f: sorted(r.uid for r in store.store.messages(user, f)) for f in FOLDERS}
+                for user in USERS
+            }
+        finally:
+            await store.aclose()
+
+    story = "\n".join(faults.log)
+    assert delivered, "the generator delivered nothing"
+    assert resets > 0, f"no connection was reset: the faults missed\n{story}"
+    assert faults.restart_window is not None, "Dovecot was not restarted"
+    assert duplicates == [], story
+    assert set(reported) == set(delivered), story
+
+    # The store equals the server.
+    for user in USERS:
+        account = dovecot.account(user)
+        conn = await connect_account(account, credentials_for(account))
+        try:
+            for folder in FOLDERS:
+                await conn.select(folder, readonly=True)
+                assert stored[user][folder] == sorted(await conn.uid_search("ALL")), (user, folder)
+        finally:
+            await conn.logout()
+
+    # The healthy account kept its pace outside the restart.
+    def in_restart(t: float) -> bool:
+        window = faults.restart_window
+        return window is not None and window[0] - 1 <= t <= window[1]
+
+    healthy = [
+        reported[k] - t for k, t in delivered.items() if k[0] == HEALTHY and not in_restart(t)
+    ]
+    assert healthy, "no healthy deliveries to judge by"
+    assert max(healthy) < HEALTHY_WITHIN, (sorted(healthy)[-5:], story)
+
+    # Memory: bounded, not growing with the run (the first samples include start-up).
+    settled = memory[len(memory) // 4 :]
+    assert max(settled) - min(settled) < 64 * 2**20, (min(settled), max(settled))
