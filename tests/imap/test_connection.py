@@ -129,6 +129,38 @@ async def test_no_starttls_means_no_credentials_sent(
     assert "AUTHENTICATE" not in stats.commands
 
 
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"NO STARTTLS is broken today", "alice: STARTTLS refused: NO"),
+        (b"BAD Unknown command", "alice: STARTTLS refused: BAD"),
+        # ... and then it does not: plain text follows.
+        (b"OK Begin TLS negotiation now", "alice: TLS handshake failed: [SSL: WRONG_VERSION"),
+    ],
+)
+async def test_a_starttls_server_that_does_not_upgrade_gets_no_credentials(
+    plain_connector: Connect, server: IMAPTestServer, answer: bytes, error: str
+) -> None:
+    server.behavior.capabilities = (*server.behavior.capabilities, "STARTTLS")
+
+    async def no_upgrade(session: Session, command: CommandInfo) -> bool:
+        if command.name == "STARTTLS":
+            await session.send(command.tag.encode() + b" " + answer)
+            if answer.startswith(b"OK"):
+                await session.send(b"* OK still plain text")
+            return True
+        return False
+
+    server.behavior.on_command = no_upgrade
+    account = make_account(security=Security.STARTTLS)
+    with trio.fail_after(10), pytest.raises(InsecureConnection) as info:
+        await connect_account(account, credentials_for(account), connector=plain_connector)
+    assert str(info.value).startswith(error)
+    stats = server.statistics()
+    assert "LOGIN" not in stats.commands
+    assert "AUTHENTICATE" not in stats.commands
+
+
 async def test_certificate_for_another_name_is_refused(tls_connector: Connect) -> None:
     # The account trusts the system CAs, not the test CA: verification fails.
     account = make_account()

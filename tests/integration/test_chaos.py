@@ -2,8 +2,8 @@
 
 While a generator APPENDs mail to random accounts, a seeded schedule of faults hits the
 accounts other than the first: connections reset (now, or after N bytes, often inside a
-literal), stalled (a NAT box dropping everything), refused, slowed, or fed garbage; once,
-Dovecot itself restarts. At the end, with the faults lifted:
+literal), stalled (a NAT box dropping everything), refused, slowed, throttled, sliced into
+one-byte writes, or fed garbage; once, Dovecot itself restarts. At the end, with the faults lifted:
 
 - every delivered message was reported exactly once as new_messages, nothing else was;
 - the store equals the server;
@@ -90,7 +90,7 @@ class Faults:
             account = self.rng.choice(victims)
             proxy = self.proxies[account]
             kind = self.rng.choice(
-                ["reset", "reset_after", "stall", "refuse", "slow", "garbage", "slice"]
+                ["reset", "reset_after", "stall", "refuse", "slow", "throttle", "garbage", "slice"]
             )
             self.log.append(f"{trio.current_time():.1f} {account} {kind}")
             if kind == "reset":
@@ -111,6 +111,10 @@ class Faults:
                 proxy.rtt = 0.3
                 await trio.sleep(self.rng.uniform(0.5, 2.0))
                 proxy.rtt = 0.0
+            elif kind == "throttle":
+                proxy.bandwidth = 20_000.0
+                await trio.sleep(self.rng.uniform(0.5, 2.0))
+                proxy.bandwidth = None
             elif kind == "garbage":
                 await proxy.inject(b"* 1 FETCH (((((\x00\xff garbage\r\n")
             elif kind == "slice":
@@ -133,6 +137,7 @@ class Faults:
             proxy.resume()
             proxy.refusing = proxy.sliced = False
             proxy.rtt = 0.0
+            proxy.bandwidth = None
 
 
 @asynccontextmanager

@@ -368,7 +368,7 @@ class IMAPConnection:
             await tls.do_handshake()
         except (trio.BrokenResourceError, ssl.SSLError) as exc:
             raise self._break(
-                InsecureConnection(f"{self.name}: TLS handshake failed: {exc}")
+                InsecureConnection(f"{self.name}: TLS handshake failed: {_tls_reason(exc)}")
             ) from exc
         self.stream = tls
         self.encrypted = True
