@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from tests.support import Connect
-from trio_mailsync.config import Account, PasswordAuth, Security
+from tests.support import Connect, make_account
+from trio_mailsync.config import Account, Security
 from trio_mailsync.imap import open_pool
 from trio_mailsync.sync import AsyncStore, SyncEngine
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session, sample_message
@@ -25,14 +25,7 @@ Send = Callable[[Session, CommandInfo], Awaitable[None]]
 
 
 def bob() -> Account:
-    return Account(
-        id="bob",
-        host="imap.test",
-        username="bob",
-        auth=PasswordAuth(password="bob-password"),
-        security=Security.NONE,
-        allow_insecure=True,
-    )
+    return make_account("bob", security=Security.NONE, allow_insecure=True, password="bob-password")
 
 
 async def endless_line(s: Session, c: CommandInfo) -> None:
