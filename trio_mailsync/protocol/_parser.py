@@ -10,6 +10,7 @@ tokenizer of ``_lexer`` and, for FETCH, the readers of ``_fetch``.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from typing import Any, Final, Literal
 
@@ -126,6 +127,15 @@ def _parse_code(inner: bytes) -> ResponseCode:
 
 
 def _capability_set(data: bytes) -> frozenset[str]:
+    # Every connection to a server gets the same line: a thousand connections
+    # share one set. Only ordinary lengths are kept, so the cache stays small.
+    if len(data) <= 4096:
+        return _shared_capability_set(data)
+    return _shared_capability_set.__wrapped__(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_capability_set(data: bytes) -> frozenset[str]:
     return frozenset(atom_text(word).upper() for word in data.split())
 
 
