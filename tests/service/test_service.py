@@ -290,6 +290,39 @@ async def test_a_hanging_server_does_not_delay_another_account(
             assert service.state("bob") in (AccountState.ERROR, AccountState.CONNECTING)
 
 
+async def test_a_hanging_server_does_not_delay_another_account_s_sweeps(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    # Folders other than INBOX are found by sweeps; bob's sweep hangs for sync_timeout
+    # (15 min) and alice's folders must still be swept every sweep_interval (60 s).
+    async def bob_hangs_in_status(session: Session, command: CommandInfo) -> bool:
+        user = session.user
+        if user is not None and user.name == "bob" and command.name == "STATUS":
+            await session.stall()
+        return False
+
+    behavior.on_command = bob_hangs_in_status
+    config = service_config(plain(), plain("bob"), sync_timeout=900, sweep_interval=60)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(61)  # bob's first sweep hangs; the second round is under way
+            for n in range(3):
+                delivered = trio.current_time()
+                uid = mail.deliver("alice", sample_message(n), folder="Sent")
+                news = await next_event(events, NewMessages, within=600)
+                assert (news.account, [(m.folder, m.uid) for m in news.messages]) == (
+                    "alice",
+                    [("Sent", uid)],
+                )
+                assert trio.current_time() - delivered <= 61
+            assert trio.current_time() < 900  # all before bob's sweep gave up
+
+
 async def test_a_wrong_password_is_that_account_s_state_only(
     autojump_clock: trio.testing.MockClock,
     plain_connector: Connect,

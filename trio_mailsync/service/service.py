@@ -99,6 +99,8 @@ class SyncService:
         self._errors: dict[str, str] = {}
         self._shown: dict[str, AccountState] = {}
         self._pending: dict[str, _Request] = {}
+        #: Accounts in a sweep round now.
+        self._sweeping: set[str] = set()
         self._running: set[str] = set()
         self._subscribers: set[Subscription] = set()
         self._seq = 0
@@ -254,32 +256,45 @@ class SyncService:
                 await self.store.run(self.store.store.mark_announced, result.new_messages)
 
     async def _sweep(self) -> None:
+        """A sweep every ``sweep_interval`` from the start of the last one.
+
+        Rounds may overlap: an account still busy with one round (a slow or hung
+        server, bounded by ``sync_timeout``) sits the next one out, so it never
+        delays the others' sweeps.
+        """
         interval = self.config.service.sweep_interval
         reason = "startup"
-        while True:
-            await self.sync_all(reason)
-            reason = "sweep"
-            await trio.sleep(interval)
+        async with trio.open_nursery() as nursery:
+            while True:
+                nursery.start_soon(self.sync_all, reason)
+                reason = "sweep"
+                await trio.sleep(interval)
 
     async def sync_all(self, reason: str = "manual") -> list[SyncResult]:
         """Sync every folder of every account now; one aggregated sync_result event.
 
-        At most ``concurrency`` accounts at once. Triggered INBOX syncs do not
-        queue behind a sweep: there is at most one per account anyway.
+        At most ``concurrency`` accounts at once; accounts already in a sweep
+        are left to it. Triggered INBOX syncs do not queue behind a sweep: there
+        is at most one per account anyway.
         """
         self.stats.sweeps += 1
-        accounts = list(self._accounts.values())
+        accounts = [a for a in self._accounts.values() if a.id not in self._sweeping]
         results: list[SyncResult | None] = [None] * len(accounts)
 
         async def one(index: int, account: Account) -> None:
-            async with self.engine.limiter:
-                results[index] = await self._sync(account, None)
+            self._sweeping.add(account.id)
+            try:
+                async with self.engine.limiter:
+                    results[index] = await self._sync(account, None)
+            finally:
+                self._sweeping.discard(account.id)
 
         async with trio.open_nursery() as nursery:
             for index, account in enumerate(accounts):
                 nursery.start_soon(one, index, account)
         done = [r for r in results if r is not None]
-        self.publish(SyncCompleted(trigger=reason, results=done))
+        if accounts:
+            self.publish(SyncCompleted(trigger=reason, results=done))
         return done
 
 
