@@ -94,6 +94,21 @@ async def test_idle_connections_close_after_max_idle_time(
         assert server.statistics().open_sessions == 0
 
 
+async def test_a_short_idle_time_is_kept_between_janitor_rounds(
+    autojump_clock: trio.testing.MockClock, plain_connector: Connect, server: IMAPTestServer
+) -> None:
+    # Shorter than the janitor's tick (60 s): the returned connection must wake it.
+    account = plain_account(max_idle_time=10)
+    async with open_pool([account], connector=plain_connector) as pool:
+        await trio.sleep(5)  # the janitor is asleep until its next tick
+        async with pool.connection("alice"):
+            pass
+        await trio.sleep(9)
+        assert pool.statistics().idle == 1
+        await trio.sleep(2)
+        assert pool.statistics().closed_idle == 1
+
+
 async def test_backoff_schedule(autojump_clock: trio.testing.MockClock) -> None:
     attempts: list[float] = []
 

@@ -21,6 +21,7 @@ is called. Unused connections are logged out after ``max_idle_time``.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import ssl
@@ -124,6 +125,8 @@ class ConnectionPool:
         self._ssl_context = ssl_context
         self._jitter = jitter
         self._wakeup = trio.Event()
+        #: When the janitor looks next (``inf``: not known; any return wakes it).
+        self._next_wake = math.inf
         self._closed = False
 
     def _pool(self, account: Account | str) -> _AccountPool:
@@ -290,7 +293,8 @@ class ConnectionPool:
             await self._discard(p, conn)
             return
         p.idle.append(conn)
-        self._wakeup.set()
+        if conn.last_activity + p.account.limits.max_idle_time < self._next_wake:
+            self._wakeup.set()  # due before the janitor looks again (it scans every account)
 
     async def _discard(self, p: _AccountPool, conn: IMAPConnection) -> None:
         p.open -= 1
@@ -331,8 +335,9 @@ class ConnectionPool:
     async def run_janitor(self) -> None:
         """Close idle connections on time, forever. :func:`open_pool` runs it."""
         while True:
-            wake = await self.close_idle()
-            self._wakeup = trio.Event()
+            # A connection returned while close_idle() runs must wake the next wait.
+            self._wakeup, self._next_wake = trio.Event(), math.inf
+            wake = self._next_wake = await self.close_idle()
             with trio.move_on_at(wake):
                 await self._wakeup.wait()
 
