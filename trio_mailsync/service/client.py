@@ -85,12 +85,17 @@ class EventStream:
                     self._text.append(event.data)
                     self._size += len(event.data)
                     if self._size > MAX_EVENT:
-                        await self._close(1009, "event too big")
-                    elif event.message_finished:
+                        raise await self._close(1009, "event too big")
+                    if event.message_finished:
                         text = "".join(self._text)
                         self._text.clear()
                         self._size = 0
-                        data: dict[str, Any] = json.loads(text)
+                        try:
+                            data = json.loads(text)
+                        except ValueError:
+                            data = None
+                        if not isinstance(data, dict):
+                            raise await self._close(1007, "an event that is not a JSON object")
                         return data
                 elif isinstance(event, Ping):
                     await self._send(event.response())
@@ -124,10 +129,11 @@ class EventStream:
         with suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
             await self._stream.send_all(self._ws.send(event))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str) -> EventStreamClosed:
         if self._ws.state is ConnectionState.OPEN:
             await self._send(CloseConnection(code=code, reason=reason))
         self._closed = EventStreamClosed(code, reason)
+        return self._closed
 
     async def aclose(self) -> None:
         with trio.move_on_after(1):

@@ -1,0 +1,40 @@
+"""connect_events against a hand-made server: what a broken broadcaster could send."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import trio
+from trio_websocket import WebSocketRequest, serve_websocket
+
+from trio_mailsync.service import EventStreamClosed, connect_events
+
+
+@pytest.mark.parametrize(
+    ("sent", "code"),
+    [
+        ('{"type": "hello"', 1007),  # cut short
+        ("[1, 2, 3]", 1007),  # JSON, not an object
+        ("x" * (17 * 1024 * 1024), 1009),  # over MAX_EVENT
+    ],
+)
+async def test_bad_events_end_the_stream_with_a_clear_code(
+    sent: str, code: int, nursery: trio.Nursery
+) -> None:
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message('{"type": "hello", "seq": 0}')
+        await ws.send_message(sent)
+        await trio.sleep_forever()
+
+    server = await nursery.start(
+        partial(serve_websocket, handler, "127.0.0.1", 0, ssl_context=None, max_message_size=2**26)
+    )
+    url = f"ws://127.0.0.1:{server.port}/"
+    async with connect_events(url, "token") as events:
+        assert (await events.receive())["type"] == "hello"
+        with trio.fail_after(10), pytest.raises(EventStreamClosed) as closed:
+            await events.receive()
+    assert closed.value.code == code
+    nursery.cancel_scope.cancel()
