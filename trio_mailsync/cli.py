@@ -277,11 +277,13 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=err,
     )
+    # Ctrl-C reaches us inside Trio's nurseries, so grouped with the tasks it stopped.
     try:
         return _command(parser, args, out, err)
-    except KeyboardInterrupt:
-        print("interrupted", file=err)
-        return 130
+    except* KeyboardInterrupt:
+        pass
+    print("interrupted", file=err)
+    return 130
 
 
 def _command(

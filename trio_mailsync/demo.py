@@ -28,7 +28,13 @@ from trio_mailsync.config import (
     Security,
     ServiceSettings,
 )
-from trio_mailsync.service import connect_events, describe, serve
+from trio_mailsync.service import (
+    EventStream,
+    EventStreamClosed,
+    connect_events,
+    describe,
+    serve,
+)
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
 __all__ = ["DemoResult", "run_demo"]
@@ -86,20 +92,28 @@ async def run_demo(
     async def watch(url: str, token: str, *, task_status: trio.TaskStatus[None]) -> None:
         async with connect_events(url, token) as events:
             task_status.started()
-            async for event in events:
-                lines = describe(event)
-                if event["type"] == "new_messages":
-                    for line, m in zip(lines, event["messages"], strict=True):
-                        sent = delivered.pop((event["account"], m["uid"]), None)
-                        result.announced += 1
-                        if sent is not None:
-                            latency = trio.current_time() - sent
-                            result.latencies.append(latency)
-                            line += f"  [{latency * 1000:.1f} ms after delivery]"
-                        show("  " + line)
-                else:
-                    for line in lines:
-                        show("  " + line)
+            try:
+                await show_events(events)
+            except EventStreamClosed:
+                # Stopping (Ctrl-C) cuts the service off first: then this is no error.
+                await trio.lowlevel.checkpoint()
+                raise
+
+    async def show_events(events: EventStream) -> None:
+        async for event in events:
+            lines = describe(event)
+            if event["type"] == "new_messages":
+                for line, m in zip(lines, event["messages"], strict=True):
+                    sent = delivered.pop((event["account"], m["uid"]), None)
+                    result.announced += 1
+                    if sent is not None:
+                        latency = trio.current_time() - sent
+                        result.latencies.append(latency)
+                        line += f"  [{latency * 1000:.1f} ms after delivery]"
+                    show("  " + line)
+            else:
+                for line in lines:
+                    show("  " + line)
 
     async def deliver() -> None:
         nonlocal number

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -133,3 +136,22 @@ async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Pat
                     await trio.sleep(0.01)
             running.service.close_subscriptions()
     assert status == [0]
+
+
+def test_ctrl_c_stops_cleanly() -> None:
+    # SIGINT arrives inside Trio's nurseries: one line and 130, not a grouped traceback.
+    script = Path(sys.executable).parent / "trio-mailsync"
+    with subprocess.Popen(
+        [script, "demo", "--duration", "0", "--accounts", "1", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:  # bounded: the first delivery comes within a second
+            if line.startswith("> delivered"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert err.strip() == "interrupted"
