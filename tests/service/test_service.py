@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -19,7 +20,7 @@ from trio_mailsync.testing import (
     Session,
     sample_message,
 )
-from trio_mailsync.testing._server import DEFAULT_CAPABILITIES
+from trio_mailsync.testing._server import DEFAULT_CAPABILITIES, Hook
 
 from .conftest import (
     announced,
@@ -256,6 +257,18 @@ async def test_a_burst_of_notifications_causes_at_most_two_syncs(
             assert sorted(uid for _, _, uid in announced(drain(events))) == list(range(1, 101))
 
 
+def bob_stalls(when: Callable[[str], bool]) -> Hook:
+    """A hook: bob's session stalls at the first command whose name ``when`` accepts."""
+
+    async def hook(session: Session, command: CommandInfo) -> bool:
+        user = session.user
+        if user is not None and user.name == "bob" and when(command.name):
+            await session.stall()
+        return False
+
+    return hook
+
+
 async def test_a_hanging_server_does_not_delay_another_account(
     autojump_clock: trio.testing.MockClock,
     plain_connector: Connect,
@@ -263,13 +276,7 @@ async def test_a_hanging_server_does_not_delay_another_account(
     mail: MailStore,
     tmp_path: Path,
 ) -> None:
-    async def bob_hangs(session: Session, command: CommandInfo) -> bool:
-        user = session.user
-        if user is not None and user.name == "bob" and command.name != "LOGOUT":
-            await session.stall()
-        return False
-
-    behavior.on_command = bob_hangs
+    behavior.on_command = bob_stalls(lambda name: name != "LOGOUT")
     config = service_config(plain(), plain("bob"), sync_timeout=120, sweep_interval=10_000)
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
@@ -299,13 +306,7 @@ async def test_a_hanging_server_does_not_delay_another_account_s_sweeps(
 ) -> None:
     # Folders other than INBOX are found by sweeps; bob's sweep hangs for sync_timeout
     # (15 min) and alice's folders must still be swept every sweep_interval (60 s).
-    async def bob_hangs_in_status(session: Session, command: CommandInfo) -> bool:
-        user = session.user
-        if user is not None and user.name == "bob" and command.name == "STATUS":
-            await session.stall()
-        return False
-
-    behavior.on_command = bob_hangs_in_status
+    behavior.on_command = bob_stalls(lambda name: name == "STATUS")
     config = service_config(plain(), plain("bob"), sync_timeout=900, sweep_interval=60)
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
