@@ -192,13 +192,8 @@ async def test_refused_idle_falls_back_to_polling_then_returns(
             assert [m.uid for m in news.messages] == [second]
 
 
-async def test_a_connection_dropped_mid_idle_comes_back_and_reports_mail_once(
-    autojump_clock: trio.testing.MockClock,
-    plain_connector: Connect,
-    behavior: Behavior,
-    mail: MailStore,
-    tmp_path: Path,
-) -> None:
+def remember_idling(behavior: Behavior) -> list[Session]:
+    """The server's sessions that entered IDLE, latest last (a hook on ``behavior``)."""
     idling: list[Session] = []
 
     async def remember(session: Session, command: CommandInfo) -> bool:
@@ -207,6 +202,17 @@ async def test_a_connection_dropped_mid_idle_comes_back_and_reports_mail_once(
         return False
 
     behavior.on_command = remember
+    return idling
+
+
+async def test_a_connection_dropped_mid_idle_comes_back_and_reports_mail_once(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    idling = remember_idling(behavior)
     config = service_config(sweep_interval=300)
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
@@ -233,14 +239,7 @@ async def test_a_burst_of_notifications_causes_at_most_two_syncs(
     mail: MailStore,
     tmp_path: Path,
 ) -> None:
-    idling: list[Session] = []
-
-    async def remember(session: Session, command: CommandInfo) -> bool:
-        if command.name == "IDLE":
-            idling.append(session)
-        return False
-
-    behavior.on_command = remember
+    idling = remember_idling(behavior)
     config = service_config(sweep_interval=10_000)
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
