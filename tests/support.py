@@ -9,6 +9,7 @@ from typing import Any
 import trio
 
 from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+from trio_mailsync.testing import CommandInfo, Session
 
 ALICE_PASSWORD = "alice-correct-horse"
 
@@ -34,3 +35,10 @@ def make_account(
         ca_file=ca_file,
         limits=AccountLimits(**limits),
     )
+
+
+async def drop_on_noop(session: Session, command: CommandInfo) -> bool:
+    """A server hook: a NOOP (a health check) finds the connection gone."""
+    if command.name == "NOOP":
+        await session.drop()
+    return False

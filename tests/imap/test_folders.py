@@ -7,11 +7,11 @@ import contextlib
 import trio
 import trio.testing
 
-from tests.support import Connect, make_account
+from tests.support import Connect, drop_on_noop, make_account
 from trio_mailsync.config import Security
 from trio_mailsync.imap import FolderCache, folder_list, open_pool
 from trio_mailsync.protocol import ListData, encode_mutf7
-from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session
+from trio_mailsync.testing import IMAPTestServer, MailStore
 
 
 def listing(*entries: tuple[str, tuple[str, ...]]) -> list[ListData]:
@@ -150,11 +150,6 @@ async def test_cache_serves_from_memory_until_reconnect(
         assert found.name == "Sent"
         assert server.statistics().commands["LIST"] == 1
         assert (cache.statistics().hits, cache.statistics().misses) == (4, 1)
-
-        async def drop_on_noop(session: Session, command: CommandInfo) -> bool:
-            if command.name == "NOOP":
-                await session.drop()
-            return False
 
         server.behavior.on_command = drop_on_noop
         async with pool.connection("alice") as conn:

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from tests.support import Connect, make_account
+from tests.support import Connect, drop_on_noop, make_account
 from trio_mailsync.config import Account, Security
 from trio_mailsync.errors import AuthenticationFailed, ConnectionLost
 from trio_mailsync.imap import ConnectionPool, open_pool
@@ -52,12 +52,6 @@ async def test_health_check_after_idle(
     assert stats.health_checks == 1
     assert stats.connections_opened == 1
     assert server.statistics().commands["NOOP"] == 1
-
-
-async def drop_on_noop(session: Session, command: CommandInfo) -> bool:
-    if command.name == "NOOP":
-        await session.drop()
-    return False
 
 
 async def test_failed_health_check_replaces_the_connection(
