@@ -44,17 +44,11 @@ from typing import Any
 import trio
 from _common import MANY_CONFIG, machine, rss_bytes
 
-from trio_mailsync.config import (
-    Account,
-    BroadcastSettings,
-    Config,
-    PasswordAuth,
-    Security,
-    ServiceSettings,
-)
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.imap import IMAPConnection, connect_account
-from trio_mailsync.service import connect_events, serve
+from trio_mailsync.app import serve
+from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import IMAPConnection, Security, connect_account, imap_account
+from trio_mailsync.sinks import open_event_stream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 
@@ -134,8 +128,8 @@ def accounts_for(spec: dict[str, Any]) -> list[Account]:
     tls = spec["server"] == "dovecot"
     prefix = DOVECOT_PREFIX if tls else TESTING_PREFIX
     return [
-        Account(
-            id=user(prefix, i),
+        imap_account(
+            user(prefix, i),
             host=spec["host"],
             port=spec["port"],
             username=user(prefix, i),
@@ -152,7 +146,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     accounts = accounts_for(spec)
     rng = random.Random(spec["seed"])
     rss_before = rss_bytes()
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)
     config = Config(
         accounts=tuple(accounts),
         store_path=Path(spec["store"]),
@@ -167,7 +161,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def read_events(url: str, *, task_status: trio.TaskStatus[None]) -> None:
         nonlocal arrival
-        async with connect_events(url, token) as events:
+        async with open_event_stream(url, token) as events:
             task_status.started()
             async for event in events:
                 now = trio.current_time()
@@ -191,7 +185,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     writers: dict[str, IMAPConnection] = {}
     for account in targets:
         if account.id not in writers:
-            writers[account.id] = await connect_account(account, credentials_for(account))
+            writers[account.id] = await connect_account(account)
     async with trio.open_nursery() as nursery:
         started = trio.current_time()
         running = await nursery.start(serve, config)

@@ -29,10 +29,18 @@ import attrs
 import trio
 from _common import MANY_CONFIG, machine
 
-from trio_mailsync.config import Account
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.imap import IMAPConnection, client_ssl_context, connect_account, open_pool
-from trio_mailsync.sync import AsyncStore, SyncEngine
+from trio_mailsync.core.config import Account
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import (
+    IMAPConnection,
+    ImapProvider,
+    client_ssl_context,
+    connect_account,
+    imap_settings,
+    open_imap_provider,
+)
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 from trio_mailsync.testing.proxy import LatencyProxy
@@ -44,7 +52,7 @@ async def populate(accounts: list[Account], folders: int) -> None:
     """Give each account ``folders`` folders (6 exist already) and some mail."""
 
     async def one(account: Account) -> None:
-        conn = await connect_account(account, credentials_for(account))
+        conn = await connect_account(account)
         listing, _ = await conn.list_folders()
         existing = {f.mailbox for f in listing}
         for i in range(folders - len(existing)):
@@ -60,9 +68,9 @@ async def populate(accounts: list[Account], folders: int) -> None:
             nursery.start_soon(one, account)
 
 
-async def cycle(engine: SyncEngine) -> float:
+async def cycle(engine: SyncEngine, imap: ImapProvider, accounts: list[Account]) -> float:
     started = time.perf_counter()
-    results = await engine.sync_all_accounts()
+    results = await engine.sync_all_accounts([imap.session(a) for a in accounts])
     elapsed = time.perf_counter() - started
     bad = [r for r in results if not r.ok or r.new_messages or r.folder_errors]
     assert not bad, bad[:3]
@@ -73,17 +81,18 @@ async def ours(
     accounts: list[Account], store_dir: Path, repeat: int, concurrency: int
 ) -> tuple[float, float, int]:
     """(first sync, median no-change cycle, round trips per account) in seconds."""
-    store = await AsyncStore.open(store_dir / f"bench-{time.monotonic_ns()}.sqlite3")
+    store = await SQLiteStore.open(store_dir / f"bench-{time.monotonic_ns()}.sqlite3")
     try:
-        async with open_pool(accounts) as pool:
-            engine = SyncEngine(pool, store, concurrency=concurrency)
+        async with open_imap_provider(accounts) as imap:
+            engine = SyncEngine(store, concurrency=concurrency)
+            sessions = [imap.session(a) for a in accounts]
             started = time.perf_counter()
-            first = await engine.sync_all_accounts()
+            first = await engine.sync_all_accounts(sessions)
             first_time = time.perf_counter() - started
             assert all(r.ok for r in first), [r.error for r in first if not r.ok][:3]
-            await cycle(engine)  # warm
-            times = [await cycle(engine) for _ in range(repeat)]
-            trips = (await engine.sync_all_accounts())[0].round_trips
+            await cycle(engine, imap, accounts)  # warm
+            times = [await cycle(engine, imap, accounts) for _ in range(repeat)]
+            trips = (await engine.sync_all_accounts(sessions))[0].round_trips
     finally:
         await store.aclose()
     return first_time, statistics.median(times), trips
@@ -93,13 +102,16 @@ async def slow_design(accounts: list[Account]) -> float:
     """Each account in turn: new TCP+TLS connection, LOGIN, LIST, SELECT, UID SEARCH, LOGOUT."""
     started = time.perf_counter()
     for account in accounts:
-        tcp = await trio.open_tcp_stream("127.0.0.1", account.port)
-        tls = trio.SSLStream(tcp, client_ssl_context(account.ca_file), server_hostname=account.host)
+        settings = imap_settings(account)
+        tcp = await trio.open_tcp_stream("127.0.0.1", settings.port)
+        context = client_ssl_context(settings.ca_file)
+        tls = trio.SSLStream(tcp, context, server_hostname=settings.host)
         await tls.do_handshake()
         conn = IMAPConnection(tls, name=account.id)
         await conn.wait_greeting()
-        password = await credentials_for(account).password()  # type: ignore[union-attr]
-        await conn.login(account.username, password)
+        assert isinstance(settings.auth, PasswordAuth)
+        assert settings.auth.password is not None
+        await conn.login(settings.username, settings.auth.password)
         await conn.list_folders()
         await conn.select("INBOX")
         await conn.uid_search("ALL")
@@ -118,7 +130,10 @@ async def part_one(
         proxy = LatencyProxy("127.0.0.1", dovecot.imaps_port, rtt=rtt)
         async with trio.open_nursery() as nursery:
             port = await nursery.start(proxy.serve)
-            proxied = [attrs.evolve(a, port=port) for a in accounts]
+            proxied = [
+                attrs.evolve(a, settings=attrs.evolve(imap_settings(a), port=port))
+                for a in accounts
+            ]
             _, median, trips = await ours(proxied, store_dir, repeat, concurrency=32)
             slow = statistics.median([await slow_design(proxied) for _ in range(3)])
             nursery.cancel_scope.cancel()

@@ -10,7 +10,7 @@ import trio
 import trustme
 
 from tests.support import ALICE_PASSWORD, Connect
-from trio_mailsync.config import Account
+from trio_mailsync.core.config import Account
 from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore
 
 

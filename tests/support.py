@@ -8,7 +8,9 @@ from typing import Any
 
 import trio
 
-from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+from trio_mailsync.core.config import Account
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
 from trio_mailsync.testing import CommandInfo, Session
 
 ALICE_PASSWORD = "alice-correct-horse"
@@ -25,8 +27,9 @@ def make_account(
     allow_insecure: bool = False,
     **limits: Any,
 ) -> Account:
-    return Account(
-        id=account_id,
+    """An IMAP account of the testing server (host ``imap.test``), user = account id."""
+    return imap_account(
+        account_id,
         host="imap.test",
         username=account_id,
         auth=PasswordAuth(password=password),

@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from trio_mailsync.config import (
-    DEFAULT_FOLDERS,
-    AccountLimits,
-    OAuth2Auth,
-    PasswordAuth,
-    Security,
-    load_config,
-)
-from trio_mailsync.errors import ConfigError
+from trio_mailsync.config import load_config
+from trio_mailsync.core.config import DEFAULT_FOLDERS
+from trio_mailsync.core.errors import ConfigError
+from trio_mailsync.providers.auth import OAuth2Auth, PasswordAuth
+from trio_mailsync.providers.imap import AccountLimits, ImapSettings, Security, imap_settings
 
 GOOD = """
 [accounts.work]
@@ -54,17 +50,19 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_a_good_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GMAIL_SECRET", "s3cret")
     config = load_config(write(tmp_path, GOOD))
-    work, home, gmail = config.accounts
-    assert (work.id, work.host, work.port, work.security) == (
+    work, home, _ = config.accounts
+    assert {a.provider for a in config.accounts} == {"imap"}
+    w, h, gmail = (imap_settings(a) for a in config.accounts)
+    assert (work.id, w.host, w.port, w.security) == (
         "work",
         "imap.example.com",
         993,
         Security.TLS,
     )
-    assert work.auth == PasswordAuth(command=("pass", "show", "mail/work"))
+    assert w.auth == PasswordAuth(command=("pass", "show", "mail/work"))
     assert work.folders == ("INBOX", "role:sent", "Projects/*")
-    assert work.limits == AccountLimits(max_connections=5, max_idle_time=600.0)
-    assert (home.port, home.security, home.auth) == (
+    assert w.limits == AccountLimits(max_connections=5, max_idle_time=600.0)
+    assert (h.port, h.security, h.auth) == (
         143,
         Security.STARTTLS,
         PasswordAuth(env="HOME_MAIL_PASSWORD"),
@@ -188,3 +186,76 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[accounts.a\n"))
+
+
+def test_account_defaults_are_merged_into_every_account(tmp_path: Path) -> None:
+    text = """
+[account_defaults]
+provider = "imap"
+username = "shared"
+folders = ["INBOX", "role:sent"]
+ca_file = "/etc/office-ca.pem"
+[account_defaults.limits]
+max_connections = 2
+backoff_max = 60
+
+[accounts.a]
+host = "a.example.com"
+password = "p"
+
+[accounts.b]
+host = "b.example.com"
+username = "bob"
+password = "p"
+folders = ["*"]
+[accounts.b.limits]
+max_connections = 7
+"""
+    a, b = load_config(write(tmp_path, text)).accounts
+    sa, sb = imap_settings(a), imap_settings(b)
+    assert (sa.username, a.folders, str(sa.ca_file)) == (
+        "shared",
+        ("INBOX", "role:sent"),
+        "/etc/office-ca.pem",
+    )
+    assert sa.limits == AccountLimits(max_connections=2, backoff_max=60.0)
+    # The account's own keys win; tables are merged key by key.
+    assert (sb.username, b.folders) == ("bob", ("*",))
+    assert sb.limits == AccountLimits(max_connections=7, backoff_max=60.0)
+    assert isinstance(sb, ImapSettings)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        (
+            "[account_defaults]\nhots = 'h'\n[accounts.a]\nhost = 'h'\n",
+            "account_defaults.hots",
+            "unknown key",
+        ),
+        (
+            "[accounts.a]\nprovider = 'pop3'\nhost = 'h'\n",
+            "accounts.a.provider",
+            "unknown provider 'pop3'; providers are imap",
+        ),
+        (
+            "[account_defaults]\nprovider = 'pop3'\n[accounts.a]\nhost = 'h'\n",
+            "accounts.a.provider",
+            "unknown provider 'pop3'",
+        ),
+        (
+            "[account_defaults]\nusername = 'u'\n[accounts.a]\nhost = 'h'\n",
+            "accounts.a",
+            "exactly one of password",
+        ),
+        (
+            "[accounts.a]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nfolders = ['role:inbx']\n",
+            "accounts.a.folders[0]",
+            "unknown role 'inbx'",
+        ),
+    ],
+)
+def test_provider_and_defaults_mistakes(tmp_path: Path, text: str, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert (info.value.key, message in info.value.message) == (key, True), info.value

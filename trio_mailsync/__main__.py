@@ -8,6 +8,7 @@ from .cli import run
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``trio-mailsync`` command: run ``argv`` (the process's arguments by default)."""
     return run(sys.argv[1:] if argv is None else argv)
 
 

@@ -7,52 +7,82 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, TextIO, TypeVar
 
 import trio
 
 from trio_mailsync import __version__
-from trio_mailsync.config import Config, load_config
-from trio_mailsync.credentials import credentials_for
+from trio_mailsync.app import open_providers, serve
+from trio_mailsync.config import load_config
+from trio_mailsync.core.config import ROLES, Config
+from trio_mailsync.core.errors import ConfigError, MailSyncError
+from trio_mailsync.core.events import describe, to_dict
+from trio_mailsync.core.model import SyncResult
 from trio_mailsync.demo import run_demo
-from trio_mailsync.errors import ConfigError, MailSyncError
-from trio_mailsync.imap import connect_account, folder_list, open_pool
-from trio_mailsync.protocol import NEED_DATA, ConnectionClosed, ProtocolError, ResponseParser
-from trio_mailsync.service import (
-    EventStreamClosed,
-    EventStreamRejected,
-    connect_events,
-    describe,
-    serve,
-    to_dict,
-)
-from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult, default_store_path
+from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
+from trio_mailsync.providers.imap.transcript import print_transcript
+from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, open_event_stream
+from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
+from trio_mailsync.sync import SyncEngine
 
 TOKEN_ENV = "TRIO_MAILSYNC_TOKEN"  # noqa: S105 (the name of the variable)
 
-ROLES = ("inbox", "sent", "drafts", "archive", "junk", "trash", "all", "flagged")
+T = TypeVar("T")
+#: Signals that stop a command cleanly (Ctrl-C; systemd and ``docker stop``).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-# ---------------------------------------------------------------- parse
+class _Stopped(Exception):
+    """A stop signal arrived; the command's tasks were cancelled and have ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _parse(stream: BinaryIO, out: TextIO) -> int:
-    """Print every response in a captured server transcript, one per line."""
-    parser = ResponseParser()
-    while True:
-        chunk = stream.read(65536)
-        parser.receive_data(chunk)
-        try:
-            while (response := parser.next_response()) is not NEED_DATA:
-                if isinstance(response, ConnectionClosed):
-                    return 0
-                print(repr(response), file=out)
-        except ProtocolError as exc:
-            print(f"error: {exc}", file=out)
-            return 1
+def _run(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``trio.run(async_fn, *args)``, stopped cleanly by SIGINT or SIGTERM (:class:`_Stopped`).
+
+    The signals are received by a task of our own and the command is cancelled,
+    so it ends like any cancelled Trio code (DONE, LOGOUT, close frames), rather
+    than by a KeyboardInterrupt raised in whichever task happened to be running.
+    Signal handlers belong to the main thread: elsewhere (tests) it is plain trio.run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return trio.run(async_fn, *args)
+
+    async def main() -> T:
+        outcome: list[T] = []
+        failure: list[Exception] = []
+        stopped_by: list[int] = []
+        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def work() -> None:
+                    try:
+                        outcome.append(await async_fn(*args))
+                    except Exception as exc:
+                        failure.append(exc)  # raised below as itself, as trio.run would
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(work)
+                async for signum in signals:
+                    stopped_by.append(signum)
+                    nursery.cancel_scope.cancel()
+                    break
+        if failure:
+            raise failure[0]
+        if stopped_by and not outcome:
+            raise _Stopped(stopped_by[0])
+        return outcome[0]
+
+    return trio.run(main)
 
 
 # ---------------------------------------------------------------- sync
@@ -83,7 +113,7 @@ def _summary(result: SyncResult) -> str:
 async def _sync(
     config: Config, store_path: Path, concurrency: int, list_new: bool, out: TextIO, err: TextIO
 ) -> int:
-    store = await AsyncStore.open(store_path)
+    store = await SQLiteStore.open(store_path)
     total = len(config.accounts)
     done = 0
 
@@ -94,9 +124,10 @@ async def _sync(
 
     print(f"syncing {total} account(s) into {store_path}", file=err, flush=True)
     try:
-        async with open_pool(config.accounts) as pool:
-            engine = SyncEngine(pool, store, concurrency=concurrency)
-            results = await engine.sync_all_accounts(on_result=progress)
+        async with open_providers(config) as providers:
+            engine = SyncEngine(store, concurrency=concurrency)
+            sessions = [providers[a.provider].session(a) for a in config.accounts]
+            results = await engine.sync_all_accounts(sessions, on_result=progress)
     finally:
         await store.aclose()
     rows = [
@@ -133,10 +164,11 @@ async def _check(config: Config, out: TextIO) -> int:
     async def one(index: int) -> None:
         nonlocal failures
         account = config.accounts[index]
-        where = f"{account.host}:{account.port} {account.security.value}"
+        settings = imap_settings(account)
+        where = f"{settings.host}:{settings.port} {settings.security.value}"
         try:
-            with trio.fail_after(account.limits.connect_timeout + 30):
-                conn = await connect_account(account, credentials_for(account))
+            with trio.fail_after(settings.limits.connect_timeout + 30):
+                conn = await connect_account(account)
                 try:
                     listing, _ = await conn.list_folders()
                 finally:
@@ -171,7 +203,7 @@ def _stamp(event: dict[str, object]) -> str:
 
 
 async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> int:
-    store = await AsyncStore.open(store_path)
+    store = await SQLiteStore.open(store_path)
     try:
         async with trio.open_nursery() as nursery:
             running = await nursery.start(partial(serve, config, store=store))
@@ -202,7 +234,7 @@ async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> 
 
 async def _watch(url: str, token: str, as_json: bool, count: int | None, out: TextIO) -> int:
     seen = 0
-    async with connect_events(url, token) as events:
+    async with open_event_stream(url, token) as events:
         async for event in events:
             if as_json:
                 print(json.dumps(event, ensure_ascii=False), file=out, flush=True)
@@ -219,6 +251,7 @@ async def _watch(url: str, token: str, as_json: bool, count: int | None, out: Te
 
 
 def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one subcommand; returns its exit status (stop signals give 128 + the signal)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     parser = argparse.ArgumentParser(
@@ -277,11 +310,14 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=err,
     )
-    # Ctrl-C reaches us inside Trio's nurseries, so grouped with the tasks it stopped.
     try:
-        return _command(parser, args, out, err)
-    except* KeyboardInterrupt:
-        pass
+        try:
+            return _command(parser, args, out, err)
+        except* KeyboardInterrupt:
+            pass  # Ctrl-C before the signals were ours (while starting): grouped, maybe
+    except _Stopped as stopped:
+        print("interrupted" if stopped.signum == signal.SIGINT else "terminated", file=err)
+        return 128 + stopped.signum
     print("interrupted", file=err)
     return 130
 
@@ -294,7 +330,7 @@ def _command(
             print("error: --accounts, --interval and --duration must be positive", file=err)
             return 2
         duration = math.inf if args.duration == 0 else args.duration
-        result = trio.run(
+        result = _run(
             partial(
                 run_demo,
                 out,
@@ -311,15 +347,15 @@ def _command(
             print(f"error: a token is needed (--token or ${TOKEN_ENV})", file=err)
             return 2
         try:
-            return trio.run(_watch, args.url, token, args.json, args.count, out)
+            return _run(_watch, args.url, token, args.json, args.count, out)
         except (EventStreamRejected, EventStreamClosed, OSError, ValueError) as exc:
             print(f"error: {exc}", file=err)
             return 1
     if args.command == "parse":
         if args.file:
             with open(args.file, "rb") as f:
-                return _parse(f, out)
-        return _parse(sys.stdin.buffer, out)
+                return print_transcript(f, out)
+        return print_transcript(sys.stdin.buffer, out)
     if args.command in ("sync", "check", "serve"):
         try:
             config = load_config(args.config)
@@ -327,17 +363,17 @@ def _command(
             print(f"error: {exc}", file=err)
             return 2
         if args.command == "check":
-            return trio.run(_check, config, out)
+            return _run(_check, config, out)
         store = args.store or config.store_path or default_store_path()
         if args.command == "serve":
             try:
-                return trio.run(_serve, config, store, out, err)
+                return _run(_serve, config, store, out, err)
             except OSError as exc:  # the port is taken, the store cannot be opened
                 print(f"error: {exc}", file=err)
                 return 1
         if args.concurrency < 1:
             print("error: --concurrency must be at least 1", file=err)
             return 2
-        return trio.run(_sync, config, store, args.concurrency, args.list, out, err)
+        return _run(_sync, config, store, args.concurrency, args.list, out, err)
     parser.print_help(out)
     return 2

@@ -20,21 +20,12 @@ from typing import TextIO
 import attrs
 import trio
 
-from trio_mailsync.config import (
-    Account,
-    BroadcastSettings,
-    Config,
-    PasswordAuth,
-    Security,
-    ServiceSettings,
-)
-from trio_mailsync.service import (
-    EventStream,
-    EventStreamClosed,
-    connect_events,
-    describe,
-    serve,
-)
+from trio_mailsync.app import serve
+from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.core.events import describe
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import Security, imap_account
+from trio_mailsync.sinks.client import EventStream, EventStreamClosed, open_event_stream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
 __all__ = ["DemoResult", "run_demo"]
@@ -59,6 +50,8 @@ SENDERS = (
 
 @attrs.define
 class DemoResult:
+    """Messages delivered, announced to the client, and each one's delivery-to-client time."""
+
     delivered: int = 0
     announced: int = 0
     latencies: list[float] = attrs.field(factory=list)
@@ -90,7 +83,7 @@ async def run_demo(
         print(line, file=out, flush=True)
 
     async def watch(url: str, token: str, *, task_status: trio.TaskStatus[None]) -> None:
-        async with connect_events(url, token) as events:
+        async with open_event_stream(url, token) as events:
             task_status.started()
             try:
                 await show_events(events)
@@ -131,11 +124,11 @@ async def run_demo(
         server = IMAPTestServer(mail)
         async with trio.open_nursery() as nursery:
             imap_port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
-            token = secrets.token_urlsafe(24)
+            token = secrets.token_hex(24)  # shown as --token <token>: it must not start with "-"
             config = Config(
                 accounts=tuple(
-                    Account(
-                        id=user,
+                    imap_account(
+                        user,
                         host="127.0.0.1",
                         port=imap_port,
                         username=user,

@@ -30,11 +30,11 @@ import attrs
 import pytest
 import trio
 
-from trio_mailsync.config import Account, BroadcastSettings, Config, ServiceSettings
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.imap import IMAPConnection, connect_account
-from trio_mailsync.service import connect_events, serve
-from trio_mailsync.sync import AsyncStore
+from trio_mailsync.app import serve
+from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.providers.imap import IMAPConnection, connect_account, imap_settings
+from trio_mailsync.sinks import open_event_stream
+from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ensure_installed
 from trio_mailsync.testing.proxy import FaultProxy
@@ -165,20 +165,24 @@ async def proxies_for(
 
 
 def service_accounts(dovecot: DovecotServer, ports: dict[str, int]) -> list[Account]:
-    return [
-        attrs.evolve(
-            dovecot.account(
-                user,
-                backoff_initial=0.2,
-                backoff_max=2.0,
-                connect_timeout=5.0,
-                health_check_after=2.0,
-                auth_retry_after=1.0,
-            ),
-            port=ports[user],
-            folders=FOLDERS,
+    accounts = {
+        user: dovecot.account(
+            user,
+            backoff_initial=0.2,
+            backoff_max=2.0,
+            connect_timeout=5.0,
+            health_check_after=2.0,
+            auth_retry_after=1.0,
         )
         for user in USERS
+    }
+    return [
+        attrs.evolve(
+            account,
+            settings=attrs.evolve(imap_settings(account), port=ports[user]),
+            folders=FOLDERS,
+        )
+        for user, account in accounts.items()
     ]
 
 
@@ -207,13 +211,13 @@ async def test_nothing_lost_nothing_twice_under_faults(
             ),
             broadcast=BroadcastSettings(port=0, token=TOKEN),
         )
-        store = await AsyncStore.open(tmp_path / "chaos.sqlite3")
+        store = await SQLiteStore.open(tmp_path / "chaos.sqlite3")
         try:
             async with trio.open_nursery() as nursery:
                 running = await nursery.start(partial(serve, config, store=store))
 
                 async def read_events(*, task_status: trio.TaskStatus[None]) -> None:
-                    async with connect_events(running.broadcaster.url, TOKEN) as events:
+                    async with open_event_stream(running.broadcaster.url, TOKEN) as events:
                         task_status.started()
                         async for event in events:
                             if HEALTHY in str(event):
@@ -241,7 +245,7 @@ async def test_nothing_lost_nothing_twice_under_faults(
                     async def writer(user: str) -> IMAPConnection:
                         if user not in writers or writers[user].broken:
                             account = dovecot.account(user)
-                            writers[user] = await connect_account(account, credentials_for(account))
+                            writers[user] = await connect_account(account)
                         return writers[user]
 
                     n = 0
@@ -289,7 +293,7 @@ async def test_nothing_lost_nothing_twice_under_faults(
                 resets = sum(p.statistics().resets for p in proxies.values())
                 nursery.cancel_scope.cancel()
             stored = {
-                user: {f: sorted(r.uid for r in store.store.messages(user, f)) for f in FOLDERS}
+                user: {f: sorted(r.uid for r in await store.messages(user, f)) for f in FOLDERS}
                 for user in USERS
             }
         finally:
@@ -306,7 +310,7 @@ async def test_nothing_lost_nothing_twice_under_faults(
     # The store equals the server.
     for user in USERS:
         account = dovecot.account(user)
-        conn = await connect_account(account, credentials_for(account))
+        conn = await connect_account(account)
         try:
             for folder in FOLDERS:
                 await conn.select(folder, readonly=True)

@@ -37,12 +37,11 @@ def cli(*args: str) -> tuple[int, str, str]:
 def test_sync_prints_progress_and_a_table(dovecot: DovecotServer, tmp_path: Path) -> None:
     import trio
 
-    from trio_mailsync.credentials import credentials_for
-    from trio_mailsync.imap import connect_account
+    from trio_mailsync.providers.imap import connect_account
 
     async def deliver() -> None:
         account = dovecot.account("cli1")
-        conn = await connect_account(account, credentials_for(account))
+        conn = await connect_account(account)
         for n in range(2):
             await conn.append("INBOX", b"From: x@example.com\r\nSubject: cli %d\r\n\r\nhi\r\n" % n)
         await conn.logout()

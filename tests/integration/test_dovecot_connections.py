@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
-from trio_mailsync.config import Security
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.errors import AuthenticationFailed, InsecureConnection
-from trio_mailsync.imap import FolderCache, connect_account, open_pool
+from trio_mailsync.core.errors import AuthenticationFailed, InsecureConnection
+from trio_mailsync.providers.imap import (
+    FolderCache,
+    Security,
+    connect_account,
+    imap_settings,
+    open_pool,
+)
 from trio_mailsync.testing.dovecot import DovecotServer
 
 
 async def test_implicit_tls_login(dovecot: DovecotServer) -> None:
     account = dovecot.account("user1")
-    conn = await connect_account(account, credentials_for(account))
+    conn = await connect_account(account)
     assert conn.encrypted
     assert conn.has("CONDSTORE")  # Dovecot reports it only after login
     assert conn.has("SPECIAL-USE")
@@ -24,7 +29,7 @@ async def test_implicit_tls_login(dovecot: DovecotServer) -> None:
 
 async def test_starttls_login(dovecot: DovecotServer) -> None:
     account = dovecot.account("user2", security=Security.STARTTLS)
-    conn = await connect_account(account, credentials_for(account))
+    conn = await connect_account(account)
     assert conn.encrypted
     assert conn.has("QRESYNC")
     await conn.logout()
@@ -33,7 +38,7 @@ async def test_starttls_login(dovecot: DovecotServer) -> None:
 async def test_wrong_password_is_a_clear_error(dovecot: DovecotServer) -> None:
     account = dovecot.account("user1", password="not-the-password")
     with pytest.raises(AuthenticationFailed) as info:
-        await connect_account(account, credentials_for(account))
+        await connect_account(account)
     message = str(info.value)
     assert message.startswith("user1: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]")
     assert "not-the-password" not in message
@@ -41,11 +46,10 @@ async def test_wrong_password_is_a_clear_error(dovecot: DovecotServer) -> None:
 
 async def test_untrusted_certificate_is_refused(dovecot: DovecotServer) -> None:
     account = dovecot.account("user1")
-    from attrs import evolve
-
-    untrusting = evolve(account, ca_file=None)  # the system CAs do not know Dovecot's CA
+    # The system CAs do not know Dovecot's CA.
+    untrusting = attrs.evolve(account, settings=attrs.evolve(imap_settings(account), ca_file=None))
     with pytest.raises(InsecureConnection, match="certificate not trusted"):
-        await connect_account(untrusting, credentials_for(untrusting))
+        await connect_account(untrusting)
 
 
 async def test_list_finds_special_use_roles(dovecot: DovecotServer) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import trio
 
-from trio_mailsync.config import BroadcastSettings, Config, ServiceSettings
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.imap import connect_account
-from trio_mailsync.service import EventStream, EventStreamRejected, Running, connect_events, serve
-from trio_mailsync.sync import AsyncStore
+from trio_mailsync.app import Running, serve
+from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.providers.imap import connect_account
+from trio_mailsync.sinks import EventStream, EventStreamRejected, open_event_stream
+from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 
@@ -30,7 +30,7 @@ async def serving(dovecot: DovecotServer, tmp_path: Path) -> AsyncIterator[Runni
         service=ServiceSettings(sweep_interval=10_000),
         broadcast=BroadcastSettings(port=0, token=TOKEN),
     )
-    store = await AsyncStore.open(tmp_path / "sync.sqlite3")
+    store = await SQLiteStore.open(tmp_path / "sync.sqlite3")
     try:
         async with trio.open_nursery() as nursery:
             yield await nursery.start(partial(serve, config, store=store))
@@ -53,7 +53,7 @@ async def test_appended_message_reaches_a_websocket_client(
 ) -> None:
     async with (
         serving(dovecot, tmp_path) as running,
-        connect_events(running.broadcaster.url, TOKEN) as events,
+        open_event_stream(running.broadcaster.url, TOKEN) as events,
     ):
         hello = await events.receive()
         assert hello["type"] == "hello"
@@ -64,7 +64,7 @@ async def test_appended_message_reaches_a_websocket_client(
             states[event["account"]] = event["state"]
 
         target = dovecot.account("svc3")
-        writer = await connect_account(target, credentials_for(target))
+        writer = await connect_account(target)
         try:
             # Twice to the same account: the second must come through the same IDLE.
             for n, subject in enumerate(["Grüße aus Dovecot", "And another"]):
@@ -82,7 +82,7 @@ async def test_appended_message_reaches_a_websocket_client(
 async def test_no_event_without_the_token(dovecot: DovecotServer, tmp_path: Path) -> None:
     async with serving(dovecot, tmp_path) as running:
         with pytest.raises(EventStreamRejected) as rejected:
-            async with connect_events(running.broadcaster.url, "not-the-token"):
+            async with open_event_stream(running.broadcaster.url, "not-the-token"):
                 pass  # pragma: no cover - the handshake fails
         assert rejected.value.status == 401
 

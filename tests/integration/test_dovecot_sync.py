@@ -8,10 +8,17 @@ from pathlib import Path
 import attrs
 import pytest
 
-from trio_mailsync.config import Account, PasswordAuth
-from trio_mailsync.credentials import credentials_for
-from trio_mailsync.imap import IMAPConnection, connect_account, open_pool
-from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult
+from trio_mailsync.core.config import Account
+from trio_mailsync.core.model import SyncResult
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import (
+    IMAPConnection,
+    connect_account,
+    imap_settings,
+    open_imap_provider,
+)
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
 
@@ -19,8 +26,8 @@ FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AsyncStore]:
-    s = await AsyncStore.open(tmp_path / "sync.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(tmp_path / "sync.sqlite3")
     yield s
     await s.aclose()
 
@@ -41,35 +48,42 @@ async def server_state(conn: IMAPConnection) -> dict[tuple[str, int], tuple[str,
     return state
 
 
-def store_state(store: AsyncStore, account: Account) -> dict[tuple[str, int], tuple[str, ...]]:
-    return {(r.folder, r.uid): tuple(sorted(r.flags)) for r in store.store.messages(account.id)}
+async def store_state(
+    store: SQLiteStore, account: Account
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    return {(r.folder, r.uid): tuple(sorted(r.flags)) for r in await store.messages(account.id)}
 
 
-async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncStore) -> None:
+async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: SQLiteStore) -> None:
     accounts = [dovecot.account(f"sync{i}") for i in range(1, 5)]
-    writers = {a.id: await connect_account(a, credentials_for(a)) for a in accounts}
+    writers = {a.id: await connect_account(a) for a in accounts}
     for i, account in enumerate(accounts):
         for n in range(3 + i):
             flags = ["\\Seen"] if n % 2 else []
             await writers[account.id].append("INBOX", sample_message(n), flags=flags)
         await writers[account.id].append("Sent", sample_message(99))
+    user1 = dovecot.account("user1")
     broken = attrs.evolve(
-        dovecot.account("user1"), id="wrong", auth=PasswordAuth(password="not-the-password")
+        user1,
+        id="wrong",
+        settings=attrs.evolve(imap_settings(user1), auth=PasswordAuth(password="not-the-password")),
     )
 
-    async with open_pool([*accounts, broken]) as pool:
-        engine = SyncEngine(pool, store)
-        results = {r.account: r for r in await engine.sync_all_accounts()}
+    async with open_imap_provider([*accounts, broken]) as imap:
+        engine = SyncEngine(store)
+        sessions = [imap.session(a) for a in accounts]
+        everyone = [*sessions, imap.session(broken)]
+        results = {r.account: r for r in await engine.sync_all_accounts(everyone)}
         assert results["wrong"].error is not None
         assert "AUTHENTICATIONFAILED" in results["wrong"].error
         for i, account in enumerate(accounts):
             result = results[account.id]
             assert result.ok, result.error
             assert len(result.new_messages) == 3 + i + 1
-            assert store_state(store, account) == await server_state(writers[account.id])
+            assert await store_state(store, account) == await server_state(writers[account.id])
 
         # Nothing changed: STATUS only, one round trip per account.
-        again = {r.account: r for r in await engine.sync_all_accounts(accounts)}
+        again = {r.account: r for r in await engine.sync_all_accounts(sessions)}
         for account in accounts:
             r = again[account.id]
             assert r.ok
@@ -93,7 +107,7 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
         await w.create("Archive")
         await w.append("Archive", sample_message(77))
         changes: dict[str, SyncResult] = {
-            r.account: r for r in await engine.sync_all_accounts(accounts)
+            r.account: r for r in await engine.sync_all_accounts(sessions)
         }
         assert [m.subject for m in changes[first.id].new_messages] == ["message 50"]
         assert [(c.folder, c.uid, c.new) for c in changes[second.id].flag_changes] == [
@@ -105,6 +119,6 @@ async def test_four_accounts_in_parallel(dovecot: DovecotServer, store: AsyncSto
             ("Archive", "message 77")
         ]
         for account in accounts:
-            assert store_state(store, account) == await server_state(writers[account.id])
+            assert await store_state(store, account) == await server_state(writers[account.id])
     for conn in writers.values():
         await conn.logout()

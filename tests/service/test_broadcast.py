@@ -10,17 +10,12 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url, wrap_client_stream
 
+from tests.service_support import BEARER, TOKEN, plain, serving
 from tests.support import Connect
-from trio_mailsync.config import BroadcastSettings
-from trio_mailsync.service import (
-    AccountState,
-    AccountStateChanged,
-    connect_events,
-    serve_broadcaster,
-)
+from trio_mailsync.core.config import BroadcastSettings
+from trio_mailsync.core.events import AccountState, AccountStateChanged
+from trio_mailsync.sinks import open_event_stream, serve_broadcaster
 from trio_mailsync.testing import MailStore, sample_message
-
-from .conftest import BEARER, TOKEN, plain, serving
 
 
 async def receive(ws: Any) -> dict[str, Any]:
@@ -134,7 +129,7 @@ async def test_a_steady_client_keeps_up_while_many_accounts_start(
         accounts.append(plain(f"user{i}", password="password"))
     async with (
         serving(plain_connector, tmp_path, accounts=accounts) as running,
-        connect_events(running.broadcaster.url, TOKEN) as events,
+        open_event_stream(running.broadcaster.url, TOKEN) as events,
     ):
         states = {}
         with trio.fail_after(60):

@@ -14,20 +14,14 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.service_support import TOKEN, serving
 from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync import cli
-from trio_mailsync.config import (
-    Account,
-    BroadcastSettings,
-    Config,
-    PasswordAuth,
-    Security,
-    ServiceSettings,
-)
-from trio_mailsync.service import connect_events
+from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import Security, imap_account
+from trio_mailsync.sinks import open_event_stream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
-
-from .conftest import TOKEN, serving
 
 
 def test_demo_runs_the_whole_path_and_reports_latency() -> None:
@@ -70,8 +64,8 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.serve_tcp)
-        account = Account(
-            id="alice",
+        account = imap_account(
+            "alice",
             host="127.0.0.1",
             port=port,
             username="alice",
@@ -98,7 +92,7 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
         watch = partial(cli.run, argv, watched, io.StringIO())
         async with trio.open_nursery() as watchers:
             watchers.start_soon(partial(trio.to_thread.run_sync, watch))
-            async with connect_events(url[1], token[1]) as events:
+            async with open_event_stream(url[1], token[1]) as events:
                 assert (await events.receive())["type"] == "hello"
                 uid = mail.deliver("alice", sample_message(1, subject="served"))
                 with trio.fail_after(10):
@@ -138,8 +132,13 @@ async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Pat
     assert status == [0]
 
 
-def test_ctrl_c_stops_cleanly() -> None:
-    # SIGINT arrives inside Trio's nurseries: one line and 130, not a grouped traceback.
+@pytest.mark.parametrize(
+    ("signum", "said", "status"),
+    [(signal.SIGINT, "interrupted", 130), (signal.SIGTERM, "terminated", 143)],
+)
+def test_a_stop_signal_stops_cleanly(signum: int, said: str, status: int) -> None:
+    # Ctrl-C, or systemd's and docker's SIGTERM: one line and 128 + the signal, not a
+    # traceback, whatever task was running when it came.
     script = Path(sys.executable).parent / "trio-mailsync"
     with subprocess.Popen(
         [script, "demo", "--duration", "0", "--accounts", "1", "--interval", "0.2"],
@@ -151,7 +150,7 @@ def test_ctrl_c_stops_cleanly() -> None:
         for line in process.stdout:  # bounded: the first delivery comes within a second
             if line.startswith("> delivered"):
                 break
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
-    assert err.strip() == "interrupted"
+    assert process.returncode == status, err
+    assert err.strip() == said

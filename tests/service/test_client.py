@@ -1,4 +1,4 @@
-"""connect_events against a hand-made server: what a broken broadcaster could send."""
+"""open_event_stream against a hand-made server: what a broken broadcaster could send."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import trio
 from trio_websocket import WebSocketRequest, serve_websocket
 
-from trio_mailsync.service import EventStreamClosed, connect_events
+from trio_mailsync.sinks import EventStreamClosed, connect_events, open_event_stream
 
 
 @pytest.mark.parametrize(
@@ -32,9 +32,25 @@ async def test_bad_events_end_the_stream_with_a_clear_code(
         partial(serve_websocket, handler, "127.0.0.1", 0, ssl_context=None, max_message_size=2**26)
     )
     url = f"ws://127.0.0.1:{server.port}/"
-    async with connect_events(url, "token") as events:
+    async with open_event_stream(url, "token") as events:
         assert (await events.receive())["type"] == "hello"
         with trio.fail_after(10), pytest.raises(EventStreamClosed) as closed:
             await events.receive()
     assert closed.value.code == code
+    nursery.cancel_scope.cancel()
+
+
+async def test_the_old_name_still_works_and_says_it_is_deprecated(nursery: trio.Nursery) -> None:
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message('{"type": "hello", "seq": 0}')
+        await trio.sleep_forever()
+
+    server = await nursery.start(
+        partial(serve_websocket, handler, "127.0.0.1", 0, ssl_context=None)
+    )
+    with pytest.warns(DeprecationWarning, match="open_event_stream"):
+        stream = connect_events(f"ws://127.0.0.1:{server.port}/", "token")
+    async with stream as events:
+        assert (await events.receive())["type"] == "hello"
     nursery.cancel_scope.cancel()

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.service_support import TOKEN, next_event, plain, serving, wait_for_state
 from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync.config import load_config
-from trio_mailsync.service import AccountState, NewMessages, to_json
+from trio_mailsync.core.events import AccountState, NewMessages, to_json
 from trio_mailsync.testing import MailStore, sample_message
-
-from .conftest import TOKEN, next_event, plain, serving, wait_for_state
 
 WRONG_PASSWORD = "bobs-wrong-s3cret-guess"
 
@@ -37,7 +36,7 @@ async def test_no_secret_leaks_anywhere(
                 async for event in events:
                     texts.append(to_json(event))
         texts.append(to_json(running.service.hello()))
-        for result_error in running.service._errors.values():
+        for result_error in filter(None, map(running.service.error, ("alice", "bob"))):
             texts.append(result_error)
     texts.append(caplog.text)
     texts += [

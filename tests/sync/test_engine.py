@@ -1,204 +1,172 @@
-"""The sync engine against the testing server, with and without CONDSTORE/QRESYNC."""
+"""The provider-neutral engine over the in-memory provider: exactly once, limits, isolation.
+
+(What IMAP syncs cost and find is in ``tests/providers/imap/test_sync.py``.)
+"""
 
 from __future__ import annotations
 
-import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from tests.support import ALICE_PASSWORD, Connect
-from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
-from trio_mailsync.imap import open_pool
-from trio_mailsync.sync import AsyncStore, Store, SyncEngine
-from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
-
-from .conftest import VARIANTS, server_view, store_view
-
-FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
+from trio_mailsync.core.model import MessageRecord, SyncRequest, SyncResult
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.sync import SyncEngine
+from trio_mailsync.testing import MemoryMail, MemoryProvider, memory_account
 
 
-def message(n: int) -> bytes:
-    return sample_message(
-        n,
-        subject=f"hello {n}",
-        sender="=?utf-8?q?J=C3=B6rg?= <joerg@example.com>",
-        to="alice@example.com",
-        cc="bob@example.com",
+@pytest.fixture
+async def store() -> AsyncIterator[SQLiteStore]:
+    s = await SQLiteStore.open(":memory:", inline=True)
+    yield s
+    await s.aclose()
+
+
+def mail_of(*accounts: str) -> MemoryMail:
+    mail = MemoryMail()
+    for account in accounts:
+        mail.add_account(account)
+    return mail
+
+
+async def test_new_messages_are_reported_once_then_acknowledged(store: SQLiteStore) -> None:
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice", folders=("INBOX", "Sent")))
+    engine = SyncEngine(store)
+    first = mail.deliver("alice")
+    sent = mail.deliver("alice", folder="Sent")
+    result = await engine.sync_account(session)
+    assert result.ok
+    assert [(m.folder, m.uid) for m in result.new_messages] == [("INBOX", first), ("Sent", sent)]
+    assert (result.folders_checked, result.folders_synced, result.round_trips) == (2, 2, 1)
+    assert (await engine.sync_account(session)).new_messages == ()
+    mail.set_flags("alice", first, ["\\Seen"])
+    mail.expunge("alice", sent, folder="Sent")
+    changed = await engine.sync_account(session)
+    assert [(c.folder, c.uid, c.new) for c in changed.flag_changes] == [
+        ("INBOX", first, ("\\Seen",))
+    ]
+    assert [(d.folder, d.uid) for d in changed.deletions] == [("Sent", sent)]
+
+
+async def test_without_ack_the_caller_marks_them(store: SQLiteStore) -> None:
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice"))
+    engine = SyncEngine(store)
+    uid = mail.deliver("alice")
+    unacked = await engine.sync_account(session, ack=False)
+    again = await engine.sync_account(session, ack=False)
+    assert [m.uid for m in unacked.new_messages] == [m.uid for m in again.new_messages] == [uid]
+    await store.mark_announced(again.new_messages)
+    assert (await engine.sync_account(session, ack=False)).new_messages == ()
+
+
+async def test_a_recreated_folder_is_reported_anew(store: SQLiteStore) -> None:
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice"))
+    engine = SyncEngine(store)
+    mail.deliver("alice")
+    await engine.sync_account(session)
+    mail.recreate("alice", "INBOX")
+    uid = mail.deliver("alice", subject="in the new folder")
+    result = await engine.sync_account(session)
+    assert result.folders_reset == 1
+    assert [(m.uid, m.subject) for m in result.new_messages] == [(uid, "in the new folder")]
+    assert [m.uid for m in await store.messages("alice")] == [uid]
+
+
+async def test_a_timeout_keeps_what_was_stored_and_reports_it_next_time(
+    autojump_clock: trio.testing.MockClock, store: SQLiteStore
+) -> None:
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice"))
+    engine = SyncEngine(store)
+    uid = mail.deliver("alice")
+    mail.hang_syncs("alice")
+    started = trio.current_time()
+    hung = await engine.sync_account(session, timeout=30)
+    assert trio.current_time() - started == 30
+    assert hung.error == "alice: the sync took longer than 30 s; abandoned"
+    assert hung.new_messages == ()
+    mail.hang_syncs("alice", False)
+    assert [m.uid for m in (await engine.sync_account(session)).new_messages] == [uid]
+
+
+async def test_any_exception_is_the_result_s_error(store: SQLiteStore) -> None:
+    mail = mail_of("alice", "bob")
+    provider = MemoryProvider(mail)
+    alice, bob = provider.session(memory_account("alice")), provider.session(memory_account("bob"))
+    mail.deliver("alice")
+    mail.deliver("bob")
+    mail.fail_syncs("bob", KeyError("a bug"))
+    seen: list[str] = []
+    results = await SyncEngine(store).sync_all_accounts(
+        [alice, bob], on_result=lambda r: seen.append(r.account)
     )
+    assert [r.account for r in results] == ["alice", "bob"]
+    assert sorted(seen) == ["alice", "bob"]
+    assert results[0].ok
+    assert len(results[0].new_messages) == 1
+    assert results[1].error == "bob: 'a bug' (KeyError)"
 
 
-def alice() -> Account:
-    return Account(
-        id="alice",
-        host="imap.test",
-        username="alice",
-        auth=PasswordAuth(password=ALICE_PASSWORD),
-        security=Security.NONE,
-        allow_insecure=True,
-        limits=AccountLimits(),
-    )
+class _ForgetfulStore(SQLiteStore):
+    """A store that cannot list unannounced messages while ``broken``."""
+
+    broken = False
+
+    async def unannounced(self, account: str) -> list[MessageRecord]:
+        if self.broken:
+            raise sqlite3.OperationalError("database is locked")
+        return await super().unannounced(account)
 
 
-@pytest.fixture(params=list(VARIANTS))
-def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
-    server.behavior.capabilities = VARIANTS[request.param]
-    return str(request.param)
-
-
-async def test_first_sync_then_nothing_costs_one_round_trip(
-    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
-) -> None:
-    for n in range(3):
-        mail.deliver("alice", message(n), flags=["\\Seen"] if n else [])
-    mail.deliver("alice", message(9), folder="Sent")
-    account = alice()
-    async with open_pool([account], connector=plain_connector) as pool:
-        engine = SyncEngine(pool, store, flag_resync_interval=3600)
-        first = await engine.sync_account(account)
-        assert first.ok, first.error
-        assert [(m.folder, m.uid) for m in first.new_messages] == [
-            ("INBOX", 1),
-            ("INBOX", 2),
-            ("INBOX", 3),
-            ("Sent", 1),
-        ]
-        m = first.new_messages[0]
-        assert (m.subject, m.sender, m.message_id) == (
-            "hello 0",
-            "Jörg <joerg@example.com>",
-            "<m0@example.com>",
-        )
-        assert m.recipients == ("alice@example.com", "bob@example.com")
-        assert first.folders_checked == 6
-        second = await engine.sync_account(account)
-        assert second.ok
-        assert second.new_messages == ()
-        assert second.round_trips == 1
-        assert set(second.commands) == {"STATUS"}
-        assert second.commands["STATUS"] == 6
-    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
-
-
-async def test_new_mail_flags_and_deletions_are_picked_up(
-    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
-) -> None:
-    account = alice()
-    for n in range(5):
-        mail.deliver("alice", message(n))
-    async with open_pool([account], connector=plain_connector) as pool:
-        # Without CONDSTORE, flags are looked at every flag_resync_interval.
-        engine = SyncEngine(pool, store, flag_resync_interval=0)
-        await engine.sync_account(account)
-        mail.deliver("alice", message(5))
-        mail.set_flags("alice", 2, ["\\Seen", "\\Flagged"])
-        mail.expunge("alice", [4])
-        result = await engine.sync_account(account)
-        assert result.ok, result.error
-        assert [m.uid for m in result.new_messages] == [6]
-        assert [(c.uid, c.new) for c in result.flag_changes] == [(2, ("\\Flagged", "\\Seen"))]
-        assert [(d.folder, d.uid) for d in result.deletions] == [("INBOX", 4)]
-        assert result.round_trips == 2  # STATUS, then one pipelined batch for INBOX
-    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
-
-
-async def test_recreated_folder_is_synced_anew(
-    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
-) -> None:
-    account = alice()
-    for n in range(3):
-        mail.deliver("alice", message(n), folder="Archive")
-    async with open_pool([account], connector=plain_connector) as pool:
-        engine = SyncEngine(pool, store)
-        await engine.sync_account(account)
-        mail.recreate("alice", "Archive")
-        mail.deliver("alice", message(7), folder="Archive")
-        result = await engine.sync_account(account)
-        assert result.folders_reset == 1
-        assert [(m.folder, m.uid, m.subject) for m in result.new_messages] == [
-            ("Archive", 1, "hello 7")
-        ]
-    assert store_view(store.store, account) == server_view(mail, "alice", FOLDERS)
-
-
-async def test_a_wrong_password_is_that_account_s_error_only(
-    plain_connector: Connect, store: AsyncStore, mail: MailStore
-) -> None:
-    good = alice()
-    bad = Account(
-        id="bob",
-        host="imap.test",
-        username="bob",
-        auth=PasswordAuth(password="wrong"),
-        security=Security.NONE,
-        allow_insecure=True,
-    )
-    mail.deliver("alice", message(1))
-    async with open_pool([good, bad], connector=plain_connector) as pool:
-        results = await SyncEngine(pool, store).sync_all_accounts()
-    by_id = {r.account: r for r in results}
-    assert by_id["alice"].ok
-    assert len(by_id["alice"].new_messages) == 1
-    assert by_id["bob"].error is not None
-    assert by_id["bob"].error.startswith("bob: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]")
-
-
-async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
-    plain_connector: Connect, mail: MailStore, server: IMAPTestServer, tmp_path: Path
-) -> None:
-    account = alice()
-    for folder in ("INBOX", "Sent", "Archive"):
-        for n in range(3):
-            mail.deliver("alice", message(n), folder=folder)
-    path = tmp_path / "state.sqlite3"
-    reported: list[tuple[str, int]] = []
-    server.behavior.delays["EXAMINE"] = 0.05
-    store = await AsyncStore.open(path)
-    async with open_pool([account], connector=plain_connector) as pool:
-        # The "process" dies between folders: some are committed, nothing was reported.
-        with trio.move_on_after(0.12):
-            result = await SyncEngine(pool, store).sync_account(account)
-            reported += [(m.folder, m.uid) for m in result.new_messages]
+async def test_a_store_that_fails_when_reporting_loses_nothing(tmp_path: Path) -> None:
+    store = await _ForgetfulStore.open(tmp_path / "s.sqlite3", inline=True)
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice"))
+    engine = SyncEngine(store)
+    uid = mail.deliver("alice")
+    store.broken = True
+    failed = await engine.sync_account(session)
+    assert failed.new_messages == ()
+    assert failed.error == "alice: database is locked (OperationalError)"
+    store.broken = False
+    assert [m.uid for m in (await engine.sync_account(session)).new_messages] == [uid]
     await store.aclose()
-    assert reported == []
-    with contextlib.closing(Store(path)) as peek:
-        assert 0 < len(peek.messages("alice")) < 9
-    server.behavior.delays.clear()
-    # A new process: new store object, pool and engine over the same database.
-    store = await AsyncStore.open(path)
-    async with open_pool([account], connector=plain_connector) as pool:
-        engine = SyncEngine(pool, store)
-        for _ in range(3):
-            result = await engine.sync_account(account)
-            reported += [(m.folder, m.uid) for m in result.new_messages]
-    await store.aclose()
-    expected = {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
-    assert sorted(reported) == sorted(expected)
 
 
-async def test_a_folder_known_to_have_changed_costs_one_round_trip(
-    variant: str, plain_connector: Connect, store: AsyncStore, mail: MailStore
+async def test_one_sync_per_account_at_a_time(
+    autojump_clock: trio.testing.MockClock, store: SQLiteStore
 ) -> None:
-    mail.deliver("alice", message(1))
-    account = alice()
-    async with open_pool([account], connector=plain_connector) as pool:
-        engine = SyncEngine(pool, store, flag_resync_interval=3600)
-        await engine.sync_account(account)
-        mail.deliver("alice", message(2))
-        told = await engine.sync_account(account, folders=["INBOX"], changed=["INBOX"])
-        assert told.ok, told.error
-        assert [m.uid for m in told.new_messages] == [2]
-        assert told.round_trips == 1
-        # A deletion is not what was guessed: the real plan runs after, one more trip.
-        mail.expunge("alice", [1])
-        mail.deliver("alice", message(3))
-        told = await engine.sync_account(account, folders=["INBOX"], changed=["INBOX"])
-        assert [m.uid for m in told.new_messages] == [3]
-        assert [d.uid for d in told.deletions] == [1]
-        # Without the hint: STATUS first, then the fetches.
-        mail.deliver("alice", message(4))
-        plain = await engine.sync_account(account, folders=["INBOX"])
-        assert [m.uid for m in plain.new_messages] == [4]
-        assert plain.round_trips == 2
+    mail = mail_of("alice", "bob")
+    provider = MemoryProvider(mail, sync_duration=1.0)
+    alice, bob = provider.session(memory_account("alice")), provider.session(memory_account("bob"))
+    engine = SyncEngine(store)
+    results: list[SyncResult] = []
+
+    async def sync(session: object) -> None:
+        assert session in (alice, bob)
+        results.append(await engine.sync_account(alice if session is alice else bob))
+
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for session in (alice, alice, alice, bob):
+            nursery.start_soon(sync, session)
+    # alice's three one after the other (3 s), bob's beside them.
+    assert trio.current_time() - started == 3
+    assert provider.stats.max_running == 2
+
+
+async def test_a_request_narrows_the_sync(store: SQLiteStore) -> None:
+    mail = mail_of("alice")
+    session = MemoryProvider(mail).session(memory_account("alice", folders=("INBOX", "Sent")))
+    engine = SyncEngine(store)
+    mail.deliver("alice", folder="Sent")
+    inbox_only = await engine.sync_account(session, request=SyncRequest(folders=("INBOX",)))
+    assert (inbox_only.folders_checked, inbox_only.new_messages) == (1, ())
+    assert len((await engine.sync_account(session)).new_messages) == 1

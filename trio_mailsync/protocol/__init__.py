@@ -12,6 +12,8 @@ This package imports nothing from the rest of trio_mailsync, and nothing
 from Trio; a test enforces it.
 """
 
+from trio_mailsync.secret import Secret
+
 from ._client import Client
 from ._commands import (
     Append,
@@ -82,7 +84,6 @@ from ._responses import (
     VanishedData,
 )
 from ._sasl import Plain, SaslMechanism, XOAuth2, decode_xoauth2_error
-from ._secret import Secret
 from ._seqset import SequenceSet
 from ._states import ConnectionState, IdleState
 

@@ -19,6 +19,9 @@ from typing import ClassVar, Final, TypeAlias
 
 import attrs
 
+from trio_mailsync.secret import Secret, as_secret
+
+from ._dates import format_internaldate
 from ._errors import LocalProtocolError
 from ._mutf7 import encode_mutf7
 from ._responses import (
@@ -40,7 +43,6 @@ from ._responses import (
     VanishedData,
 )
 from ._sasl import SaslMechanism
-from ._secret import Secret, as_secret
 from ._seqset import SequenceSet
 from ._states import ConnectionState
 
@@ -90,7 +92,6 @@ _QUOTABLE = re.compile(rb"[^\x00\r\n\x80-\xff]*\Z")
 _QUOTABLE_UTF8 = re.compile(rb"[^\x00\r\n]*\Z")
 _FETCH_ITEM = re.compile(r"[\x21-\x7e]+(?:\[[\x20-\x5c\x5e-\x7e]*\](?:<[0-9.]+>)?)?\Z")
 _FETCH_MACROS = frozenset({"ALL", "FAST", "FULL"})
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @attrs.frozen
@@ -528,28 +529,13 @@ class Append(Command):
             w.paren_atoms(self.flags)
         if self.internaldate is not None:
             w.sp()
-            w.raw(b'"' + _format_date(self.internaldate) + b'"')
+            w.raw(b'"' + format_internaldate(self.internaldate) + b'"')
         w.sp()
         if b"\0" in self.message:
             raise LocalProtocolError(
                 "a message with NUL bytes needs BINARY, which is not supported"
             )
         w.parts.append(Literal(self.message))
-
-
-def _format_date(when: datetime) -> bytes:
-    if when.tzinfo is None:
-        raise LocalProtocolError("APPEND's date must be timezone-aware")
-    offset = when.utcoffset()
-    assert offset is not None
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return (
-        f"{when.day:2d}-{_MONTHS[when.month - 1]}-{when.year:04d} "
-        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} "
-        f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
-    ).encode()
 
 
 @attrs.frozen(eq=False)

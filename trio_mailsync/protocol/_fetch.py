@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
+from ._dates import parse_internaldate
 from ._framing import Frame
 from ._lexer import (
     Cursor,
@@ -54,29 +54,6 @@ UID_FLAGS = re.compile(
     rb"|FLAGS \(([^()\"{}\[\]\x80-\xff]*)\) UID ([0-9]+))\)\Z"
 )
 _SIMPLE_ITEM = re.compile(rb"([A-Za-z0-9.\-]+) +(?:([0-9]+)|\(([^()\"{}\[\]]*)\))")
-_INTERNALDATE = re.compile(
-    rb" *(\d{1,2})-([A-Za-z]{3})-(\d{4}) +(\d{1,2}):(\d{2}):(\d{2})"
-    rb"(?: +([+-])(\d{2})(\d{2}))? *\Z"
-)
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        [
-            b"JAN",
-            b"FEB",
-            b"MAR",
-            b"APR",
-            b"MAY",
-            b"JUN",
-            b"JUL",
-            b"AUG",
-            b"SEP",
-            b"OCT",
-            b"NOV",
-            b"DEC",
-        ]
-    )
-}
 _KEEP_RAW: Final = object()
 
 
@@ -207,25 +184,6 @@ _FETCH_ITEMS: dict[str, tuple[str, Callable[[Raw], Any]]] = {
     "EMAILID": ("emailid", _object_id),
     "THREADID": ("threadid", _object_id),
 }
-
-
-def parse_internaldate(raw: bytes) -> datetime | None:
-    """``"17-Jul-1996 02:44:25 -0700"`` as an aware datetime; ``None`` if malformed."""
-    m = _INTERNALDATE.match(raw)
-    if m is None:
-        return None
-    day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
-    month = _MONTHS.get(mon.upper())
-    if month is None:
-        return None
-    tz = UTC
-    if sign is not None:
-        offset = timedelta(hours=int(zh), minutes=int(zm))
-        tz = timezone(-offset if sign == b"-" else offset)
-    try:
-        return datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz)
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------- envelopes

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._secret import Secret, as_secret
+from trio_mailsync.secret import Secret, as_secret
 
 __all__ = ["Plain", "SaslMechanism", "XOAuth2", "decode_xoauth2_error"]
 

@@ -1,127 +1,240 @@
-"""The sync service: watchers, coalesced syncs, sweeps and event subscriptions.
+"""The sync service: a supervised nursery per account, coalesced syncs, sweeps, subscriptions.
 
 ::
 
-    async with open_sync_service(config) as service:
+    service = SyncService(config, providers, store)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
         with service.subscribe() as events:
             async for event in events:
                 ...
 
-Everything runs in the nursery the service owns. Triggers from the
-watchers are coalesced per account: a burst of notifications causes one
-sync, and a trigger arriving during a sync causes exactly one more, never
-lost. Every ``sweep_interval`` all folders of all accounts are synced.
+(``trio_mailsync.app.open_sync_service`` builds the providers and the store
+from a config and does the above.)
+
+Each account runs in a nursery of its own under a supervisor: the provider's
+watcher, and the account's sync loop. Anything that escapes them (a store
+error, a bug) becomes the account's ``error`` state with its cause, is logged
+once, and the account restarts after a backoff; no other account notices.
+
+Sync requests (a watcher's change, a sweep, :meth:`SyncService.request`) are
+merged into the account's one pending request and its loop is woken through
+a channel; a burst of notifications becomes one sync, a request arriving
+during a sync one more. Every sync goes through the engine, so it takes the
+engine's limiter: at most ``concurrency`` syncs at once, whatever asked.
+
 New messages are published, then acknowledged in the store, so a crash in
 between re-reports them (at least once; clients de-duplicate on account,
-folder, UIDVALIDITY and UID).
+folder, generation and uid).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from functools import partial
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import NoReturn
 
 import attrs
 import trio
 
-from trio_mailsync.config import Account, Config
-from trio_mailsync.credentials import Credentials
-from trio_mailsync.imap import ConnectionPool, Connector, open_pool, tcp_connector
-from trio_mailsync.service.events import (
+from trio_mailsync.core.config import Account, Config
+from trio_mailsync.core.events import (
     AccountState,
     AccountStateChanged,
     Hello,
     NewMessages,
     ServiceEvent,
+    Subscription,
     SyncCompleted,
 )
-from trio_mailsync.service.watcher import IDLE_REASONS, IdleWatcher, Trigger
-from trio_mailsync.sync import AsyncStore, SyncEngine, SyncResult, default_store_path
+from trio_mailsync.core.model import Change, SyncRequest, SyncResult
+from trio_mailsync.core.ports import AccountSession, Provider, StateStore
+from trio_mailsync.sync import SyncEngine
 
-__all__ = ["ServiceStatistics", "Subscription", "SyncService", "open_sync_service"]
+__all__ = ["ServiceStatistics", "SyncService"]
 
 logger = logging.getLogger(__name__)
 
-#: Triggers waiting for the dispatcher (watchers wait when it is full).
-TRIGGER_QUEUE = 1024
+#: A crashed account restarts after this, doubling per crash in a row up to RESTART_MAX.
+RESTART_INITIAL = 1.0
+RESTART_MAX = 300.0
+#: An account that ran this long since its last restart starts the backoff over.
+HEALTHY_AFTER = 600.0
 
 
 @attrs.define
 class ServiceStatistics:
+    """What the service did: changes heard, syncs, sweeps, events, subscribers, restarts."""
+
     triggers: int = 0
     syncs: int = 0
     sweeps: int = 0
     events: int = 0
     subscribers: int = 0
     dropped_subscribers: int = 0
+    #: Accounts restarted by their supervisor after an unexpected failure.
+    restarts: int = 0
 
 
-class Subscription:
-    """A subscriber's bounded queue; on overflow the subscriber is dropped (end of stream)."""
+class _Reply:
+    """A sweep's wait for one account's result."""
 
-    def __init__(self, size: int) -> None:
-        self.send, self.receive = trio.open_memory_channel[ServiceEvent](size)
-        #: Set when the subscriber fell too far behind and was dropped.
-        self.overflowed = False
-        self.cancel_scope: trio.CancelScope | None = None
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._result: SyncResult | None = None
 
-    def __aiter__(self) -> Subscription:
-        return self
+    def set(self, result: SyncResult) -> None:
+        self._result = result
+        self._done.set()
 
-    async def __anext__(self) -> ServiceEvent:
-        try:
-            return await self.receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
+    async def wait(self) -> SyncResult:
+        await self._done.wait()
+        assert self._result is not None
+        return self._result
 
 
 @attrs.define
 class _Request:
-    reason: str
-    everything: bool
+    """An account's pending sync: everything asked of it since its last sync started."""
+
+    #: The first trigger's reason; ``None`` when only sweeps asked.
+    reason: str | None
+    #: Folders asked for; ``None``: every folder.
+    folders: list[str] | None
+    #: Folders known to have changed.
+    changed: set[str]
+    replies: list[_Reply]
+
+    def merge(self, other: _Request) -> None:
+        self.reason = self.reason or other.reason
+        if self.folders is None or other.folders is None:
+            self.folders = None
+        else:
+            self.folders += [f for f in other.folders if f not in self.folders]
+        self.changed |= other.changed
+        self.replies += other.replies
+
+
+class _Account:
+    """One account's running state."""
+
+    def __init__(self, session: AccountSession) -> None:
+        self.session = session
+        self.id = session.account.id
+        self.pending: _Request | None = None
+        # One wake-up is enough however many requests were merged meanwhile.
+        self.wake_send, self.wake_receive = trio.open_memory_channel[None](1)
+        self.watch_state = AccountState.CONNECTING
+        self.syncing = False
+        #: The last sync's error (``None`` once a sync worked).
+        self.error: str | None = None
+        #: Why the account's tasks last failed, until it is running again.
+        self.crashed: str | None = None
+        #: In a sweep round: the next round leaves it out.
+        self.sweeping = False
+        self.shown: AccountState | None = None
+
+    def request(self, request: _Request) -> None:
+        if self.pending is None:
+            self.pending = request
+        else:
+            self.pending.merge(request)
+        # Already woken, if it would block: the loop will find the merged request.
+        with suppress(trio.WouldBlock):
+            self.wake_send.send_nowait(None)
+
+
+class _WatchTarget:
+    """The ``WatchTarget`` an account's watcher reports to."""
+
+    def __init__(self, service: SyncService, account: _Account) -> None:
+        self._service = service
+        self._account = account
+
+    async def changed(self, change: Change) -> None:
+        self._service.stats.triggers += 1
+        folders = None if change.folders is None else list(change.folders)
+        changed = set(change.folders or ()) if change.certain else set()
+        self._account.request(_Request(change.reason, folders, changed, []))
+        await trio.lowlevel.checkpoint()
+
+    def state(self, state: AccountState, detail: str | None) -> None:
+        account = self._account
+        account.watch_state = state
+        if state in (AccountState.IDLE, AccountState.POLLING):
+            account.crashed = None  # running again
+        self._service._show_state(account, detail)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The one exception inside (nested) groups of one, for the message."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 class SyncService:
-    """Runs the watchers and syncs; see :func:`open_sync_service`."""
+    """Runs every account's watcher and syncs; the EventSource of the sinks.
 
-    def __init__(self, config: Config, pool: ConnectionPool, store: AsyncStore) -> None:
+    ``providers`` maps provider names to providers that serve the config's
+    accounts; ``store`` is where the state lives.
+    """
+
+    def __init__(
+        self, config: Config, providers: Mapping[str, Provider], store: StateStore
+    ) -> None:
         self.config = config
-        self.pool = pool
         self.store = store
-        self.engine = SyncEngine(pool, store, concurrency=config.service.concurrency)
+        self.engine = SyncEngine(store, concurrency=config.service.concurrency)
         self.stats = ServiceStatistics()
-        self.watchers: dict[str, IdleWatcher] = {}
-        self._accounts = {a.id: a for a in config.accounts}
-        self._watch_state = dict.fromkeys(self._accounts, AccountState.CONNECTING)
-        self._syncing: dict[str, int] = {}
-        self._errors: dict[str, str] = {}
-        self._shown: dict[str, AccountState] = {}
-        self._pending: dict[str, _Request] = {}
-        #: Accounts in a sweep round now.
-        self._sweeping: set[str] = set()
-        self._running: set[str] = set()
+        self._accounts: dict[str, _Account] = {}
+        for account in config.accounts:
+            provider = providers.get(account.provider)
+            if provider is None:
+                raise ValueError(f"{account.id}: no provider {account.provider!r} was given")
+            self._accounts[account.id] = _Account(provider.session(account))
         self._subscribers: set[Subscription] = set()
         self._seq = 0
-        self._nursery: trio.Nursery | None = None
-        self._trigger_send, self._trigger_receive = trio.open_memory_channel[Trigger](TRIGGER_QUEUE)
 
     # ------------------------------------------------------------ observation
 
+    @property
+    def account_count(self) -> int:
+        """How many accounts the service runs."""
+        return len(self._accounts)
+
+    @property
+    def accounts(self) -> list[Account]:
+        """The accounts the service runs, in config order."""
+        return [a.session.account for a in self._accounts.values()]
+
+    def session(self, account_id: str) -> AccountSession:
+        """The provider's session of an account (its statistics say what it did)."""
+        return self._accounts[account_id].session
+
     def statistics(self) -> ServiceStatistics:
+        """A copy of the counters."""
         return attrs.evolve(self.stats, subscribers=len(self._subscribers))
 
     def state(self, account_id: str) -> AccountState:
-        """What the account is doing; a failed last sync shows as ERROR until one works."""
-        if account_id in self._syncing:
+        """What the account is doing; a failure shows as ERROR until the account works again."""
+        account = self._accounts[account_id]
+        if account.syncing:
             return AccountState.SYNCING
-        watching = self._watch_state[account_id]
-        if account_id in self._errors and watching is not AccountState.AUTH_FAILED:
+        if account.crashed is not None:
             return AccountState.ERROR
-        return watching
+        if account.error is not None and account.watch_state is not AccountState.AUTH_FAILED:
+            return AccountState.ERROR
+        return account.watch_state
+
+    def error(self, account_id: str) -> str | None:
+        """Why the account is in trouble: its tasks' failure, or its last sync's error."""
+        account = self._accounts[account_id]
+        return account.crashed or account.error
 
     def hello(self) -> Hello:
+        """The accounts and their states now: what a new subscriber starts from."""
         return Hello(seq=self._seq, accounts={a: self.state(a) for a in self._accounts})
 
     @contextmanager
@@ -165,97 +278,110 @@ class SyncService:
                 self._subscribers.discard(subscription)
         return event
 
-    def _show_state(self, account_id: str, detail: str | None = None) -> None:
-        state = self.state(account_id)
-        if self._shown.get(account_id) is not state:
-            self._shown[account_id] = state
-            self.publish(AccountStateChanged(account=account_id, state=state, detail=detail))
-
-    def _set_watch_state(self, account_id: str, state: AccountState, detail: str | None) -> None:
-        self._watch_state[account_id] = state
-        self._show_state(account_id, detail)
+    def _show_state(self, account: _Account, detail: str | None = None) -> None:
+        state = self.state(account.id)
+        if account.shown is not state:
+            account.shown = state
+            if state is AccountState.ERROR:
+                detail = self.error(account.id) or detail
+            self.publish(AccountStateChanged(account=account.id, state=state, detail=detail))
 
     # ------------------------------------------------------------ running
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Run every account and the sweeps until cancelled."""
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            for account in self.config.accounts:
-                watcher = IdleWatcher(
-                    self.pool,
-                    account,
-                    self.config.service,
-                    trigger=self._trigger_send.send,
-                    set_state=partial(self._set_watch_state, account.id),
-                )
-                self.watchers[account.id] = watcher
-                nursery.start_soon(watcher.run)
-            nursery.start_soon(self._dispatch)
+            for account in self._accounts.values():
+                nursery.start_soon(self._supervise, account)
             nursery.start_soon(self._sweep)
             task_status.started()
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _dispatch(self) -> None:
-        async for trigger in self._trigger_receive:
-            self.stats.triggers += 1
-            self.request(trigger.account, trigger.reason, everything=trigger.folder == "*")
+    async def _supervise(self, account: _Account) -> NoReturn:
+        """Run the account's watcher and sync loop; restart them, with backoff, if they fail."""
+        crashes = 0
+        while True:
+            started = trio.current_time()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch, account)
+                    nursery.start_soon(self._sync_loop, account)
+            except Exception as exc:  # groups included; cancellation is not an Exception
+                cause = _cause(exc)
+                self.stats.restarts += 1
+                account.crashed = f"{account.id}: {type(cause).__name__}: {cause}"
+                account.watch_state = AccountState.ERROR
+                logger.error("%s: the account failed; restarting it", account.id, exc_info=cause)
+                self._show_state(account)
+            if trio.current_time() - started >= HEALTHY_AFTER:
+                crashes = 0
+            crashes += 1
+            await trio.sleep(min(RESTART_MAX, RESTART_INITIAL * 2.0 ** min(crashes - 1, 16)))
 
-    def request(self, account_id: str, reason: str, *, everything: bool = False) -> None:
-        """Ask for a sync of one account; coalesced with any pending or running one."""
-        pending = self._pending.get(account_id)
-        if pending is None:
-            self._pending[account_id] = _Request(reason, everything)
-        else:
-            pending.everything = pending.everything or everything
-        if account_id not in self._running and self._nursery is not None:
-            self._running.add(account_id)
-            self._nursery.start_soon(self._sync_loop, account_id)
+    async def _watch(self, account: _Account) -> NoReturn:
+        await account.session.watch(_WatchTarget(self, account))
+        raise RuntimeError("the watcher ended")  # a watcher runs until cancelled
 
-    async def _sync_loop(self, account_id: str) -> None:
-        account = self._accounts[account_id]
-        try:
-            while (request := self._pending.pop(account_id, None)) is not None:
-                folders = None if request.everything else ["INBOX"]
-                # An IDLE notification says INBOX changed: no need to ask STATUS first.
-                changed = ["INBOX"] if folders and request.reason in IDLE_REASONS else []
-                result = await self._sync(account, folders, changed)
-                self.publish(SyncCompleted(trigger=request.reason, results=[result]))
-        finally:
-            self._running.discard(account_id)
+    async def _sync_loop(self, account: _Account) -> NoReturn:
+        """Take the account's pending request each time the loop is woken, and sync."""
+        while True:
+            await account.wake_receive.receive()
+            while (request := account.pending) is not None:
+                account.pending = None
+                try:
+                    result = await self._sync(account, request)
+                except BaseException:
+                    # Not done: it runs again when the account restarts.
+                    account.request(request)
+                    raise
+                if request.reason is not None:
+                    self.publish(SyncCompleted(trigger=request.reason, results=[result]))
+                for reply in request.replies:
+                    reply.set(result)
 
-    async def _sync(
-        self, account: Account, folders: list[str] | None, changed: list[str] | None = None
-    ) -> SyncResult:
+    async def _sync(self, account: _Account, request: _Request) -> SyncResult:
         """One sync of one account, with its state shown and its news announced."""
-        self._syncing[account.id] = self._syncing.get(account.id, 0) + 1
-        self._show_state(account.id)
+        account.syncing = True
+        self._show_state(account)
         try:
             result = await self.engine.sync_account(
-                account,
+                account.session,
+                request=SyncRequest(
+                    folders=None if request.folders is None else tuple(request.folders),
+                    changed=frozenset(request.changed),
+                ),
                 ack=False,
-                folders=folders,
-                changed=changed or (),
                 timeout=self.config.service.sync_timeout,
             )
             self.stats.syncs += 1
+            account.error = result.error
             if result.error is None:
-                self._errors.pop(account.id, None)
-            else:
-                self._errors[account.id] = result.error
+                account.crashed = None
             await self._announce(result)
             return result
         finally:
-            self._syncing[account.id] -= 1
-            if not self._syncing[account.id]:
-                del self._syncing[account.id]
-            self._show_state(account.id, self._errors.get(account.id))
+            account.syncing = False
+            self._show_state(account, account.error)
 
     async def _announce(self, result: SyncResult) -> None:
         if result.new_messages:
             self.publish(NewMessages(account=result.account, messages=result.new_messages))
             with trio.CancelScope(shield=True):
-                await self.store.run(self.store.store.mark_announced, result.new_messages)
+                await self.store.mark_announced(result.new_messages)
 
-    async def _sweep(self) -> None:
+    def request(
+        self, account_id: str, reason: str = "manual", *, folders: Sequence[str] | None = None
+    ) -> None:
+        """Ask for a sync of one account (of ``folders``, or all); merged with any pending one.
+
+        Returns at once; the sync's ``sync_result`` event tells how it went.
+        """
+        folder_list = None if folders is None else list(folders)
+        self._accounts[account_id].request(_Request(reason, folder_list, set(), []))
+
+    async def _sweep(self) -> NoReturn:
         """A sweep every ``sweep_interval`` from the start of the last one.
 
         Rounds may overlap: an account still busy with one round (a slow or hung
@@ -269,62 +395,31 @@ class SyncService:
                 nursery.start_soon(self.sync_all, reason)
                 reason = "sweep"
                 await trio.sleep(interval)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def sync_all(self, reason: str = "manual") -> list[SyncResult]:
-        """Sync every folder of every account now; one aggregated sync_result event.
+        """Sync every folder of every account now; one aggregated ``sync_result`` event.
 
-        At most ``concurrency`` accounts at once; accounts already in a sweep
-        are left to it. Triggered INBOX syncs do not queue behind a sweep: there
-        is at most one per account anyway.
+        Accounts already in a sweep are left to it. Each account's sync goes
+        through its own loop, merged with whatever it had pending.
         """
         self.stats.sweeps += 1
-        accounts = [a for a in self._accounts.values() if a.id not in self._sweeping]
-        results: list[SyncResult | None] = [None] * len(accounts)
+        chosen = [a for a in self._accounts.values() if not a.sweeping]
+        results: list[SyncResult | None] = [None] * len(chosen)
 
-        async def one(index: int, account: Account) -> None:
-            self._sweeping.add(account.id)
+        async def one(index: int, account: _Account) -> None:
+            reply = _Reply()
+            account.sweeping = True
             try:
-                async with self.engine.limiter:
-                    results[index] = await self._sync(account, None)
+                account.request(_Request(None, None, set(), [reply]))
+                results[index] = await reply.wait()
             finally:
-                self._sweeping.discard(account.id)
+                account.sweeping = False
 
         async with trio.open_nursery() as nursery:
-            for index, account in enumerate(accounts):
+            for index, account in enumerate(chosen):
                 nursery.start_soon(one, index, account)
         done = [r for r in results if r is not None]
-        if accounts:
+        if chosen:
             self.publish(SyncCompleted(trigger=reason, results=done))
         return done
-
-
-@asynccontextmanager
-async def open_sync_service(
-    config: Config,
-    *,
-    connector: Connector = tcp_connector,
-    credentials: dict[str, Credentials] | None = None,
-    store: AsyncStore | None = None,
-) -> AsyncIterator[SyncService]:
-    """The service for the block.
-
-    On exit the watchers send DONE, the connections LOGOUT, and the store
-    (if opened here) is closed.
-    """
-    own_store = store is None
-    if store is None:
-        store = await AsyncStore.open(config.store_path or default_store_path())
-    try:
-        async with open_pool(config.accounts, connector=connector, credentials=credentials) as pool:
-            service = SyncService(config, pool, store)
-            async with trio.open_nursery() as nursery:
-                await nursery.start(service.run)
-                try:
-                    yield service
-                finally:
-                    nursery.cancel_scope.cancel()
-                    service.close_subscriptions()
-    finally:
-        if own_store:
-            with trio.CancelScope(shield=True):
-                await store.aclose()

@@ -1,31 +1,5 @@
-"""The sync engine and its SQLite store."""
+"""The provider-neutral sync engine: limit, lock and timeout on every sync; exactly-once."""
 
-from trio_mailsync.sync.engine import (
-    Deletion,
-    FlagChange,
-    SyncEngine,
-    SyncResult,
-    record_from_fetch,
-)
-from trio_mailsync.sync.store import (
-    AsyncStore,
-    FolderState,
-    FolderUpdate,
-    MessageRecord,
-    Store,
-    default_store_path,
-)
+from trio_mailsync.sync.engine import SyncEngine
 
-__all__ = [
-    "AsyncStore",
-    "Deletion",
-    "FlagChange",
-    "FolderState",
-    "FolderUpdate",
-    "MessageRecord",
-    "Store",
-    "SyncEngine",
-    "SyncResult",
-    "default_store_path",
-    "record_from_fetch",
-]
+__all__ = ["SyncEngine"]

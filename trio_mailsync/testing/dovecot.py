@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from trio_mailsync.config import Account, AccountLimits, PasswordAuth, Security
+from trio_mailsync.core.config import Account
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
 
 __all__ = ["DovecotServer", "DovecotUnavailable", "ensure_installed"]
 
@@ -127,8 +129,8 @@ class DovecotServer:
         **limits: float,
     ) -> Account:
         """An account for ``user`` on this server (STARTTLS uses the plain port)."""
-        return Account(
-            id=account_id or user,
+        return imap_account(
+            account_id or user,
             host="localhost",
             port=self.imaps_port if security is Security.TLS else self.imap_port,
             security=security,

@@ -1,0 +1,204 @@
+"""IMAP syncs through the engine against the testing server, with and without CONDSTORE/QRESYNC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from tests.support import Connect, make_account
+from trio_mailsync.core.config import Account
+from trio_mailsync.core.model import SyncRequest
+from trio_mailsync.providers.imap import Security, open_imap_provider
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.sync import SyncEngine
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+
+from .conftest import VARIANTS, server_view, store_view
+
+FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
+INBOX_CHANGED = SyncRequest(folders=("INBOX",), changed=frozenset({"INBOX"}))
+
+
+def message(n: int) -> bytes:
+    return sample_message(
+        n,
+        subject=f"hello {n}",
+        sender="=?utf-8?q?J=C3=B6rg?= <joerg@example.com>",
+        to="alice@example.com",
+        cc="bob@example.com",
+    )
+
+
+def alice() -> Account:
+    return make_account(security=Security.NONE, allow_insecure=True)
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
+    server.behavior.capabilities = VARIANTS[request.param]
+    return str(request.param)
+
+
+async def test_first_sync_then_nothing_costs_one_round_trip(
+    variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    for n in range(3):
+        mail.deliver("alice", message(n), flags=["\\Seen"] if n else [])
+    mail.deliver("alice", message(9), folder="Sent")
+    account = alice()
+    async with open_imap_provider(
+        [account], connector=plain_connector, flag_resync_interval=3600
+    ) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(account)
+        first = await engine.sync_account(session)
+        assert first.ok, first.error
+        assert [(m.folder, m.uid) for m in first.new_messages] == [
+            ("INBOX", 1),
+            ("INBOX", 2),
+            ("INBOX", 3),
+            ("Sent", 1),
+        ]
+        m = first.new_messages[0]
+        assert (m.subject, m.sender, m.message_id) == (
+            "hello 0",
+            "Jörg <joerg@example.com>",
+            "<m0@example.com>",
+        )
+        assert m.recipients == ("alice@example.com", "bob@example.com")
+        assert first.folders_checked == 6
+        second = await engine.sync_account(session)
+        assert second.ok
+        assert second.new_messages == ()
+        assert second.round_trips == 1
+        assert set(second.commands) == {"STATUS"}
+        assert second.commands["STATUS"] == 6
+    assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_new_mail_flags_and_deletions_are_picked_up(
+    variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    account = alice()
+    for n in range(5):
+        mail.deliver("alice", message(n))
+    async with open_imap_provider(
+        [account], connector=plain_connector, flag_resync_interval=0
+    ) as imap:
+        # Without CONDSTORE, flags are looked at every flag_resync_interval.
+        engine = SyncEngine(store)
+        session = imap.session(account)
+        await engine.sync_account(session)
+        mail.deliver("alice", message(5))
+        mail.set_flags("alice", 2, ["\\Seen", "\\Flagged"])
+        mail.expunge("alice", [4])
+        result = await engine.sync_account(session)
+        assert result.ok, result.error
+        assert [m.uid for m in result.new_messages] == [6]
+        assert [(c.uid, c.new) for c in result.flag_changes] == [(2, ("\\Flagged", "\\Seen"))]
+        assert [(d.folder, d.uid) for d in result.deletions] == [("INBOX", 4)]
+        assert result.round_trips == 2  # STATUS, then one pipelined batch for INBOX
+    assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_recreated_folder_is_synced_anew(
+    variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    account = alice()
+    for n in range(3):
+        mail.deliver("alice", message(n), folder="Archive")
+    async with open_imap_provider([account], connector=plain_connector) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(account)
+        await engine.sync_account(session)
+        mail.recreate("alice", "Archive")
+        mail.deliver("alice", message(7), folder="Archive")
+        result = await engine.sync_account(session)
+        assert result.folders_reset == 1
+        assert [(m.folder, m.uid, m.subject) for m in result.new_messages] == [
+            ("Archive", 1, "hello 7")
+        ]
+    assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)
+
+
+async def test_a_wrong_password_is_that_account_s_error_only(
+    plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    good = alice()
+    bad = make_account("bob", security=Security.NONE, allow_insecure=True, password="wrong")
+    mail.deliver("alice", message(1))
+    async with open_imap_provider([good, bad], connector=plain_connector) as imap:
+        sessions = [imap.session(good), imap.session(bad)]
+        results = await SyncEngine(store).sync_all_accounts(sessions)
+    by_id = {r.account: r for r in results}
+    assert by_id["alice"].ok
+    assert len(by_id["alice"].new_messages) == 1
+    assert by_id["bob"].error is not None
+    assert by_id["bob"].error.startswith("bob: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]")
+
+
+async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
+    plain_connector: Connect, mail: MailStore, server: IMAPTestServer, tmp_path: Path
+) -> None:
+    account = alice()
+    for folder in ("INBOX", "Sent", "Archive"):
+        for n in range(3):
+            mail.deliver("alice", message(n), folder=folder)
+    path = tmp_path / "state.sqlite3"
+    reported: list[tuple[str, int]] = []
+    server.behavior.delays["EXAMINE"] = 0.05
+    store = await SQLiteStore.open(path)
+    async with open_imap_provider([account], connector=plain_connector) as imap:
+        # The "process" dies between folders: some are committed, nothing was reported.
+        with trio.move_on_after(0.12):
+            result = await SyncEngine(store).sync_account(imap.session(account))
+            reported += [(m.folder, m.uid) for m in result.new_messages]
+    await store.aclose()
+    assert reported == []
+    peek = await SQLiteStore.open(path)
+    assert 0 < len(await peek.messages("alice")) < 9
+    await peek.aclose()
+    server.behavior.delays.clear()
+    # A new process: new store object, provider and engine over the same database.
+    store = await SQLiteStore.open(path)
+    async with open_imap_provider([account], connector=plain_connector) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(account)
+        for _ in range(3):
+            result = await engine.sync_account(session)
+            reported += [(m.folder, m.uid) for m in result.new_messages]
+    await store.aclose()
+    expected = {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
+    assert sorted(reported) == sorted(expected)
+
+
+async def test_a_folder_known_to_have_changed_costs_one_round_trip(
+    variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    mail.deliver("alice", message(1))
+    account = alice()
+    async with open_imap_provider(
+        [account], connector=plain_connector, flag_resync_interval=3600
+    ) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(account)
+        await engine.sync_account(session)
+        mail.deliver("alice", message(2))
+        told = await engine.sync_account(session, request=INBOX_CHANGED)
+        assert told.ok, told.error
+        assert [m.uid for m in told.new_messages] == [2]
+        assert told.round_trips == 1
+        # A deletion is not what was guessed: the real plan runs after, one more trip.
+        mail.expunge("alice", [1])
+        mail.deliver("alice", message(3))
+        told = await engine.sync_account(session, request=INBOX_CHANGED)
+        assert [m.uid for m in told.new_messages] == [3]
+        assert [d.uid for d in told.deletions] == [1]
+        # Without the hint: STATUS first, then the fetches.
+        mail.deliver("alice", message(4))
+        plain = await engine.sync_account(session, request=SyncRequest(folders=("INBOX",)))
+        assert [m.uid for m in plain.new_messages] == [4]
+        assert plain.round_trips == 2

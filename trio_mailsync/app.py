@@ -1,0 +1,135 @@
+"""The composition root: a config becomes providers, a store, the service and its sinks.
+
+::
+
+    async with open_sync_service(config) as service:   # embed it in a Trio program
+        with service.subscribe() as events:
+            async for event in events:
+                ...
+
+    await serve(config, task_status=...)               # the service with its broadcaster
+
+The only module that knows every layer: providers come from
+``providers.registry`` (or are given, already open, by the caller: tests give
+an IMAP provider on memory streams, or an in-memory provider), the store is
+SQLite at ``[store] path`` unless one is given, the sink is the WebSocket
+broadcaster.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import NoReturn
+
+import attrs
+import trio
+
+from trio_mailsync.core.config import Config
+from trio_mailsync.core.ports import Provider, StateStore
+from trio_mailsync.providers.registry import PROVIDERS
+from trio_mailsync.secret import Secret
+from trio_mailsync.service import SyncService
+from trio_mailsync.sinks.websocket import Broadcaster, WebSocketSink
+from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
+
+__all__ = ["Running", "open_providers", "open_store", "open_sync_service", "serve"]
+
+
+@asynccontextmanager
+async def open_providers(
+    config: Config, *, providers: Mapping[str, Provider] | None = None
+) -> AsyncIterator[dict[str, Provider]]:
+    """Every provider the config's accounts need, open for the block.
+
+    ``providers`` already open (by name) are used as they are; the others are
+    opened from the registry and closed at the end of the block.
+    """
+    opened = dict(providers or {})
+    async with AsyncExitStack() as stack:
+        for account in config.accounts:
+            name = account.provider
+            if name in opened:
+                continue
+            kind = PROVIDERS.get(name)
+            if kind is None:
+                raise ValueError(f"{account.id}: unknown provider {name!r}")
+            chosen = [a for a in config.accounts if a.provider == name]
+            opened[name] = await stack.enter_async_context(kind.open(chosen, config.service))
+        yield opened
+
+
+@asynccontextmanager
+async def open_store(config: Config) -> AsyncIterator[StateStore]:
+    """The config's store (``[store] path``, or the default path), closed at the end."""
+    store = await SQLiteStore.open(config.store_path or default_store_path())
+    try:
+        yield store
+    finally:
+        with trio.CancelScope(shield=True):
+            await store.aclose()
+
+
+@asynccontextmanager
+async def open_sync_service(
+    config: Config,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    store: StateStore | None = None,
+) -> AsyncIterator[SyncService]:
+    """The service for the block: every account watched and synced.
+
+    On exit the watchers send DONE, the connections LOGOUT, subscribers' streams
+    end, and the store (if opened here) is closed.
+    """
+    async with AsyncExitStack() as stack:
+        if store is None:
+            store = await stack.enter_async_context(open_store(config))
+        ready = await stack.enter_async_context(open_providers(config, providers=providers))
+        service = SyncService(config, ready, store)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(service.run)
+            try:
+                yield service
+            finally:
+                nursery.cancel_scope.cancel()
+                service.close_subscriptions()
+
+
+@attrs.frozen
+class Running:
+    """What :func:`serve` hands to ``task_status.started``."""
+
+    service: SyncService
+    broadcaster: Broadcaster
+    #: True when no token was configured and one was made up for this run.
+    token_generated: bool
+
+
+async def serve(
+    config: Config,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    store: StateStore | None = None,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Run the sync service and its WebSocket broadcaster until cancelled.
+
+    Without a configured token a random one is made for this run; it is in
+    ``Running.broadcaster`` for the caller to show to the operator.
+    """
+    settings = config.broadcast
+    generated = settings.token is None
+    if generated:
+        # Hexadecimal: a token that starts with "-" would be read as an option by
+        # ``trio-mailsync watch URL --token <token>`` (urlsafe base64 can).
+        settings = attrs.evolve(settings, token=Secret(secrets.token_hex(24)))
+    async with (
+        open_sync_service(config, providers=providers, store=store) as service,
+        trio.open_nursery() as nursery,
+    ):
+        broadcaster = await nursery.start(WebSocketSink(settings).run, service)
+        task_status.started(Running(service, broadcaster, generated))
+        await trio.sleep_forever()
+    raise AssertionError("unreachable")  # pragma: no cover

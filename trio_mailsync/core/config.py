@@ -1,0 +1,275 @@
+"""What a configuration says, whatever the providers: accounts, the service, the broadcaster.
+
+The provider-neutral part of the configuration. An :class:`Account` names its
+provider through its ``settings``, an object of the provider's own (IMAP's
+host, port and TLS; the Gmail API's OAuth client); each provider reads its
+settings from its account's TOML table with a :class:`TableReader`, so every
+mistake is reported the same way: file, key path, what is wrong.
+``trio_mailsync.config.load_config`` puts it together.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import attrs
+
+from trio_mailsync.core.errors import ConfigError
+from trio_mailsync.secret import Secret, as_secret
+
+__all__ = [
+    "DEFAULT_FOLDERS",
+    "ROLES",
+    "Account",
+    "BroadcastSettings",
+    "Config",
+    "ProviderSettings",
+    "ServiceSettings",
+    "TableReader",
+]
+
+#: Folder roles, whatever the provider calls the folders: ``role:sent`` in an
+#: account's ``folders`` finds the sent folder under any name (or Gmail's SENT label).
+ROLES = ("inbox", "sent", "drafts", "archive", "junk", "trash", "all", "flagged")
+
+#: Folders synced when an account does not say: INBOX and the special-use roles
+#: that hold mail of their own (not "all" or "flagged", which repeat other folders).
+DEFAULT_FOLDERS = (
+    "INBOX",
+    "role:sent",
+    "role:drafts",
+    "role:archive",
+    "role:junk",
+    "role:trash",
+)
+
+
+class ProviderSettings(Protocol):
+    """A provider's settings for one account. ``provider`` names the provider they are for."""
+
+    provider: ClassVar[str]
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """One mail account: its id, what to sync, and its provider's settings.
+
+    ``folders`` holds selectors: names, ``role:x`` (see :data:`ROLES`) and patterns
+    (``*`` any depth, ``%`` one level). ``settings.provider`` says which provider
+    serves the account.
+    """
+
+    id: str
+    settings: ProviderSettings
+    folders: tuple[str, ...] = DEFAULT_FOLDERS
+
+    @property
+    def provider(self) -> str:
+        """The name of the provider that serves this account (``"imap"``...)."""
+        return self.settings.provider
+
+
+@attrs.frozen(kw_only=True)
+class ServiceSettings:
+    """How the service watches and syncs. Times are in seconds."""
+
+    #: IDLE is ended and re-issued at least this often (RFC 2177: servers may drop
+    #: an IDLE after 30 minutes; some NATs drop quiet connections much sooner).
+    idle_reissue: float = 600.0
+    #: A connection that says nothing for this long while IDLE-ing is probed
+    #: (DONE, IDLE); no answer means it is dead.
+    silence_timeout: float = 180.0
+    #: Without push (no IDLE, or a provider that has none), new mail is looked for this often.
+    poll_interval: float = 60.0
+    #: After IDLE failed, polling goes on this long before IDLE is tried again.
+    idle_retry_interval: float = 600.0
+    #: All folders of all accounts are synced this often (INBOX gets IDLE).
+    sweep_interval: float = 300.0
+    #: A sync still running after this long is abandoned with an error (a hung server).
+    sync_timeout: float = 900.0
+    #: Syncs running at once, of all accounts and all kinds (triggered, swept, manual).
+    concurrency: int = 32
+
+
+@attrs.frozen(kw_only=True)
+class BroadcastSettings:
+    """The WebSocket broadcaster: localhost and a token by default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: Secret | None = attrs.field(default=None, converter=attrs.converters.optional(as_secret))
+    #: Browser origins allowed to connect; empty: any (the token still applies).
+    allowed_origins: tuple[str, ...] = ()
+    #: Events queued per client (at least 4 per account); a client that falls
+    #: further behind is disconnected.
+    queue_size: int = 256
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A whole configuration: accounts, where the state lives, the service and the broadcaster."""
+
+    accounts: tuple[Account, ...]
+    path: Path | None = None
+    #: Where the sync state lives; ``None``: the default path.
+    store_path: Path | None = None
+    service: ServiceSettings = attrs.field(factory=ServiceSettings)
+    broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
+
+    def account(self, account_id: str) -> Account:
+        """The account with this id; ``KeyError`` if there is none."""
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+
+class TableReader:
+    """Typed access to TOML tables; every failure is a :class:`ConfigError` with its key path.
+
+    ``key`` arguments are the dotted path of the table being read
+    (``accounts.work``), for the messages.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        """The error for ``key``, to raise."""
+        return ConfigError(self.path, key, message)
+
+    def only(self, t: Mapping[str, Any], key: str, allowed: set[str]) -> None:
+        """Refuse any key of ``t`` not in ``allowed`` (a typo must not be ignored)."""
+        for name in t:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, f"unknown key; expected one of {', '.join(sorted(allowed))}")
+
+    def table(
+        self, t: Mapping[str, Any], name: str, *, prefix: str = "", required: bool = False
+    ) -> Mapping[str, Any]:
+        """The sub-table ``name`` of ``t`` (empty when absent and not required)."""
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in t:
+            if required:
+                raise self.fail(key, "is missing")
+            return {}
+        value = t[name]
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {_kind(value)}")
+        return value
+
+    def _get(self, t: Mapping[str, Any], key: str, name: str, required: bool) -> Any:
+        if name not in t:
+            if required:
+                raise self.fail(f"{key}.{name}", "is missing")
+            return None
+        return t[name]
+
+    def string(
+        self,
+        t: Mapping[str, Any],
+        key: str,
+        name: str,
+        *,
+        required: bool = False,
+        default: Any = None,
+        secret: bool = False,
+    ) -> Any:
+        """A non-empty string; ``secret=True`` never echoes the value in an error."""
+        value = self._get(t, key, name, required)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not value:
+            shown = type(value).__name__ if secret else _kind(value)  # never echo a secret
+            raise self.fail(f"{key}.{name}", f"must be a non-empty string, not {shown}")
+        return value
+
+    def secret(self, t: Mapping[str, Any], key: str, name: str, *, required: bool) -> Secret | None:
+        """``name`` inline, or ``name_env``: an environment variable read now."""
+        if name in t and f"{name}_env" in t:
+            raise self.fail(f"{key}.{name}", f"give {name} or {name}_env, not both")
+        if f"{name}_env" in t:
+            variable = self.string(t, key, f"{name}_env", required=True)
+            value = os.environ.get(variable)
+            if not value:
+                raise self.fail(f"{key}.{name}_env", f"environment variable {variable} is not set")
+            return Secret(value)
+        value = self.string(t, key, name, required=required, secret=True)
+        return None if value is None else Secret(value)
+
+    def boolean(self, t: Mapping[str, Any], key: str, name: str, *, default: bool) -> bool:
+        """``true`` or ``false``."""
+        value = self._get(t, key, name, False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", f"must be true or false, not {_kind(value)}")
+        return value
+
+    def integer(
+        self, t: Mapping[str, Any], key: str, name: str, *, default: int, low: int, high: int
+    ) -> int:
+        """An integer from ``low`` to ``high``."""
+        value = self._get(t, key, name, False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(
+                f"{key}.{name}", f"must be an integer from {low} to {high}, not {_kind(value)}"
+            )
+        return value
+
+    def number(
+        self, t: Mapping[str, Any], key: str, name: str, *, default: float, low: float
+    ) -> float:
+        """A finite number of at least ``low`` (integers accepted)."""
+        value = self._get(t, key, name, False)
+        if value is None:
+            return default
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < low
+        ):
+            raise self.fail(
+                f"{key}.{name}", f"must be a number of at least {low}, not {_kind(value)}"
+            )
+        return float(value)
+
+    def string_list(
+        self, t: Mapping[str, Any], key: str, name: str, *, default: list[str]
+    ) -> list[str]:
+        """A non-empty list of non-empty strings."""
+        value = self._get(t, key, name, False)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not value:
+            raise self.fail(
+                f"{key}.{name}", f"must be a non-empty list of strings, not {_kind(value)}"
+            )
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                raise self.fail(
+                    f"{key}.{name}[{i}]", f"must be a non-empty string, not {_kind(item)}"
+                )
+        return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else "a long string"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

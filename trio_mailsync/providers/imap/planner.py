@@ -1,0 +1,324 @@
+"""The IMAP sync planner: the commands that bring one folder from its stored state to the server's.
+
+One account's sync costs, when nothing changed, one round trip: STATUS for
+all its folders in one write, compared with the stored UIDVALIDITY, UIDNEXT,
+MESSAGES and HIGHESTMODSEQ. A changed folder costs one more: EXAMINE and the
+UID FETCH / UID SEARCH it needs, decided beforehand from STATUS and sent in
+one write:
+
+- new mail: ``UID FETCH <stored UIDNEXT>:*`` (``n:*`` returns the last message
+  when nothing is new, so UIDs below n are dropped);
+- flag changes: ``CHANGEDSINCE <stored HIGHESTMODSEQ>`` with CONDSTORE (and
+  ``VANISHED`` with QRESYNC); without CONDSTORE, all flags every
+  ``flag_resync_interval``;
+- deletions: VANISHED with QRESYNC; else a ``UID SEARCH`` of the stored range,
+  only when the server's message count says some are gone;
+- a new UIDVALIDITY: the folder's stored messages are dropped and it is
+  fetched anew.
+
+The store keeps, per folder, UIDVALIDITY as the generation and
+:class:`ImapCursor` (UIDNEXT, HIGHESTMODSEQ) as the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from trio_mailsync.core.errors import ProviderError
+from trio_mailsync.core.model import Cursor, FolderState, FolderUpdate, MessageRecord
+from trio_mailsync.protocol import (
+    Close,
+    Command,
+    CommandCompleted,
+    Examine,
+    Status,
+    StatusData,
+    UidFetch,
+    UidSearch,
+    Unselect,
+)
+from trio_mailsync.providers.imap.connection import (
+    IMAPConnection,
+    decode_fetch,
+    decode_search,
+    decode_status,
+)
+from trio_mailsync.providers.imap.folders import FolderInfo
+from trio_mailsync.providers.imap.records import lasting_flags, record_from_fetch
+
+__all__ = ["STATUS_ITEMS", "Capabilities", "FolderJob", "ImapCursor"]
+
+#: What STATUS is asked for every folder (plus HIGHESTMODSEQ with CONDSTORE).
+STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY")
+
+
+@attrs.frozen
+class ImapCursor:
+    """What IMAP keeps per folder beside UIDVALIDITY (the generation)."""
+
+    uidnext: int
+    highestmodseq: int | None
+
+    @classmethod
+    def of(cls, state: FolderState) -> ImapCursor:
+        """The cursor stored with ``state``."""
+        return cls(int(state.cursor["uidnext"]), state.cursor.get("highestmodseq"))
+
+    def to_json(self) -> Cursor:
+        """As the store keeps it."""
+        return {"uidnext": self.uidnext, "highestmodseq": self.highestmodseq}
+
+
+@attrs.frozen
+class Capabilities:
+    """What of the server's extensions a sync uses, decided once per connection."""
+
+    condstore: bool
+    qresync: bool
+    esearch: bool
+    gmail: bool
+    unselect: bool
+
+    @classmethod
+    def of(cls, conn: IMAPConnection) -> Capabilities:
+        """The capabilities of ``conn`` (QRESYNC counts once ENABLEd)."""
+        return cls(
+            condstore=conn.has("CONDSTORE") or conn.has("QRESYNC"),
+            qresync="QRESYNC" in conn.client.enabled,
+            esearch=conn.has("ESEARCH"),
+            gmail=conn.has("X-GM-EXT-1"),
+            unselect=conn.has("UNSELECT"),
+        )
+
+    def status_items(self) -> tuple[str, ...]:
+        """STATUS items for every folder."""
+        return STATUS_ITEMS + (("HIGHESTMODSEQ",) if self.condstore else ())
+
+    def new_message_items(self, condstore: bool) -> tuple[str, ...]:
+        """FETCH items for a new message: what its record needs."""
+        items = ["UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]
+        if condstore:
+            items.append("MODSEQ")
+        if self.gmail:
+            items += ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
+        return tuple(items)
+
+
+@attrs.define
+class _Plan:
+    """The commands that sync one folder, and which of them answer what."""
+
+    commands: list[Command]
+    fetch_new: UidFetch | None
+    fetch_flags: UidFetch | None
+    search: UidSearch | None
+    reset: bool
+    #: The stored UIDNEXT (1 after a reset): UIDs from here on are new.
+    last_uidnext: int
+    condstore: bool
+
+    def signature(self) -> list[str]:
+        return [repr(c) for c in self.commands]
+
+
+@attrs.frozen(kw_only=True)
+class FolderJob:
+    """One folder's sync over one connection: what the plans of this folder depend on."""
+
+    account_id: str
+    conn: IMAPConnection
+    folder: FolderInfo
+    #: As stored after the last sync; ``None`` for a folder never synced.
+    state: FolderState | None
+    caps: Capabilities
+    #: Wall-clock time of this sync.
+    now: float
+    flag_resync_interval: float
+
+    async def sync(self, status: StatusData) -> FolderUpdate | None:
+        """Sync the folder whose STATUS is ``status``: one round trip, or none if unchanged."""
+        plan = self._plan(status)
+        if plan is None:
+            return None
+        completions = await self.conn.run_many(plan.commands)
+        return self._finish(plan, status, completions)
+
+    async def sync_changed(self) -> FolderUpdate | None:
+        """Sync a folder known to have changed (an IDLE notification) in one round trip.
+
+        STATUS goes in the same write as the commands planned for the likeliest
+        change (new mail: UIDNEXT and HIGHESTMODSEQ moved, nothing deleted). When
+        the real STATUS plans the same commands, their answers are used; when it
+        does not (a deletion, a new UIDVALIDITY), the real plan runs after them.
+        """
+        state = self.state
+        assert state is not None  # a folder never synced has nothing to guess from
+        cursor = ImapCursor.of(state)
+        guess = StatusData(
+            mailbox=self.folder.name,
+            raw_mailbox=b"",
+            uidvalidity=state.generation,
+            uidnext=cursor.uidnext + 1,
+            messages=state.messages + 1,
+            highestmodseq=None if cursor.highestmodseq is None else cursor.highestmodseq + 1,
+        )
+        plan = self._plan(guess)
+        assert plan is not None  # the guess always differs from the state
+        leave = self.conn.unselect_command()
+        first = [leave] if leave is not None else []
+        sent = [*first, Status(self.folder.wire_name, self.caps.status_items()), *plan.commands]
+        completions = await self.conn.run_many(sent)
+        if leave is not None:
+            completions = completions[1:]
+        status = decode_status(completions[0])
+        if status is None:
+            done = completions[0]
+            raise ProviderError(
+                f"{self.account_id}: {self.folder.name}: STATUS failed: "
+                f"{done.status.value} {done.text or 'no data'}"
+            )
+        real = self._plan(status)
+        if real is None:
+            return None
+        if real.signature() == plan.signature():
+            return self._finish(plan, status, completions[1:])
+        completions = await self.conn.run_many(real.commands)
+        return self._finish(real, status, completions)
+
+    def _plan(self, status: StatusData) -> _Plan | None:
+        """The commands that bring the folder from its state to ``status``; ``None``: none."""
+        state, caps, folder = self.state, self.caps, self.folder
+        if status.uidvalidity is None:
+            raise ProviderError(f"{self.account_id}: {folder.name}: the server gave no UIDVALIDITY")
+        cursor = None if state is None else ImapCursor.of(state)
+        reset = state is None or state.generation != status.uidvalidity
+        condstore = caps.condstore and status.highestmodseq is not None
+        # Without CONDSTORE nothing says flags changed: they are all fetched now and then.
+        flag_due = (
+            state is not None
+            and state.messages > 0
+            and not condstore
+            and self.now - state.last_full_sync >= self.flag_resync_interval
+        )
+        if (
+            state is not None
+            and cursor is not None
+            and not reset
+            and status.uidnext == cursor.uidnext
+            and status.messages == state.messages
+            and (not condstore or status.highestmodseq == cursor.highestmodseq)
+            and not flag_due
+        ):
+            return None
+        last_uidnext = 1 if reset or cursor is None else cursor.uidnext
+        stored = 0 if reset or state is None else state.messages
+        upper = max(last_uidnext, status.uidnext or last_uidnext)
+        known_range = f"1:{last_uidnext - 1}" if last_uidnext > 1 else None
+        # With QRESYNC enabled, EXAMINE needs no CONDSTORE parameter (RFC 7162 3.2.3).
+        commands: list[Command] = [
+            Examine(folder.wire_name, condstore=condstore and not caps.qresync)
+        ]
+        fetch_new = fetch_flags = search = None
+        # UIDNEXT moved (or is unknown): new mail. UIDs are never reused, so the
+        # stored UIDNEXT is where the new ones start.
+        if reset or status.uidnext is None or status.uidnext > last_uidnext:
+            fetch_new = UidFetch(f"{last_uidnext}:*", caps.new_message_items(condstore))
+            commands.append(fetch_new)
+        if not reset and stored and known_range is not None and cursor is not None:
+            if (
+                condstore
+                and cursor.highestmodseq is not None
+                and status.highestmodseq != cursor.highestmodseq
+            ):
+                # Only what changed since the stored HIGHESTMODSEQ (and, with QRESYNC,
+                # what vanished: deletions come with it).
+                fetch_flags = UidFetch(
+                    known_range,
+                    ("UID", "FLAGS"),
+                    changedsince=cursor.highestmodseq,
+                    vanished=caps.qresync,
+                )
+            elif flag_due:
+                fetch_flags = UidFetch(known_range, ("UID", "FLAGS"))
+            if fetch_flags is not None:
+                commands.append(fetch_flags)
+            # Fewer messages than stored plus the most that can be new: some were deleted.
+            # A full flag listing or VANISHED tells which already; else a UID SEARCH.
+            lists_present = fetch_flags is not None and fetch_flags.changedsince is None
+            sees_vanished = fetch_flags is not None and caps.qresync
+            maybe_deleted = (status.messages or 0) < stored + (upper - last_uidnext)
+            if maybe_deleted and not lists_present and not sees_vanished:
+                search = UidSearch("UID", known_range, return_=("ALL",) if caps.esearch else None)
+                commands.append(search)
+        # Leave the folder in the same write: a later STATUS of a selected folder
+        # may show the session's old view of it (Dovecot does). EXAMINE is
+        # read-only, so CLOSE expunges nothing.
+        commands.append(Unselect() if caps.unselect else Close())
+        return _Plan(
+            commands=commands,
+            fetch_new=fetch_new,
+            fetch_flags=fetch_flags,
+            search=search,
+            reset=reset,
+            last_uidnext=last_uidnext,
+            condstore=condstore,
+        )
+
+    def _finish(
+        self, plan: _Plan, status: StatusData, completions: Sequence[CommandCompleted]
+    ) -> FolderUpdate:
+        """The folder's update from the answers to ``plan``'s commands."""
+        folder = self.folder
+        uidvalidity = status.uidvalidity
+        assert uidvalidity is not None
+        failed = [done for done in completions if not done.ok]
+        if failed:
+            done = failed[0]
+            raise ProviderError(
+                f"{self.account_id}: {folder.name}: {done.command.name} failed: "
+                f"{done.status.value} {done.text}"
+            )
+        self.conn.selected = None
+        by_command = {id(done.command): done for done in completions}
+        last_uidnext = plan.last_uidnext
+
+        new: list[MessageRecord] = []
+        top = last_uidnext - 1
+        if plan.fetch_new is not None:
+            fetched, _ = decode_fetch(by_command[id(plan.fetch_new)])
+            for item in fetched:
+                # n:* returns the last message even when nothing is new: below n is old.
+                if item.uid is not None and item.uid >= last_uidnext:
+                    new.append(record_from_fetch(self.account_id, folder.name, uidvalidity, item))
+                    top = max(top, item.uid)
+        flags: dict[int, tuple[tuple[str, ...], int | None]] = {}
+        deleted: set[int] = set()
+        present: frozenset[int] | None = None
+        if plan.fetch_flags is not None:
+            fetched, gone = decode_fetch(by_command[id(plan.fetch_flags)])
+            for item in fetched:
+                if item.uid is not None and item.flags is not None and item.uid < last_uidnext:
+                    flags[item.uid] = (lasting_flags(item.flags), item.modseq)
+            deleted.update(uid for uid in gone if uid < last_uidnext)
+            if plan.fetch_flags.changedsince is None:  # a full listing: what is missing is gone
+                present = frozenset(flags)
+        if plan.search is not None:
+            present = frozenset(decode_search(by_command[id(plan.search)]))
+        return FolderUpdate(
+            generation=uidvalidity,
+            cursor=ImapCursor(
+                uidnext=max(last_uidnext, status.uidnext or 0, top + 1),
+                # STATUS's HIGHESTMODSEQ is a lower bound of what was fetched: a change
+                # made meanwhile is seen next time.
+                highestmodseq=status.highestmodseq if plan.condstore else None,
+            ).to_json(),
+            reset=plan.reset,
+            new=tuple(new),
+            flags=flags,
+            deleted=tuple(sorted(deleted)),
+            present=present,
+            full_sync=plan.fetch_flags is not None or plan.reset,
+            now=self.now,
+        )

@@ -1,0 +1,187 @@
+"""The IMAP provider: accounts synced and watched over pooled, persistent connections.
+
+::
+
+    async with open_imap_provider(config.accounts, settings=config.service) as imap:
+        session = imap.session(account)
+        await engine.sync_account(session)       # the sync engine drives session.sync()
+        await session.watch(target)              # the service runs this per account
+
+One :class:`ImapProvider` holds what its accounts share: the connection pool
+(with its janitor, hence the context manager), the folder cache, credentials.
+An :class:`ImapSession` syncs an account with the planner (``planner.py``) and
+watches it with an :class:`~trio_mailsync.providers.imap.watcher.IdleWatcher`.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import NoReturn
+
+from trio_mailsync.core.config import Account, ServiceSettings
+from trio_mailsync.core.errors import ProviderError
+from trio_mailsync.core.model import SyncRequest
+from trio_mailsync.core.ports import SyncTarget, WatchTarget
+from trio_mailsync.protocol import ConnectionState
+from trio_mailsync.providers.auth import Credentials
+from trio_mailsync.providers.imap.connect import Connector, tcp_connector
+from trio_mailsync.providers.imap.connection import IMAPConnection
+from trio_mailsync.providers.imap.folders import FolderCache
+from trio_mailsync.providers.imap.planner import Capabilities, FolderJob
+from trio_mailsync.providers.imap.pool import ConnectionPool, open_pool
+from trio_mailsync.providers.imap.watcher import IdleWatcher
+
+__all__ = ["FLAG_RESYNC_INTERVAL", "ImapProvider", "ImapSession", "open_imap_provider"]
+
+#: Without CONDSTORE, flags of unchanged folders are fetched this often (seconds).
+FLAG_RESYNC_INTERVAL = 900.0
+
+
+class ImapSession:
+    """One IMAP account: ``sync`` into a SyncTarget, ``watch`` with IDLE (or polling)."""
+
+    def __init__(self, provider: ImapProvider, account: Account) -> None:
+        self._provider = provider
+        self._account = account
+        #: The account's IDLE watcher (its statistics tell what it did).
+        self.watcher = IdleWatcher(provider.pool, account, provider.settings)
+
+    def __repr__(self) -> str:
+        return f"<ImapSession {self._account.id}>"
+
+    @property
+    def account(self) -> Account:
+        """The account this session serves."""
+        return self._account
+
+    async def watch(self, target: WatchTarget) -> NoReturn:
+        """IDLE on INBOX until cancelled (polling where IDLE is not to be had)."""
+        await self.watcher.run(target)
+
+    async def sync(self, request: SyncRequest, target: SyncTarget) -> None:
+        """Sync the folders ``request`` selects over a pooled connection."""
+        async with self._provider.pool.connection(self._account) as conn:
+            before_trips, before_commands = conn.round_trips, dict(conn.commands)
+            try:
+                await self._sync(conn, request, target)
+            finally:
+                target.add_cost(
+                    conn.round_trips - before_trips,
+                    {
+                        name: count - before_commands.get(name, 0)
+                        for name, count in conn.commands.items()
+                        if count != before_commands.get(name, 0)
+                    },
+                )
+
+    async def _sync(self, conn: IMAPConnection, request: SyncRequest, target: SyncTarget) -> None:
+        provider, account = self._provider, self._account
+        if (
+            conn.has("QRESYNC")
+            and "QRESYNC" not in conn.client.enabled
+            and conn.client.state is ConnectionState.AUTHENTICATED
+        ):
+            await conn.enable("QRESYNC")
+        caps = Capabilities.of(conn)
+        listing = await provider.folders.folders(account.id, conn)
+        folders = listing.select(
+            request.folders if request.folders is not None else account.folders
+        )
+        states = await target.folder_states()
+        # A folder known to have changed gets its STATUS with its fetches (one round
+        # trip); the others are all asked STATUS in one write first.
+        hinted = {f.name for f in folders if f.name in request.changed and f.name in states}
+        asked = [f.wire_name for f in folders if f.name not in hinted]
+        statuses = await conn.status_many(asked, caps.status_items()) if asked else {}
+        now = provider.wall_clock()
+        for folder in folders:
+            target.folder_checked(folder.name)
+            job = FolderJob(
+                account_id=account.id,
+                conn=conn,
+                folder=folder,
+                state=states.get(folder.name),
+                caps=caps,
+                now=now,
+                flag_resync_interval=provider.flag_resync_interval,
+            )
+            try:
+                if folder.name in hinted:
+                    update = await job.sync_changed()
+                else:
+                    status = statuses[folder.wire_name]
+                    if isinstance(status, ProviderError):
+                        target.folder_failed(folder.name, str(status))
+                        continue
+                    update = await job.sync(status)
+            except ProviderError as exc:
+                if conn.broken:
+                    raise  # the connection is gone: no other folder can be synced either
+                target.folder_failed(folder.name, str(exc))
+                continue
+            if update is not None:
+                await target.apply(folder.name, update)
+
+
+class ImapProvider:
+    """The IMAP provider of the accounts it was opened for; see :func:`open_imap_provider`."""
+
+    name = "imap"
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        settings: ServiceSettings,
+        flag_resync_interval: float = FLAG_RESYNC_INTERVAL,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pool = pool
+        self.folders = FolderCache(pool)
+        #: The service's timings the watchers follow (IDLE re-issue, silence, polling).
+        self.settings = settings
+        self.flag_resync_interval = flag_resync_interval
+        #: Wall-clock time, for the sync times the store keeps.
+        self.wall_clock = wall_clock
+        self._sessions: dict[str, ImapSession] = {}
+
+    def session(self, account: Account) -> ImapSession:
+        """The session of ``account`` (one of the accounts the provider was opened for)."""
+        session = self._sessions.get(account.id)
+        if session is None:
+            self.pool.generation(account)  # KeyError for an account the pool does not serve
+            session = self._sessions[account.id] = ImapSession(self, account)
+        return session
+
+
+@asynccontextmanager
+async def open_imap_provider(
+    accounts: Iterable[Account],
+    *,
+    settings: ServiceSettings | None = None,
+    connector: Connector = tcp_connector,
+    credentials: Mapping[str, Credentials] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    jitter: Callable[[], float] = random.random,
+    flag_resync_interval: float = FLAG_RESYNC_INTERVAL,
+    wall_clock: Callable[[], float] = time.time,
+) -> AsyncIterator[ImapProvider]:
+    """The IMAP provider for ``accounts``, for the block; connections are logged out at its end.
+
+    ``connector``, ``credentials``, ``ssl_context`` and ``jitter`` go to the
+    connection pool (tests give memory streams and fixed jitter).
+    """
+    imap = [a for a in accounts if a.provider == ImapProvider.name]
+    async with open_pool(
+        imap, credentials=credentials, connector=connector, ssl_context=ssl_context, jitter=jitter
+    ) as pool:
+        yield ImapProvider(
+            pool,
+            settings=settings or ServiceSettings(),
+            flag_resync_interval=flag_resync_interval,
+            wall_clock=wall_clock,
+        )

@@ -1,0 +1,181 @@
+"""One IDLE watcher per account: hear about new mail in INBOX the moment it arrives.
+
+The watcher takes its own connection from the pool (it counts against the
+account's budget), EXAMINEs INBOX and IDLEs. Any EXISTS, EXPUNGE, FETCH or
+VANISHED becomes a :class:`~trio_mailsync.core.model.Change` for the service.
+IDLE is ended and re-issued at least every ``idle_reissue`` seconds, and
+earlier when the server has said
+nothing for ``silence_timeout``: the DONE must be answered within a few
+seconds, so a half-open TCP connection or a NAT that dropped it is found
+out, and the watcher reconnects. Every (re)connection sends a "connected"
+change, so mail that arrived while the watcher was away is still synced.
+
+Without IDLE (not offered, refused, or failing again and again) the watcher
+polls: a change every ``poll_interval``, for ``idle_retry_interval``, after
+which it tries IDLE again. Credentials the server refused put the account in
+``auth_failed`` until the pool allows the next login.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import NoReturn
+
+import attrs
+import trio
+
+from trio_mailsync.core.config import Account, ServiceSettings
+from trio_mailsync.core.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    CredentialsError,
+    ProviderError,
+)
+from trio_mailsync.core.events import AccountState
+from trio_mailsync.core.model import Change
+from trio_mailsync.core.ports import WatchTarget
+from trio_mailsync.protocol import (
+    Event,
+    ExistsData,
+    ExpungeData,
+    FetchData,
+    RecentData,
+    VanishedData,
+)
+from trio_mailsync.providers.imap.connection import IMAPConnection
+from trio_mailsync.providers.imap.errors import IdleEnded, IdleRefused
+from trio_mailsync.providers.imap.pool import ConnectionPool
+
+__all__ = ["IdleWatcher", "WatcherStatistics"]
+
+logger = logging.getLogger(__name__)
+
+#: Consecutive IDLE failures after which the watcher polls for a while.
+MAX_IDLE_FAILURES = 3
+
+#: Change reasons for an IDLE notification, by what the server sent.
+_REASONS: dict[type, str] = {
+    ExistsData: "exists",
+    RecentData: "exists",
+    ExpungeData: "expunge",
+    FetchData: "flags",
+    VanishedData: "vanished",
+}
+
+
+@attrs.define
+class WatcherStatistics:
+    """What the watcher did: connections, IDLEs, re-issues, probes, notifications, polls."""
+
+    connections: int = 0
+    idles: int = 0
+    reissues: int = 0
+    probes: int = 0
+    notifications: int = 0
+    polls: int = 0
+    failures: int = 0
+
+
+class IdleWatcher:
+    """Watches one account's INBOX with IDLE (or by polling) and reports to a WatchTarget."""
+
+    def __init__(self, pool: ConnectionPool, account: Account, settings: ServiceSettings) -> None:
+        self.pool = pool
+        self.account = account
+        self.settings = settings
+        self.stats = WatcherStatistics()
+        self._failures = 0
+
+    def statistics(self) -> WatcherStatistics:
+        """A copy of the counters."""
+        return attrs.evolve(self.stats)
+
+    async def run(self, target: WatchTarget) -> NoReturn:
+        """Watch until cancelled, reporting changes and states to ``target``."""
+        self._target = target
+        while True:
+            try:
+                supported = await self._watch()
+            except AuthenticationFailed as exc:
+                self.stats.failures += 1
+                target.state(AccountState.AUTH_FAILED, str(exc))
+                # The pool refuses logins until retry_at; wait for it rather than spin.
+                retry_at = exc.retry_at
+                if retry_at is None or retry_at <= trio.current_time():
+                    retry_at = trio.current_time() + 1.0
+                await trio.sleep_until(retry_at)
+                continue
+            except (ProviderError, CredentialsError, OSError, trio.TooSlowError) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    exc = ConnectionLost(f"{self.account.id}: the server stopped answering")
+                self.stats.failures += 1
+                self._failures += 1
+                logger.info("%s: watcher: %s", self.account.id, exc)
+                if self._failures < MAX_IDLE_FAILURES:
+                    target.state(AccountState.CONNECTING, str(exc))
+                    continue  # the pool waits out its backoff before reconnecting
+                target.state(AccountState.ERROR, str(exc))
+            else:
+                if supported:
+                    continue
+            self._failures = 0
+            await self._poll(self.settings.idle_retry_interval)
+
+    async def _watch(self) -> bool:
+        """IDLE on INBOX until something breaks; False when the server has no IDLE to offer."""
+        target = self._target
+        target.state(AccountState.CONNECTING, None)
+        async with self.pool.connection(self.account) as conn:
+            self.stats.connections += 1
+            if not conn.has("IDLE"):
+                return False
+            with trio.fail_after(self.settings.silence_timeout):
+                await conn.select("INBOX", readonly=True)
+            target.state(AccountState.IDLE, None)
+            await target.changed(Change(account=self.account.id, reason="connected"))
+            try:
+                while True:
+                    await self._idle_once(conn)
+                    if conn.broken:
+                        raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+            except IdleRefused:
+                return False
+
+    async def _idle_once(self, conn: IMAPConnection) -> None:
+        settings = self.settings
+        reissue_at = trio.current_time() + settings.idle_reissue
+        self.stats.idles += 1
+        try:
+            async with AsyncExitStack() as stack:
+                with trio.fail_after(settings.silence_timeout):
+                    await stack.enter_async_context(conn.idle())
+                while True:
+                    silent_until = conn.last_activity + settings.silence_timeout
+                    update: Event | None = None
+                    with trio.move_on_at(min(reissue_at, silent_until)):
+                        update = await conn.next_update()
+                    if update is None:
+                        break
+                    reason = _REASONS.get(type(update))
+                    if reason is not None:
+                        self.stats.notifications += 1
+                        await self._target.changed(
+                            Change(account=self.account.id, reason=reason, certain=True)
+                        )
+        except IdleEnded:
+            pass  # re-issued at once by the caller's loop
+        if trio.current_time() >= reissue_at:
+            self.stats.reissues += 1
+        else:
+            self.stats.probes += 1
+        # A full IDLE round worked: failures no longer count as "again and again".
+        self._failures = 0
+
+    async def _poll(self, duration: float) -> None:
+        self._target.state(AccountState.POLLING, None)
+        until = trio.current_time() + duration
+        while trio.current_time() < until:
+            self.stats.polls += 1
+            await self._target.changed(Change(account=self.account.id, reason="poll"))
+            await trio.sleep(self.settings.poll_interval)

@@ -1,0 +1,220 @@
+"""The WebSocket broadcaster: service events as JSON, to clients holding the token.
+
+Each client gets a hello (the accounts and their states), then every event
+as it is published. A client's events wait in its own bounded queue; when
+it falls ``queue_size`` events behind it is disconnected (close code 1008),
+so a slow client never holds up the others or the sync. The queue holds at
+least ``EVENTS_PER_ACCOUNT`` per account: when the service starts, every
+account publishes its state changes at once, faster than any client can be
+written to, and a client reading steadily must not be taken for a slow one.
+
+A client shows the token as ``Authorization: Bearer <token>`` or as
+``?token=<token>`` in the URL (browsers cannot set headers on a WebSocket).
+
+Connections are accepted with trio-websocket's ``wrap_server_stream`` rather
+than ``serve_websocket`` because dropping a client that stopped reading in
+the middle of a frame means closing its TCP stream: no close frame can
+follow half a frame.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import NoReturn
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed as WebSocketClosed
+from trio_websocket import WebSocketRequest, wrap_server_stream
+
+from trio_mailsync.core.config import BroadcastSettings
+from trio_mailsync.core.events import to_json
+from trio_mailsync.core.ports import EventSource
+from trio_mailsync.secret import Secret
+
+__all__ = ["Broadcaster", "BroadcasterStatistics", "WebSocketSink", "serve_broadcaster"]
+
+logger = logging.getLogger(__name__)
+
+#: A client's queue holds at least this many events per account (the startup burst:
+#: connecting, syncing, idle and a sync result).
+EVENTS_PER_ACCOUNT = 4
+#: Close code for a client that fell too far behind (RFC 6455: policy violation).
+CLOSE_TOO_SLOW = 1008
+CLOSE_GOING_AWAY = 1001
+#: Seconds a closing handshake may take before the connection is just dropped.
+DISCONNECT_TIMEOUT = 5.0
+#: Seconds from TCP accept to a complete HTTP upgrade request.
+HANDSHAKE_TIMEOUT = 10.0
+#: Clients have nothing to say; this only bounds what they could make us buffer.
+MAX_CLIENT_MESSAGE = 4096
+
+
+@attrs.define
+class BroadcasterStatistics:
+    """Clients now, accepted, rejected and dropped as too slow; messages sent."""
+
+    clients: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    dropped_slow: int = 0
+    messages: int = 0
+
+
+class Broadcaster:
+    """Serves one event source's events; :func:`serve_broadcaster` runs it."""
+
+    def __init__(self, source: EventSource, settings: BroadcastSettings, token: Secret) -> None:
+        self.source = source
+        self.settings = settings
+        self.token = token
+        self._token = token.reveal().encode()
+        self.port = settings.port
+        self.stats = BroadcasterStatistics()
+
+    @property
+    def url(self) -> str:
+        """Where clients connect (``ws://host:port/``)."""
+        host = self.settings.host
+        host = f"[{host}]" if ":" in host else host
+        return f"ws://{host}:{self.port}/"
+
+    @property
+    def queue_size(self) -> int:
+        """Events a client may fall behind before it is disconnected."""
+        accounts = self.source.account_count
+        return max(self.settings.queue_size, EVENTS_PER_ACCOUNT * accounts)
+
+    def statistics(self) -> BroadcasterStatistics:
+        """A copy of the counters."""
+        return attrs.evolve(self.stats)
+
+    def _authorized(self, request: WebSocketRequest) -> bool:
+        offered: list[bytes] = []
+        for name, value in request.headers:
+            if name.lower() == b"authorization":
+                scheme, _, credential = value.strip().partition(b" ")
+                if scheme.lower() == b"bearer":
+                    offered.append(credential.strip())
+        query = parse_qs(urlsplit(request.path).query)
+        offered.extend(v.encode() for v in query.get("token", []))
+        # Constant-time, and every offer is compared, so timing says nothing.
+        return any([hmac.compare_digest(o, self._token) for o in offered])
+
+    def _origin_allowed(self, request: WebSocketRequest) -> bool:
+        if not self.settings.allowed_origins:
+            return True
+        origins = [v.decode("latin-1") for n, v in request.headers if n.lower() == b"origin"]
+        return all(o in self.settings.allowed_origins for o in origins)
+
+    async def serve_connection(self, stream: trio.abc.Stream) -> None:
+        """One client, from the HTTP upgrade to the close."""
+        try:
+            async with trio.open_nursery() as nursery:
+                request = None
+                with trio.move_on_after(HANDSHAKE_TIMEOUT):
+                    request = await wrap_server_stream(
+                        nursery, stream, max_message_size=MAX_CLIENT_MESSAGE
+                    )
+                if request is not None:
+                    await self.handle(request, stream)
+                nursery.cancel_scope.cancel()  # the connection's reader task
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def handle(self, request: WebSocketRequest, stream: trio.abc.Stream) -> None:
+        """One upgrade request: refused (origin, token), or served until the client goes."""
+        peer = f"{request.remote}"
+        if not self._origin_allowed(request):
+            self.stats.rejected += 1
+            logger.info("broadcaster: %s: origin not allowed", peer)
+            await request.reject(403, body=b"origin not allowed\n")
+            return
+        if not self._authorized(request):
+            self.stats.rejected += 1
+            logger.info("broadcaster: %s: missing or wrong token", peer)
+            await request.reject(
+                401,
+                extra_headers=[(b"WWW-Authenticate", b'Bearer realm="trio-mailsync"')],
+                body=b"a token is needed\n",
+            )
+            return
+        ws = await request.accept()
+        self.stats.accepted += 1
+        self.stats.clients += 1
+        sending = False
+        try:
+            with (
+                self.source.subscribe(self.queue_size) as subscription,
+                trio.CancelScope() as scope,
+            ):
+                subscription.cancel_scope = scope
+                try:
+                    sending = True
+                    await ws.send_message(to_json(self.source.hello()))
+                    self.stats.messages += 1
+                    sending = False
+                    async for event in subscription:
+                        sending = True
+                        await ws.send_message(to_json(event))
+                        self.stats.messages += 1
+                        sending = False
+                except WebSocketClosed:
+                    return
+            if not subscription.overflowed:
+                code, reason = CLOSE_GOING_AWAY, "the service is stopping"
+            else:
+                self.stats.dropped_slow += 1
+                logger.info(
+                    "broadcaster: %s: more than %d events behind; disconnected",
+                    peer,
+                    self.queue_size,
+                )
+                if sending:
+                    # Cut off in the middle of a frame: no close frame can follow it.
+                    await trio.aclose_forcefully(stream)
+                    return
+                code, reason = CLOSE_TOO_SLOW, "too slow: events were not read in time"
+            with trio.move_on_after(DISCONNECT_TIMEOUT):
+                await ws.aclose(code, reason)
+        finally:
+            self.stats.clients -= 1
+
+
+async def serve_broadcaster(
+    source: EventSource,
+    settings: BroadcastSettings,
+    *,
+    task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve ``source``'s events over WebSocket until cancelled.
+
+    ``task_status.started`` gets the :class:`Broadcaster` (its ``port`` is the
+    bound one when ``settings.port`` is 0).
+    """
+    if settings.token is None or not settings.token.reveal():
+        raise ValueError("the broadcaster needs a token ([broadcast] token or token_env)")
+    broadcaster = Broadcaster(source, settings, settings.token)
+    listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+    broadcaster.port = listeners[0].socket.getsockname()[1]
+    logger.info("broadcaster: listening on %s", broadcaster.url)
+    task_status.started(broadcaster)
+    await trio.serve_listeners(broadcaster.serve_connection, listeners)
+
+
+@attrs.frozen
+class WebSocketSink:
+    """The broadcaster as an ``EventSink``: ``run(source)`` serves it with these settings."""
+
+    settings: BroadcastSettings
+
+    async def run(
+        self,
+        source: EventSource,
+        *,
+        task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
+    ) -> NoReturn:
+        """Serve ``source``'s events until cancelled; ``task_status`` gets the Broadcaster."""
+        await serve_broadcaster(source, self.settings, task_status=task_status)
