@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,18 @@ def behavior() -> Behavior:
 
 
 @pytest.fixture
-def server(mail: MailStore, behavior: Behavior) -> IMAPTestServer:
-    return IMAPTestServer(mail, behavior)
+def server(
+    mail: MailStore, behavior: Behavior, request: pytest.FixtureRequest
+) -> Iterator[IMAPTestServer]:
+    """The testing server. A command it cannot read fails the test: the client wrote it.
+
+    A test whose client must send what is not a command marks it ``client_sends_garbage``.
+    """
+    server = IMAPTestServer(mail, behavior)
+    yield server
+    if request.node.get_closest_marker("client_sends_garbage") is None:
+        errors = server.statistics().syntax_errors
+        assert errors == 0, "the client sent a command outside the grammar"
 
 
 @pytest.fixture

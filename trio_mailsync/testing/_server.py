@@ -26,11 +26,20 @@ from datetime import datetime
 import attrs
 import trio
 
-from trio_mailsync.protocol import SequenceSet, decode_mailbox, encode_mutf7, parse_internaldate
-from trio_mailsync.protocol._framing import Frame
-from trio_mailsync.protocol._lexer import Cursor, Raw
-
 from ._store import Folder, MailStore, StoredMessage, User
+from ._wire import (
+    CommandSyntaxError,
+    Value,
+    decode_mailbox,
+    encode_mailbox,
+    format_date_time,
+    format_sequence_set,
+    in_sequence_set,
+    parse_command,
+    parse_date_time,
+    parse_sequence_set,
+    tag_of,
+)
 
 __all__ = ["Behavior", "CommandInfo", "IMAPTestServer", "ServerStatistics", "Session"]
 
@@ -49,7 +58,6 @@ DEFAULT_CAPABILITIES = (
     "AUTH=PLAIN",
     "AUTH=XOAUTH2",
 )
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\Z")
 _MAX_LINE = 1 << 20
 
@@ -60,7 +68,7 @@ class CommandInfo:
 
     tag: str
     name: str
-    args: list[Raw]
+    args: list[Value]
     number: int  #: how many commands this session has read, this one included
 
 
@@ -86,11 +94,15 @@ class Behavior:
 
 @attrs.define
 class ServerStatistics:
+    """What the server saw: connections, logins, commands by name, commands it could not read."""
+
     connections: int = 0
     logins: int = 0
     login_failures: int = 0
     commands: dict[str, int] = attrs.field(factory=dict)
     open_sessions: int = 0
+    #: Commands outside the grammar (answered BAD): a bug in the client that sent them.
+    syntax_errors: int = 0
 
 
 class SessionClosed(Exception):
@@ -239,7 +251,8 @@ class Session:
         del self._buf[:n]
         return out
 
-    async def _read_command(self) -> Frame:
+    async def _read_command(self) -> tuple[list[bytes], list[bytes]]:
+        """A command's lines and the literals announced at their ends (``{n}``: asked for)."""
         lines: list[bytes] = []
         literals: list[bytes] = []
         while True:
@@ -247,7 +260,7 @@ class Session:
             lines.append(line)
             m = _LITERAL.search(line)
             if m is None:
-                return Frame(lines, literals, [0] * len(lines))
+                return lines, literals
             if not m.group(2):
                 await self.send(b"+ Ready for literal data")
             literals.append(await self._read_exact(int(m.group(1))))
@@ -267,8 +280,8 @@ class Session:
             if greeting.startswith(b"* BYE"):
                 return
             while not self._closed:
-                frame = await self._read_command()
-                await self._dispatch(frame)
+                lines, literals = await self._read_command()
+                await self._dispatch(lines, literals)
         except* (SessionClosed, trio.ClosedResourceError, trio.BrokenResourceError):
             pass  # the client went away, or a hook or test closed the connection
 
@@ -281,24 +294,13 @@ class Session:
     def has(self, capability: str) -> bool:
         return capability.upper() in (c.upper() for c in self.capabilities())
 
-    async def _dispatch(self, frame: Frame) -> None:
-        line = frame.lines[0]
-        parts = line.split(b" ", 2)
-        if len(parts) < 2 or not parts[0]:
-            await self.send(b"* BAD Missing tag or command")
-            return
-        tag = parts[0].decode("ascii", "replace")
-        name = parts[1].decode("ascii", "replace").upper()
-        rest_pos = len(parts[0]) + 1 + len(parts[1]) + 1
-        if name == "UID" and len(parts) == 3:
-            sub, _, _ = parts[2].partition(b" ")
-            name = "UID " + sub.decode("ascii", "replace").upper()
-            rest_pos += len(sub) + 1
+    async def _dispatch(self, lines: list[bytes], literals: list[bytes]) -> None:
         try:
-            cursor = Cursor(frame, min(rest_pos, len(line)), 64)
-            args = cursor.values_to_end()
-        except Exception:  # a test server answers BAD to anything unreadable
-            await self.send(f"{tag} BAD Could not parse command".encode())
+            tag, name, args = parse_command(lines, literals)
+        except CommandSyntaxError as exc:
+            # What the client wrote is not in the grammar: a bug there, shown here.
+            self.server.stats.syntax_errors += 1
+            await self.send(f"{tag_of(lines[0])} BAD Syntax error: {exc}".encode())
             return
         self.commands += 1
         stats = self.server.stats.commands
@@ -341,7 +343,7 @@ class Session:
         except KeyError:
             return self.folder
 
-    def mailbox(self, value: Raw) -> Folder:
+    def mailbox(self, value: Value) -> Folder:
         user = self.need_auth()
         name = _mailbox_name(value)
         try:
@@ -404,10 +406,10 @@ def _flags(flags: set[str]) -> bytes:
 
 
 def _mailbox_out(name: str) -> bytes:
-    return _quote(b"INBOX" if name == "INBOX" else encode_mutf7(name))
+    return _quote(b"INBOX" if name == "INBOX" else encode_mailbox(name))
 
 
-def _mailbox_name(value: Raw) -> str:
+def _mailbox_name(value: Value) -> str:
     if isinstance(value, int):
         value = str(value)
     if isinstance(value, str):
@@ -415,17 +417,6 @@ def _mailbox_name(value: Raw) -> str:
     if not isinstance(value, bytes):
         raise ValueError("mailbox name expected")
     return decode_mailbox(value)
-
-
-def _date(when: datetime) -> bytes:
-    offset = when.utcoffset()
-    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    minutes = abs(minutes)
-    return (
-        f'"{when.day:02d}-{_MONTHS[when.month - 1]}-{when.year:04d} {when:%H:%M:%S} '
-        f'{sign}{minutes // 60:02d}{minutes % 60:02d}"'
-    ).encode()
 
 
 def _header_section(body: bytes) -> tuple[bytes, bytes]:
@@ -541,39 +532,35 @@ def _bodystructure(part: email.message.Message) -> bytes:
 # ---------------------------------------------------------------- sequence sets
 
 
-def _uid_set(value: Raw, folder: Folder) -> list[StoredMessage]:
+def _uid_set(value: Value, folder: Folder) -> list[StoredMessage]:
     """Messages whose UIDs are in ``value``; ``n:*`` includes the highest UID even when n is
     above it (RFC 9051 6.4.9), as real servers do."""
     text = value if isinstance(value, str) else str(value)
     uids = [m.uid for m in folder.messages]
-    top = uids[-1] if uids else 0
-    wanted: set[int] = set()
-    for start, end in SequenceSet.parse(text.replace("*", str(max(top, 1)))).ranges:
-        assert end is not None
-        wanted.update(u for u in uids if start <= u <= end)
-    return [m for m in folder.messages if m.uid in wanted]
+    ranges = parse_sequence_set(text, max(uids[-1] if uids else 0, 1))
+    return [m for m in folder.messages if in_sequence_set(m.uid, ranges)]
 
 
 # ---------------------------------------------------------------- commands
 
 
-async def _capability(s: Session, tag: str, args: list[Raw]) -> None:
+async def _capability(s: Session, tag: str, args: list[Value]) -> None:
     await s.send(b"* CAPABILITY " + " ".join(s.capabilities()).encode())
     await s.send(f"{tag} OK CAPABILITY completed".encode())
 
 
-async def _noop(s: Session, tag: str, args: list[Raw]) -> None:
+async def _noop(s: Session, tag: str, args: list[Value]) -> None:
     await s.send_updates()
     await s.send(f"{tag} OK NOOP completed".encode())
 
 
-async def _logout(s: Session, tag: str, args: list[Raw]) -> None:
+async def _logout(s: Session, tag: str, args: list[Value]) -> None:
     await s.send(b"* BYE Logging out")
     await s.send(f"{tag} OK LOGOUT completed".encode())
     await s.drop()
 
 
-async def _starttls(s: Session, tag: str, args: list[Raw]) -> None:
+async def _starttls(s: Session, tag: str, args: list[Value]) -> None:
     context = s.behavior.starttls_context
     if context is None or not s.has("STARTTLS") or isinstance(s.stream, trio.SSLStream):
         raise _Refused("BAD", "STARTTLS not available")
@@ -600,7 +587,7 @@ def _refuse_login(s: Session) -> _Refused:
     return _Refused("NO", "[AUTHENTICATIONFAILED] Authentication failed.")
 
 
-async def _login(s: Session, tag: str, args: list[Raw]) -> None:
+async def _login(s: Session, tag: str, args: list[Value]) -> None:
     if s.user is not None:
         raise _Refused("BAD", "Already logged in")
     name, password = (_text(a) for a in args[:2])
@@ -610,7 +597,7 @@ async def _login(s: Session, tag: str, args: list[Raw]) -> None:
     await _logged_in(s, tag, user)
 
 
-async def _authenticate(s: Session, tag: str, args: list[Raw]) -> None:
+async def _authenticate(s: Session, tag: str, args: list[Value]) -> None:
     mechanism = _text(args[0]).upper()
     if f"AUTH={mechanism}" not in (c.upper() for c in s.capabilities()):
         raise _Refused("NO", f"Unsupported mechanism {mechanism}")
@@ -647,7 +634,7 @@ async def _authenticate(s: Session, tag: str, args: list[Raw]) -> None:
     await _logged_in(s, tag, user)
 
 
-async def _enable(s: Session, tag: str, args: list[Raw]) -> None:
+async def _enable(s: Session, tag: str, args: list[Value]) -> None:
     s.need_auth()
     enabled = [_text(a).upper() for a in args if s.has(_text(a))]
     if "CONDSTORE" in enabled or "QRESYNC" in enabled:
@@ -662,18 +649,18 @@ def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
     return re.compile(rx + r"\Z", re.IGNORECASE if full.upper().startswith("INBOX") else 0)
 
 
-async def _list(s: Session, tag: str, args: list[Raw]) -> None:
+async def _list(s: Session, tag: str, args: list[Value]) -> None:
     user = s.need_auth()
     if args and isinstance(args[0], list):  # selection options: ignored
         args = args[1:]
     reference, pattern = _mailbox_name(args[0]), _mailbox_name(args[1])
-    returns: list[Raw] = []
-    if len(args) > 3 and _text(args[2]).upper() == "RETURN" and isinstance(args[3], list):
-        returns = args[3]
-    status_items: list[Raw] = []
+    returns: list[Value] = []
+    if len(args) > 3 and _text(args[2]).upper() == "RETURN":
+        returns = _list_of(args[3])
+    status_items: list[Value] = []
     for i, item in enumerate(returns):
         if _text(item).upper() == "STATUS" and i + 1 < len(returns):
-            status_items = returns[i + 1]
+            status_items = _list_of(returns[i + 1])
     rx = _pattern(reference, pattern)
     for folder in user.folders.values():
         if not rx.match(folder.name):
@@ -687,7 +674,7 @@ async def _list(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK LIST completed".encode())
 
 
-def _status_line(folder: Folder, items: list[Raw], seen: dict[str, int] | None = None) -> bytes:
+def _status_line(folder: Folder, items: list[Value], seen: dict[str, int] | None = None) -> bytes:
     values = {
         "MESSAGES": len(folder.messages),
         "UIDNEXT": folder.uidnext,
@@ -702,7 +689,7 @@ def _status_line(folder: Folder, items: list[Raw], seen: dict[str, int] | None =
     return b"* STATUS %s (%s)" % (_mailbox_out(folder.name), b" ".join(out))
 
 
-async def _status(s: Session, tag: str, args: list[Raw]) -> None:
+async def _status(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.mailbox(args[0])
     if folder is s.folder:
         # As Dovecot does: the selected mailbox as this session last saw it.
@@ -711,14 +698,14 @@ async def _status(s: Session, tag: str, args: list[Raw]) -> None:
             "UIDNEXT": s.seen_uidnext,
             "HIGHESTMODSEQ": max(s.seen_modseq.values(), default=s.seen_highestmodseq),
         }
-        await s.send(_status_line(folder, args[1], seen))
+        await s.send(_status_line(folder, _list_of(args[1]), seen))
         await s.send(f"{tag} OK [CLIENTBUG] Status on selected mailbox completed".encode())
         return
-    await s.send(_status_line(folder, args[1]))
+    await s.send(_status_line(folder, _list_of(args[1])))
     await s.send(f"{tag} OK STATUS completed".encode())
 
 
-async def _select(s: Session, tag: str, args: list[Raw], *, readonly: bool = False) -> None:
+async def _select(s: Session, tag: str, args: list[Value], *, readonly: bool = False) -> None:
     folder = s.mailbox(args[0])
     if (
         len(args) > 1
@@ -743,18 +730,18 @@ async def _select(s: Session, tag: str, args: list[Raw], *, readonly: bool = Fal
     await s.send(f"{tag} OK [{mode}] Select completed".encode())
 
 
-async def _examine(s: Session, tag: str, args: list[Raw]) -> None:
+async def _examine(s: Session, tag: str, args: list[Value]) -> None:
     await _select(s, tag, args, readonly=True)
 
 
-async def _unselect(s: Session, tag: str, args: list[Raw]) -> None:
+async def _unselect(s: Session, tag: str, args: list[Value]) -> None:
     s.need_selected()
     s.folder = None
     s.view = []
     await s.send(f"{tag} OK Unselect completed".encode())
 
 
-def _matches(s: Session, folder: Folder, message: StoredMessage, keys: list[Raw]) -> bool:
+def _matches(s: Session, folder: Folder, message: StoredMessage, keys: list[Value]) -> bool:
     """All search keys in ``keys`` (consumed from the front) hold for ``message``."""
     while keys:
         if not _match_one(s, folder, message, keys):
@@ -762,7 +749,7 @@ def _matches(s: Session, folder: Folder, message: StoredMessage, keys: list[Raw]
     return True
 
 
-def _match_one(s: Session, folder: Folder, message: StoredMessage, keys: list[Raw]) -> bool:
+def _match_one(s: Session, folder: Folder, message: StoredMessage, keys: list[Value]) -> bool:
     key = keys.pop(0)
     if isinstance(key, list):
         return _matches(s, folder, message, list(key))
@@ -789,7 +776,7 @@ def _match_one(s: Session, folder: Folder, message: StoredMessage, keys: list[Ra
     if word == "UID":
         return message in _uid_set(keys.pop(0), folder)
     if word == "MODSEQ":
-        return message.modseq >= int(keys.pop(0))
+        return message.modseq >= int(_text(keys.pop(0)))
     if word == "KEYWORD":
         return _text(keys.pop(0)) in message.flags
     if word in ("SUBJECT", "FROM", "TO", "BODY", "TEXT"):
@@ -800,14 +787,14 @@ def _match_one(s: Session, folder: Folder, message: StoredMessage, keys: list[Ra
         return needle in _header_fields(header, [word.title()], exclude=False).lower()
     if word[:1].isdigit() or word[:1] == "*":
         uids = [m.uid for m in folder.messages]
-        numbers = SequenceSet.parse(word.replace("*", str(max(len(uids), 1))))
-        return uids.index(message.uid) + 1 in numbers
+        numbers = parse_sequence_set(word, max(len(uids), 1))
+        return in_sequence_set(uids.index(message.uid) + 1, numbers)
     raise ValueError(f"unsupported search key {word}")
 
 
-async def _uid_search(s: Session, tag: str, args: list[Raw]) -> None:
+async def _uid_search(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.need_selected()
-    returns: list[Raw] | None = None
+    returns: list[Value] | None = None
     if args and _text(args[0]).upper() == "RETURN":
         returns = args[1] if isinstance(args[1], list) else []
         args = args[2:]
@@ -830,7 +817,7 @@ async def _uid_search(s: Session, tag: str, args: list[Raw]) -> None:
         if "COUNT" in wanted:
             parts.append(b"COUNT %d" % len(uids))
         if uids and "ALL" in wanted:
-            parts.append(b"ALL " + str(SequenceSet.from_ids(uids)).encode())
+            parts.append(b"ALL " + format_sequence_set(uids).encode())
         await s.send(b" ".join(parts))
     await s.send(f"{tag} OK UID SEARCH completed".encode())
 
@@ -852,7 +839,7 @@ def _fetch_item(s: Session, folder: Folder, message: StoredMessage, item: str) -
     if upper == "FLAGS":
         return b"FLAGS " + _flags(message.flags)
     if upper == "INTERNALDATE":
-        return b"INTERNALDATE " + _date(message.internaldate)
+        return b"INTERNALDATE " + format_date_time(message.internaldate)
     if upper == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % len(message.body)
     if upper == "MODSEQ":
@@ -906,7 +893,7 @@ def _mark_seen(folder: Folder, message: StoredMessage) -> None:
         message.modseq = folder.bump()
 
 
-async def _uid_fetch(s: Session, tag: str, args: list[Raw]) -> None:
+async def _uid_fetch(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.need_selected()
     messages = _uid_set(args[0], folder)
     items_raw = args[1] if isinstance(args[1], list) else [args[1]]
@@ -923,12 +910,14 @@ async def _uid_fetch(s: Session, tag: str, args: list[Raw]) -> None:
             s.condstore = True
         vanished = "VANISHED" in modifiers
     if vanished and changedsince is not None:
-        requested = SequenceSet.parse(str(args[0]).replace("*", str(max(folder.uidnext - 1, 1))))
+        requested = parse_sequence_set(str(args[0]), max(folder.uidnext - 1, 1))
         gone = [
-            u for u, modseq in folder.expunged.items() if modseq > changedsince and u in requested
+            u
+            for u, modseq in folder.expunged.items()
+            if modseq > changedsince and in_sequence_set(u, requested)
         ]
         if gone:
-            await s.send(b"* VANISHED (EARLIER) " + str(SequenceSet.from_ids(gone)).encode())
+            await s.send(b"* VANISHED (EARLIER) " + format_sequence_set(gone).encode())
     if changedsince is not None:
         messages = [m for m in messages if m.modseq > changedsince]
         if "MODSEQ" not in (i.upper() for i in items):
@@ -943,7 +932,7 @@ async def _uid_fetch(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK UID FETCH completed".encode())
 
 
-async def _uid_store(s: Session, tag: str, args: list[Raw]) -> None:
+async def _uid_store(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.need_selected()
     if s.readonly:
         raise _Refused("NO", "Mailbox is read-only")
@@ -977,11 +966,11 @@ async def _uid_store(s: Session, tag: str, args: list[Raw]) -> None:
             )
         s.seen_modseq[message.uid] = message.modseq
     s.store.notify(s.need_auth().name)
-    code = f"[MODIFIED {SequenceSet.from_ids(failed)}] " if failed else ""
+    code = f"[MODIFIED {format_sequence_set(failed)}] " if failed else ""
     await s.send(f"{tag} OK {code}UID STORE completed".encode())
 
 
-async def _expunge(s: Session, tag: str, args: list[Raw], uids: list[int] | None = None) -> None:
+async def _expunge(s: Session, tag: str, args: list[Value], uids: list[int] | None = None) -> None:
     folder = s.need_selected()
     if s.readonly:
         raise _Refused("NO", "Mailbox is read-only")
@@ -994,12 +983,12 @@ async def _expunge(s: Session, tag: str, args: list[Raw], uids: list[int] | None
     await s.send(f"{tag} OK EXPUNGE completed".encode())
 
 
-async def _uid_expunge(s: Session, tag: str, args: list[Raw]) -> None:
+async def _uid_expunge(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.need_selected()
     await _expunge(s, tag, args, [m.uid for m in _uid_set(args[0], folder)])
 
 
-async def _close(s: Session, tag: str, args: list[Raw]) -> None:
+async def _close(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.need_selected()
     if not s.readonly:
         assert s.user is not None
@@ -1013,7 +1002,7 @@ async def _close(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK CLOSE completed".encode())
 
 
-async def _append(s: Session, tag: str, args: list[Raw]) -> None:
+async def _append(s: Session, tag: str, args: list[Value]) -> None:
     folder = s.mailbox(args[0])
     rest = args[1:]
     flags: list[str] = []
@@ -1022,14 +1011,14 @@ async def _append(s: Session, tag: str, args: list[Raw]) -> None:
         flags = [_text(f) for f in rest[0]]
         rest = rest[1:]
     if len(rest) > 1:
-        when = parse_internaldate(_bytes(rest[0]))
+        when = parse_date_time(_bytes(rest[0]))
         rest = rest[1:]
     assert s.user is not None
     uid = s.store.deliver(s.user.name, _bytes(rest[0]), folder=folder.name, flags=flags, when=when)
     await s.send(f"{tag} OK [APPENDUID {folder.uidvalidity} {uid}] APPEND completed".encode())
 
 
-async def _create(s: Session, tag: str, args: list[Raw]) -> None:
+async def _create(s: Session, tag: str, args: list[Value]) -> None:
     user = s.need_auth()
     name = _mailbox_name(args[0])
     if name in user.folders:
@@ -1039,7 +1028,7 @@ async def _create(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK CREATE completed".encode())
 
 
-async def _delete(s: Session, tag: str, args: list[Raw]) -> None:
+async def _delete(s: Session, tag: str, args: list[Value]) -> None:
     user = s.need_auth()
     folder = s.mailbox(args[0])
     if folder.name == "INBOX":
@@ -1049,7 +1038,7 @@ async def _delete(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK DELETE completed".encode())
 
 
-async def _idle(s: Session, tag: str, args: list[Raw]) -> None:
+async def _idle(s: Session, tag: str, args: list[Value]) -> None:
     user = s.need_auth().name
     if not s.has("IDLE"):
         raise _Refused("BAD", "Unknown command IDLE")
@@ -1073,7 +1062,7 @@ async def _idle(s: Session, tag: str, args: list[Raw]) -> None:
     await s.send(f"{tag} OK Idle completed".encode())
 
 
-def _text(value: Raw) -> str:
+def _text(value: Value) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if value is None:
@@ -1081,13 +1070,19 @@ def _text(value: Raw) -> str:
     return str(value)
 
 
-def _bytes(value: Raw) -> bytes:
+def _list_of(value: Value) -> list[Value]:
+    if not isinstance(value, list):
+        raise ValueError(f"a parenthesized list expected, not {value!r}")
+    return value
+
+
+def _bytes(value: Value) -> bytes:
     if isinstance(value, bytes):
         return value
     return _text(value).encode()
 
 
-Handler = Callable[[Session, str, list[Raw]], Awaitable[None]]
+Handler = Callable[[Session, str, list[Value]], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {
     "CAPABILITY": _capability,
     "NOOP": _noop,

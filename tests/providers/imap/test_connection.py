@@ -139,6 +139,7 @@ async def test_no_starttls_means_no_credentials_sent(
     assert "AUTHENTICATE" not in stats.commands
 
 
+@pytest.mark.client_sends_garbage  # the TLS handshake, to a server that did not start TLS
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
