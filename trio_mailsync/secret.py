@@ -31,6 +31,7 @@ class Secret:
         object.__setattr__(self, "_value", value)
 
     def reveal(self) -> str:
+        """The value itself, at the one place it must go on the wire."""
         return self._value
 
     def __repr__(self) -> str:

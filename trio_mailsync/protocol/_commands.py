@@ -255,10 +255,12 @@ class Command:
         return False
 
     def next_state(self, state: ConnectionState, ok: bool) -> ConnectionState:
+        """The connection's state once the command completed (``ok`` or not)."""
         return state
 
 
 def encode_command(command: Command, tag: str, ctx: EncodeContext) -> list[Fragment]:
+    """``command`` with ``tag`` on the wire: bytes, and literals for the client to frame."""
     w = _Writer(ctx)
     w.raw(tag.encode("ascii") + b" " + command.name.encode("ascii"))
     command.encode_args(w)
@@ -267,6 +269,8 @@ def encode_command(command: Command, tag: str, ctx: EncodeContext) -> list[Fragm
 
 @attrs.frozen(eq=False)
 class Capability(Command):
+    """CAPABILITY: what the server can do (RFC 9051 6.1.1)."""
+
     name: ClassVar[str] = "CAPABILITY"
 
     def claims(self, response: Response) -> bool:
@@ -288,6 +292,8 @@ class Noop(Command):
 
 @attrs.frozen(eq=False)
 class Logout(Command):
+    """LOGOUT: the server says BYE and closes (RFC 9051 6.1.3)."""
+
     name: ClassVar[str] = "LOGOUT"
 
     def claims(self, response: Response) -> bool:
@@ -299,6 +305,8 @@ class Logout(Command):
 
 @attrs.frozen(eq=False)
 class StartTLS(Command):
+    """STARTTLS: the stream turns into TLS after the OK (RFC 9051 6.2.1)."""
+
     name: ClassVar[str] = "STARTTLS"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_NA})
 
@@ -309,6 +317,8 @@ def _auth_state(state: ConnectionState, ok: bool) -> ConnectionState:
 
 @attrs.frozen(eq=False)
 class Login(Command):
+    """LOGIN with a user name and a password kept as a ``Secret`` (RFC 9051 6.2.3)."""
+
     name: ClassVar[str] = "LOGIN"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_NA})
     username: str
@@ -435,6 +445,8 @@ class Examine(Select):
 
 @attrs.frozen(eq=False)
 class Create(Command):
+    """CREATE a mailbox (RFC 9051 6.3.4)."""
+
     name: ClassVar[str] = "CREATE"
     allowed: ClassVar[frozenset[ConnectionState]] = _AUTHED
     mailbox: str | bytes
@@ -446,6 +458,8 @@ class Create(Command):
 
 @attrs.frozen(eq=False)
 class Delete(Create):
+    """DELETE a mailbox (RFC 9051 6.3.5)."""
+
     name: ClassVar[str] = "DELETE"
 
 
@@ -514,6 +528,8 @@ class Status(Command):
 
 @attrs.frozen(eq=False)
 class Append(Command):
+    """APPEND a message with flags and a date (RFC 9051 6.3.12); the message is a literal."""
+
     name: ClassVar[str] = "APPEND"
     allowed: ClassVar[frozenset[ConnectionState]] = _AUTHED
     mailbox: str | bytes
@@ -540,6 +556,8 @@ class Append(Command):
 
 @attrs.frozen(eq=False)
 class Close(Command):
+    """CLOSE: leave the selected mailbox, expunging unless examined (RFC 9051 6.4.1)."""
+
     name: ClassVar[str] = "CLOSE"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_SEL})
 
@@ -552,11 +570,15 @@ class Close(Command):
 
 @attrs.frozen(eq=False)
 class Unselect(Close):
+    """UNSELECT: leave the selected mailbox without expunging (RFC 3691)."""
+
     name: ClassVar[str] = "UNSELECT"
 
 
 @attrs.frozen(eq=False)
 class Expunge(Command):
+    """EXPUNGE the messages marked deleted (RFC 9051 6.4.3)."""
+
     name: ClassVar[str] = "EXPUNGE"
     allowed: ClassVar[frozenset[ConnectionState]] = frozenset({_SEL})
 
@@ -566,6 +588,8 @@ class Expunge(Command):
 
 @attrs.frozen(eq=False)
 class UidExpunge(Expunge):
+    """UID EXPUNGE: expunge only these UIDs (RFC 4315, UIDPLUS)."""
+
     name: ClassVar[str] = "UID EXPUNGE"
     uids: SequenceSet | str
 

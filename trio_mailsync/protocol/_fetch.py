@@ -58,6 +58,7 @@ _KEEP_RAW: Final = object()
 
 
 def parse_fetch(frame: Frame, pos: int, seq: int, max_depth: int) -> FetchData:
+    """The FETCH response for message ``seq`` whose item list starts at ``pos``."""
     c = Cursor(frame, pos, max_depth)
     items = flatten_pairs(c.list_value("FETCH"))
     c.expect_end()
@@ -91,6 +92,7 @@ def parse_fetch(frame: Frame, pos: int, seq: int, max_depth: int) -> FetchData:
 
 
 def parse_uid_flags(m: re.Match[bytes]) -> FetchData:
+    """The fast path's FETCH: a line with only UID and FLAGS, matched by a regex."""
     seq, uid, flags, flags2, uid2 = m.groups()
     if uid is None:
         uid, flags = uid2, flags2
@@ -209,6 +211,7 @@ def _addresses(v: Raw) -> tuple[Address, ...]:
 
 
 def envelope(v: Raw) -> Envelope | None:
+    """An ENVELOPE from its generic value (``None`` for NIL)."""
     if v is None:
         return None
     if not isinstance(v, list):
@@ -300,6 +303,7 @@ def _size(v: Raw) -> int | None:
 
 
 def body(v: Raw) -> BodyStructure:
+    """A BODY or BODYSTRUCTURE from its generic value."""
     if v.__class__ is not list or not v:
         raise ValueError("body structure is not a non-empty list")
     first = v[0]

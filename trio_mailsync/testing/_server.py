@@ -119,6 +119,7 @@ class IMAPTestServer:
         self.sessions: set[Session] = set()
 
     def statistics(self) -> ServerStatistics:
+        """A copy of the counters."""
         return attrs.evolve(self.stats, commands=dict(self.stats.commands))
 
     async def handle(self, stream: trio.abc.Stream) -> None:
@@ -207,6 +208,7 @@ class Session:
         await self.stream.send_all(data)
 
     async def send(self, line: bytes) -> None:
+        """Send one line (CRLF added)."""
         await self.stream.send_all(line + b"\r\n")
 
     async def drop(self) -> None:
@@ -224,6 +226,7 @@ class Session:
         await trio.sleep_forever()
 
     async def bye(self, text: str = "Server shutting down") -> None:
+        """Say BYE and close (from a hook: it ends the session)."""
         await self.send(b"* BYE " + text.encode())
         await self.drop()
 
@@ -268,6 +271,7 @@ class Session:
     # ------------------------------------------------------------ the loop
 
     async def run(self) -> None:
+        """Greet, then read and answer commands until the client or a hook ends it."""
         b = self.behavior
         caps = " ".join(self.capabilities()).encode()
         greeting = (
@@ -286,12 +290,14 @@ class Session:
             pass  # the client went away, or a hook or test closed the connection
 
     def capabilities(self) -> list[str]:
+        """What this session advertises (no STARTTLS once TLS is on)."""
         caps = list(self.behavior.capabilities)
         if isinstance(self.stream, trio.SSLStream):
             caps = [c for c in caps if c.upper() != "STARTTLS"]
         return caps
 
     def has(self, capability: str) -> bool:
+        """Does this session advertise ``capability``?"""
         return capability.upper() in (c.upper() for c in self.capabilities())
 
     async def _dispatch(self, lines: list[bytes], literals: list[bytes]) -> None:
@@ -325,11 +331,13 @@ class Session:
     # ------------------------------------------------------------ helpers
 
     def need_auth(self) -> User:
+        """The logged-in user; BAD for a command that needs one."""
         if self.user is None:
             raise _Refused("BAD", "Not authenticated")
         return self.user
 
     def need_selected(self) -> Folder:
+        """The selected folder; BAD for a command that needs one."""
         self.need_auth()
         if self.folder is None:
             raise _Refused("BAD", "No mailbox selected")
@@ -344,6 +352,7 @@ class Session:
             return self.folder
 
     def mailbox(self, value: Value) -> Folder:
+        """The user's folder a command names; NO [NONEXISTENT] if there is none."""
         user = self.need_auth()
         name = _mailbox_name(value)
         try:

@@ -153,6 +153,7 @@ class DovecotServer:
         self.stop()
 
     def start(self) -> None:
+        """Write the configuration and start Dovecot on its ports (waits until it listens)."""
         binary = ensure_installed()
         self.dir.mkdir(parents=True, exist_ok=True)
         # Dovecot's auth and mail processes run as other users: let them in.
@@ -220,6 +221,7 @@ class DovecotServer:
         raise RuntimeError("dovecot did not start listening within 20 s")
 
     def stop(self) -> None:
+        """Stop Dovecot, and remove its directory if it made one."""
         self._terminate()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -238,6 +240,7 @@ class DovecotServer:
             (self.dir / "run" / "master.pid").unlink()
 
     def log(self) -> str:
+        """Dovecot's log so far, for a failing test's message."""
         path = self.dir / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 

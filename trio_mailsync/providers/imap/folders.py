@@ -9,6 +9,7 @@ replaced (the pool's generation changed) or a refresh is asked for.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -137,9 +138,12 @@ class FolderInfo:
     role: str | None
     selectable: bool
 
-    @property
+    @functools.cached_property
     def wire_name(self) -> str | bytes:
-        """What to pass to SELECT/STATUS: the decoded name when it encodes back exactly."""
+        """What to pass to SELECT/STATUS: the decoded name when it encodes back exactly.
+
+        Computed once per folder: every sync asks for it several times per folder.
+        """
         if self.name == "INBOX" or encode_mutf7(self.name) == self.raw_name:
             return self.name
         return self.raw_name
