@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,9 @@ import trio.testing
 
 from tests.support import Connect, make_account
 from trio_mailsync.core.config import Account
-from trio_mailsync.core.model import SyncRequest
+from trio_mailsync.core.model import SyncRequest, SyncResult
 from trio_mailsync.providers.imap import Security, open_imap_provider
+from trio_mailsync.providers.imap.provider import FLAG_RESYNC_INTERVAL
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
@@ -20,6 +23,28 @@ from .conftest import VARIANTS, server_view, store_view
 
 FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
 INBOX_CHANGED = SyncRequest(folders=("INBOX",), changed=frozenset({"INBOX"}))
+Sync = Callable[..., Awaitable[SyncResult]]
+
+
+@asynccontextmanager
+async def syncing(
+    account: Account,
+    connector: Connect,
+    store: SQLiteStore,
+    *,
+    flag_resync_interval: float = FLAG_RESYNC_INTERVAL,
+) -> AsyncIterator[Sync]:
+    """Syncs of ``account`` through the engine, over an IMAP provider open for the block."""
+    async with open_imap_provider(
+        [account], connector=connector, flag_resync_interval=flag_resync_interval
+    ) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(account)
+
+        async def sync(request: SyncRequest | None = None) -> SyncResult:
+            return await engine.sync_account(session, request=request)
+
+        yield sync
 
 
 def message(n: int) -> bytes:
@@ -49,12 +74,8 @@ async def test_first_sync_then_nothing_costs_one_round_trip(
         mail.deliver("alice", message(n), flags=["\\Seen"] if n else [])
     mail.deliver("alice", message(9), folder="Sent")
     account = alice()
-    async with open_imap_provider(
-        [account], connector=plain_connector, flag_resync_interval=3600
-    ) as imap:
-        engine = SyncEngine(store)
-        session = imap.session(account)
-        first = await engine.sync_account(session)
+    async with syncing(account, plain_connector, store, flag_resync_interval=3600) as sync:
+        first = await sync()
         assert first.ok, first.error
         assert [(m.folder, m.uid) for m in first.new_messages] == [
             ("INBOX", 1),
@@ -70,7 +91,7 @@ async def test_first_sync_then_nothing_costs_one_round_trip(
         )
         assert m.recipients == ("alice@example.com", "bob@example.com")
         assert first.folders_checked == 6
-        second = await engine.sync_account(session)
+        second = await sync()
         assert second.ok
         assert second.new_messages == ()
         assert second.round_trips == 1
@@ -85,17 +106,13 @@ async def test_new_mail_flags_and_deletions_are_picked_up(
     account = alice()
     for n in range(5):
         mail.deliver("alice", message(n))
-    async with open_imap_provider(
-        [account], connector=plain_connector, flag_resync_interval=0
-    ) as imap:
-        # Without CONDSTORE, flags are looked at every flag_resync_interval.
-        engine = SyncEngine(store)
-        session = imap.session(account)
-        await engine.sync_account(session)
+    # Without CONDSTORE, flags are looked at every flag_resync_interval.
+    async with syncing(account, plain_connector, store, flag_resync_interval=0) as sync:
+        await sync()
         mail.deliver("alice", message(5))
         mail.set_flags("alice", 2, ["\\Seen", "\\Flagged"])
         mail.expunge("alice", [4])
-        result = await engine.sync_account(session)
+        result = await sync()
         assert result.ok, result.error
         assert [m.uid for m in result.new_messages] == [6]
         assert [(c.uid, c.new) for c in result.flag_changes] == [(2, ("\\Flagged", "\\Seen"))]
@@ -110,13 +127,11 @@ async def test_recreated_folder_is_synced_anew(
     account = alice()
     for n in range(3):
         mail.deliver("alice", message(n), folder="Archive")
-    async with open_imap_provider([account], connector=plain_connector) as imap:
-        engine = SyncEngine(store)
-        session = imap.session(account)
-        await engine.sync_account(session)
+    async with syncing(account, plain_connector, store) as sync:
+        await sync()
         mail.recreate("alice", "Archive")
         mail.deliver("alice", message(7), folder="Archive")
-        result = await engine.sync_account(session)
+        result = await sync()
         assert result.folders_reset == 1
         assert [(m.folder, m.uid, m.subject) for m in result.new_messages] == [
             ("Archive", 1, "hello 7")
@@ -164,11 +179,9 @@ async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
     server.behavior.delays.clear()
     # A new process: new store object, provider and engine over the same database.
     store = await SQLiteStore.open(path)
-    async with open_imap_provider([account], connector=plain_connector) as imap:
-        engine = SyncEngine(store)
-        session = imap.session(account)
+    async with syncing(account, plain_connector, store) as sync:
         for _ in range(3):
-            result = await engine.sync_account(session)
+            result = await sync()
             reported += [(m.folder, m.uid) for m in result.new_messages]
     await store.aclose()
     expected = {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
@@ -180,25 +193,21 @@ async def test_a_folder_known_to_have_changed_costs_one_round_trip(
 ) -> None:
     mail.deliver("alice", message(1))
     account = alice()
-    async with open_imap_provider(
-        [account], connector=plain_connector, flag_resync_interval=3600
-    ) as imap:
-        engine = SyncEngine(store)
-        session = imap.session(account)
-        await engine.sync_account(session)
+    async with syncing(account, plain_connector, store, flag_resync_interval=3600) as sync:
+        await sync()
         mail.deliver("alice", message(2))
-        told = await engine.sync_account(session, request=INBOX_CHANGED)
+        told = await sync(INBOX_CHANGED)
         assert told.ok, told.error
         assert [m.uid for m in told.new_messages] == [2]
         assert told.round_trips == 1
         # A deletion is not what was guessed: the real plan runs after, one more trip.
         mail.expunge("alice", [1])
         mail.deliver("alice", message(3))
-        told = await engine.sync_account(session, request=INBOX_CHANGED)
+        told = await sync(INBOX_CHANGED)
         assert [m.uid for m in told.new_messages] == [3]
         assert [d.uid for d in told.deletions] == [1]
         # Without the hint: STATUS first, then the fetches.
         mail.deliver("alice", message(4))
-        plain = await engine.sync_account(session, request=SyncRequest(folders=("INBOX",)))
+        plain = await sync(SyncRequest(folders=("INBOX",)))
         assert [m.uid for m in plain.new_messages] == [4]
         assert plain.round_trips == 2
