@@ -128,3 +128,53 @@ async def test_invalid_utf8_in_a_header_is_kept_not_fatal(
     (message,) = result.new_messages
     assert message.subject is not None
     assert message.subject.startswith("caf\ufffd \ufffd\ufffd ")
+
+
+HUGE = 2**63  # one more than SQLite's largest integer (issue 17, finding 1)
+_DATE = b'INTERNALDATE "01-Jan-2026 00:00:00 +0000"'
+HUGE_ANSWERS = {
+    "UID": b"* 1 FETCH (UID %d FLAGS () RFC822.SIZE 10 " + _DATE + b")",
+    "RFC822.SIZE": b"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE %d " + _DATE + b")",
+    "UIDVALIDITY": b'* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d)',
+}
+
+
+@pytest.mark.parametrize("field", list(HUGE_ANSWERS))
+async def test_a_number_beyond_64_bits_fails_that_account_only(
+    field: str,
+    plain_connector: Connect,
+    store: SQLiteStore,
+    server: IMAPTestServer,
+    mail: MailStore,
+) -> None:
+    # It used to escape as an OverflowError from the store and end every account's sync.
+    mail.add_user("bob", "bob-password")
+    for n in range(2):
+        mail.deliver("alice", sample_message(n))
+        mail.deliver("bob", sample_message(n))
+    misbehave = True
+    command = "STATUS" if field == "UIDVALIDITY" else "UID FETCH"
+
+    async def hook(s: Session, c: CommandInfo) -> bool:
+        if misbehave and s.user is not None and s.user.name == "bob" and c.name == command:
+            if field == "UIDVALIDITY" and c.args and c.args[0] != b"INBOX" and c.args[0] != "INBOX":
+                return False
+            await s.send(HUGE_ANSWERS[field] % HUGE)
+            await s.send(f"{c.tag} OK done".encode())
+            return True
+        return False
+
+    server.behavior.on_command = hook
+    async with open_imap_provider([alice(), bob()], connector=plain_connector) as imap:
+        engine = SyncEngine(store)
+        sessions = [imap.session(alice()), imap.session(bob())]
+        results = {r.account: r for r in await engine.sync_all_accounts(sessions)}
+        assert results["alice"].ok, results["alice"].error
+        assert len(results["alice"].new_messages) == 2
+        errors = [results["bob"].error, *(e for _, e in results["bob"].folder_errors)]
+        assert any(e and e.startswith("bob") for e in errors), results["bob"]
+        assert results["bob"].new_messages == ()
+        misbehave = False
+        again = await engine.sync_account(sessions[1])
+        assert again.ok, again.error
+        assert sorted(m.uid for m in again.new_messages) == [1, 2]

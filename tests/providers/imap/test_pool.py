@@ -304,3 +304,29 @@ async def test_bye_for_an_expired_token_refreshes_and_reconnects(
         stats = pool.statistics()
     assert issued == ["token-1", "token-2"]  # one refresh for the reconnect, no storm
     assert (stats.discarded, stats.connections_opened, stats.failures) == (1, 2, 0)
+
+
+async def test_a_server_down_for_thousands_of_attempts_is_still_retried(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # 2.0 ** 1024 overflowed after 1,024 failures: days of outage with the defaults,
+    # minutes with small backoffs, and the OverflowError ended every account (issue 17, 2).
+    attempts = 0
+
+    async def down(account: Account) -> trio.abc.Stream:
+        nonlocal attempts
+        attempts += 1
+        raise OSError("connection refused")
+
+    account = plain_account(backoff_initial=0.001, backoff_max=2.0)
+    async with open_pool([account], connector=down, jitter=lambda: 1.0) as pool:
+        for _ in range(1500):
+            with pytest.raises(ConnectionLost, match="connection refused"):
+                async with pool.connection(account):
+                    pass  # pragma: no cover - never connected
+        started = trio.current_time()
+        with pytest.raises(ConnectionLost):
+            async with pool.connection(account):
+                pass  # pragma: no cover
+        assert trio.current_time() - started == pytest.approx(2.0)  # backoff_max, no more
+    assert attempts == 1501
