@@ -132,10 +132,15 @@ async def test_invalid_utf8_in_a_header_is_kept_not_fatal(
 
 HUGE = 2**63  # one more than SQLite's largest integer (issue 17, finding 1)
 _DATE = b'INTERNALDATE "01-Jan-2026 00:00:00 +0000"'
+#: field -> {command: its answer, with the huge number}. UIDVALIDITY is said by both
+#: STATUS and EXAMINE: EXAMINE's word wins over STATUS's (finding 3).
 HUGE_ANSWERS = {
-    "UID": b"* 1 FETCH (UID %d FLAGS () RFC822.SIZE 10 " + _DATE + b")",
-    "RFC822.SIZE": b"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE %d " + _DATE + b")",
-    "UIDVALIDITY": b'* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d)',
+    "UID": {"UID FETCH": [b"* 1 FETCH (UID %d FLAGS () RFC822.SIZE 10 " + _DATE + b")"]},
+    "RFC822.SIZE": {"UID FETCH": [b"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE %d " + _DATE + b")"]},
+    "UIDVALIDITY": {
+        "STATUS": [b'* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d)'],
+        "EXAMINE": [b"* 1 EXISTS", b"* OK [UIDVALIDITY %d] ok", b"* OK [UIDNEXT 2] ok"],
+    },
 }
 
 
@@ -153,13 +158,17 @@ async def test_a_number_beyond_64_bits_fails_that_account_only(
         mail.deliver("alice", sample_message(n))
         mail.deliver("bob", sample_message(n))
     misbehave = True
-    command = "STATUS" if field == "UIDVALIDITY" else "UID FETCH"
+    answers = HUGE_ANSWERS[field]
 
     async def hook(s: Session, c: CommandInfo) -> bool:
-        if misbehave and s.user is not None and s.user.name == "bob" and c.name == command:
-            if field == "UIDVALIDITY" and c.args and c.args[0] != b"INBOX" and c.args[0] != "INBOX":
+        bobs = s.user is not None and s.user.name == "bob"
+        if misbehave and bobs and c.name in answers:
+            if c.name != "UID FETCH" and c.args[0] not in (b"INBOX", "INBOX"):
                 return False
-            await s.send(HUGE_ANSWERS[field] % HUGE)
+            if c.name == "EXAMINE":
+                s.folder, s.readonly = s.mailbox(c.args[0]), True
+            for line in answers[c.name]:
+                await s.send(line % HUGE if b"%d" in line else line)
             await s.send(f"{c.tag} OK done".encode())
             return True
         return False

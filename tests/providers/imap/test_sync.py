@@ -17,7 +17,7 @@ from trio_mailsync.providers.imap import Security, open_imap_provider
 from trio_mailsync.providers.imap.provider import FLAG_RESYNC_INTERVAL
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.sync import SyncEngine
-from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session, sample_message
 
 from .conftest import VARIANTS, server_view, store_view
 
@@ -211,3 +211,39 @@ async def test_a_folder_known_to_have_changed_costs_one_round_trip(
         plain = await sync(SyncRequest(folders=("INBOX",)))
         assert [m.uid for m in plain.new_messages] == [4]
         assert plain.round_trips == 2
+
+
+@pytest.mark.parametrize("folder", ["Archive", "INBOX"])  # STATUS first; told it changed
+async def test_a_folder_recreated_between_status_and_examine_is_reported_once(
+    variant: str,
+    folder: str,
+    plain_connector: Connect,
+    store: SQLiteStore,
+    mail: MailStore,
+    server: IMAPTestServer,
+) -> None:
+    # STATUS saw the old folder, EXAMINE the new one: what EXAMINE says about itself wins
+    # (issue 17, finding 3: the new messages were stored under the old UIDVALIDITY, then
+    # reset and reported again by the next sync).
+    account = alice()
+    mail.deliver("alice", message(1), folder=folder)
+    recreated: list[int] = []
+
+    async def recreate_before_examine(s: Session, c: CommandInfo) -> bool:
+        if c.name == "EXAMINE" and c.args[0] in (folder, folder.encode()) and not recreated:
+            mail.recreate("alice", folder)
+            recreated.append(mail.deliver("alice", message(2), folder=folder))
+        return False
+
+    request = INBOX_CHANGED if folder == "INBOX" else None
+    async with syncing(account, plain_connector, store) as sync:
+        await sync()
+        mail.deliver("alice", message(3), folder=folder)  # STATUS will see a change
+        server.behavior.on_command = recreate_before_examine
+        result = await sync(request)
+        assert recreated
+        new = [(m.folder, m.generation, m.uid, m.subject) for m in result.new_messages]
+        recreated_folder = mail.user("alice").folder(folder)
+        assert new == [(folder, recreated_folder.uidvalidity, recreated[0], "hello 2")]
+        assert (await sync()).new_messages == ()
+    assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)

@@ -43,6 +43,7 @@ from trio_mailsync.providers.imap.connection import (
     IMAPConnection,
     decode_fetch,
     decode_search,
+    decode_select,
     decode_status,
 )
 from trio_mailsync.providers.imap.folders import FolderInfo
@@ -52,6 +53,16 @@ __all__ = ["STATUS_ITEMS", "Capabilities", "FolderJob", "ImapCursor"]
 
 #: What STATUS is asked for every folder (plus HIGHESTMODSEQ with CONDSTORE).
 STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY")
+#: A folder recreated under us is planned again from what EXAMINE said, at most this often.
+MAX_REPLANS = 3
+
+
+class _Recreated(Exception):
+    """EXAMINE found another UIDVALIDITY than STATUS: the folder was recreated meanwhile."""
+
+    def __init__(self, status: StatusData) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 @attrs.frozen
@@ -139,11 +150,18 @@ class FolderJob:
 
     async def sync(self, status: StatusData) -> FolderUpdate | None:
         """Sync the folder whose STATUS is ``status``: one round trip, or none if unchanged."""
-        plan = self._plan(status)
-        if plan is None:
-            return None
-        completions = await self.conn.run_many(plan.commands)
-        return self._finish(plan, status, completions)
+        for _ in range(MAX_REPLANS + 1):
+            plan = self._plan(status)
+            if plan is None:
+                return None
+            completions = await self.conn.run_many(plan.commands)
+            try:
+                return self._finish(plan, status, completions)
+            except _Recreated as recreated:
+                status = recreated.status  # plan again from the folder EXAMINE saw
+        raise ProviderError(
+            f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
+        )
 
     async def sync_changed(self) -> FolderUpdate | None:
         """Sync a folder known to have changed (an IDLE notification) in one round trip.
@@ -182,10 +200,13 @@ class FolderJob:
         real = self._plan(status)
         if real is None:
             return None
-        if real.signature() == plan.signature():
-            return self._finish(plan, status, completions[1:])
-        completions = await self.conn.run_many(real.commands)
-        return self._finish(real, status, completions)
+        try:
+            if real.signature() == plan.signature():
+                return self._finish(plan, status, completions[1:])
+            completions = await self.conn.run_many(real.commands)
+            return self._finish(real, status, completions)
+        except _Recreated as recreated:
+            return await self.sync(recreated.status)
 
     def _plan(self, status: StatusData) -> _Plan | None:
         """The commands that bring the folder from its state to ``status``; ``None``: none."""
@@ -282,6 +303,21 @@ class FolderJob:
             )
         self.conn.selected = None
         by_command = {id(done.command): done for done in completions}
+        # What the selected mailbox says about itself wins over STATUS: a folder deleted
+        # and recreated between the two has another UIDVALIDITY, and the answers to the
+        # fetches describe that other folder (issue 17, finding 3).
+        examined = decode_select(folder.wire_name, by_command[id(plan.commands[0])], True)
+        if examined.uidvalidity is not None and examined.uidvalidity != uidvalidity:
+            raise _Recreated(
+                StatusData(
+                    mailbox=folder.name,
+                    raw_mailbox=b"",
+                    uidvalidity=examined.uidvalidity,
+                    uidnext=examined.uidnext,
+                    messages=examined.exists,
+                    highestmodseq=examined.highestmodseq,
+                )
+            )
         last_uidnext = plan.last_uidnext
 
         new: list[MessageRecord] = []
