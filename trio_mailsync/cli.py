@@ -117,19 +117,34 @@ async def _sync(
     total = len(config.accounts)
     done = 0
 
-    def progress(result: SyncResult) -> None:
+    async def report(result: SyncResult) -> None:
+        # Printed first, marked announced after: a stop in between reports them again
+        # next time, never loses them (issue 17, finding 6).
         nonlocal done
         done += 1
         print(f"[{done}/{total}] {result.account}: {_summary(result)}", file=err, flush=True)
+        if list_new:
+            for m in result.new_messages:
+                print(
+                    f"{m.account}  {m.folder}  {m.uid}  {m.sender or '-'}  {m.subject or ''}",
+                    file=out,
+                    flush=True,
+                )
+        with trio.CancelScope(shield=True):
+            await store.mark_announced(result.new_messages)
 
     print(f"syncing {total} account(s) into {store_path}", file=err, flush=True)
     try:
         async with open_providers(config) as providers:
             engine = SyncEngine(store, concurrency=concurrency)
             sessions = [providers[a.provider].session(a) for a in config.accounts]
-            results = await engine.sync_all_accounts(sessions, on_result=progress)
+            # The service's timeout: a server that stops answering cannot hang the command.
+            results = await engine.sync_all_accounts(
+                sessions, on_result=report, ack=False, timeout=config.service.sync_timeout
+            )
     finally:
-        await store.aclose()
+        with trio.CancelScope(shield=True):
+            await store.aclose()
     rows = [
         [
             r.account,
@@ -145,13 +160,6 @@ async def _sync(
     for r in results:
         for folder, error in r.folder_errors:
             print(f"{r.account}: {folder}: {error}", file=err)
-    if list_new:
-        for r in results:
-            for m in r.new_messages:
-                print(
-                    f"{m.account}  {m.folder}  {m.uid}  {m.sender or '-'}  {m.subject or ''}",
-                    file=out,
-                )
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -294,7 +302,9 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help=f"SQLite file (default: from the config, or {default_store_path()})",
     )
     sync.add_argument("--concurrency", type=int, default=32, help="accounts synced at once")
-    sync.add_argument("--list", action="store_true", help="also list the new messages")
+    sync.add_argument(
+        "--list", action="store_true", help="also list the new messages (as each account ends)"
+    )
 
     check = commands.add_parser("check", help="check the config and try each account's login")
     check.add_argument("--config", required=True, type=Path, help="TOML config file")

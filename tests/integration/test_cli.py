@@ -52,11 +52,15 @@ def test_sync_prints_progress_and_a_table(dovecot: DovecotServer, tmp_path: Path
     assert status == 0, err
     assert "[1/2]" in err
     assert "[2/2]" in err
+    # The new messages as each account ends (before they are marked), then the table.
     lines = out.splitlines()
-    assert lines[0].split() == ["account", "new", "changed", "deleted", "duration", "error"]
-    table = {line.split()[0]: line.split()[1:4] for line in lines[2:4]}
+    assert lines[:2] == [
+        "cli1  INBOX  1  x@example.com  cli 0",
+        "cli1  INBOX  2  x@example.com  cli 1",
+    ]
+    assert lines[2].split() == ["account", "new", "changed", "deleted", "duration", "error"]
+    table = {line.split()[0]: line.split()[1:4] for line in lines[4:6]}
     assert table == {"cli1": ["2", "0", "0"], "cli2": ["0", "0", "0"]}
-    assert "cli1  INBOX  1  x@example.com  cli 0" in out
     status, out, err = cli("sync", "--config", str(config))
     assert status == 0
     assert {line.split()[0]: line.split()[1] for line in out.splitlines()[2:4]} == {

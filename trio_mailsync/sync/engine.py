@@ -109,16 +109,18 @@ class SyncEngine:
         *,
         on_result: Callable[[SyncResult], Awaitable[None] | None] | None = None,
         ack: bool = True,
+        timeout: float | None = None,
     ) -> list[SyncResult]:
         """Sync every account at once (within the limit); results in the order given.
 
-        ``on_result`` is called as each account finishes (the CLI prints progress).
+        ``on_result`` is called as each account finishes (the CLI prints progress);
+        ``ack`` and ``timeout`` are :meth:`sync_account`'s, for each account.
         """
         chosen = list(sessions)
         results: list[SyncResult | None] = [None] * len(chosen)
 
         async def one(index: int, session: AccountSession) -> None:
-            result = await self.sync_account(session, ack=ack)
+            result = await self.sync_account(session, ack=ack, timeout=timeout)
             results[index] = result
             if on_result is not None:
                 maybe = on_result(result)

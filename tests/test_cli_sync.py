@@ -1,0 +1,105 @@
+"""`trio-mailsync sync` against the testing server on loopback: bounded, and nothing lost."""
+
+from __future__ import annotations
+
+import io
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.support import ALICE_PASSWORD
+from trio_mailsync import cli
+from trio_mailsync.core.config import Config, ServiceSettings
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import Security, imap_account
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.testing import (
+    CommandInfo,
+    IMAPTestServer,
+    MailStore,
+    Session,
+    sample_message,
+)
+
+
+def config(port: int, **service: float) -> Config:
+    passwords = {"alice": ALICE_PASSWORD, "bob": "bob-password"}
+    return Config(
+        accounts=tuple(
+            imap_account(
+                user,
+                host="127.0.0.1",
+                port=port,
+                username=user,
+                auth=PasswordAuth(password=password),
+                security=Security.NONE,
+                allow_insecure=True,
+            )
+            for user, password in passwords.items()
+        ),
+        service=ServiceSettings(**service),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def bob_goes_silent(mail: MailStore, server: IMAPTestServer) -> None:
+    """Bob's server logs him in, then never answers again."""
+
+    async def hook(s: Session, c: CommandInfo) -> bool:
+        if s.user is not None and s.user.name == "bob":
+            await s.stall()
+        return False
+
+    for n in range(2):
+        mail.deliver("alice", sample_message(n, subject=f"for alice {n}"))
+        mail.deliver("bob", sample_message(n))
+    server.behavior.on_command = hook
+
+
+async def test_a_server_that_stops_answering_cannot_hang_sync(
+    bob_goes_silent: None, server: IMAPTestServer, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    # Issue 17, finding 5: connect_timeout bounded the login only, and the command had no
+    # sync timeout: it hung for ever. It takes the service's sync_timeout now.
+    port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+    out, err = io.StringIO(), io.StringIO()
+    started = trio.current_time()
+    with trio.fail_after(30):
+        status = await cli._sync(
+            config(port, sync_timeout=1), tmp_path / "s.sqlite3", 4, False, out, err
+        )
+    assert trio.current_time() - started < 10
+    assert status == 1
+    assert "bob: error: bob: the sync took longer than 1 s; abandoned" in err.getvalue()
+    assert "alice: 2 new" in err.getvalue()
+    nursery.cancel_scope.cancel()
+
+
+async def test_a_stop_never_loses_what_sync_list_had_not_printed(
+    bob_goes_silent: None, server: IMAPTestServer, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    # Issue 17, finding 6: alice's messages were marked announced when her sync ended, but
+    # listed only once every account had ended: a Ctrl-C while bob hung lost them for good.
+    port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+    out, err = io.StringIO(), io.StringIO()
+    store_path = tmp_path / "s.sqlite3"
+    with trio.move_on_after(30) as stop:  # the user's Ctrl-C, while bob still hangs
+        command = partial(cli._sync, config(port), store_path, 4, True, out, err)
+        async with trio.open_nursery() as inner:
+            inner.start_soon(command)
+            while "[1/2] alice" not in err.getvalue():
+                await trio.sleep(0.01)
+            await trio.sleep(0.2)
+            stop.cancel()
+    listed = [line for line in out.getvalue().splitlines() if "for alice" in line]
+    store = await SQLiteStore.open(store_path)
+    try:
+        unreported = await store.unannounced("alice")
+    finally:
+        await store.aclose()
+    # Every message of alice's is either listed, or still unannounced for the next run.
+    assert len(listed) + len(unreported) == 2, (listed, unreported)
+    assert len(listed) == 2
+    nursery.cancel_scope.cancel()
