@@ -9,6 +9,7 @@ from functools import partial
 
 import attrs
 import h11
+import httpx
 import pytest
 import trio
 import trio.testing
@@ -197,3 +198,50 @@ async def test_no_secret_in_logs_or_reprs(
     for secret in (REFRESH_TOKEN, "client-secret-do-not-log", "access-1", "access-2"):
         for text in texts:
             assert secret not in text
+
+
+@pytest.mark.parametrize("lifetime", [300, 200, 1])
+async def test_a_token_that_lives_no_longer_than_the_margin_is_still_used(
+    autojump_clock: trio.testing.MockClock, lifetime: int
+) -> None:
+    # Issue 17, finding 7: with expires_in <= refresh_margin (Keycloak gives 300 s, the
+    # margin's default), every fresh token was "not fresh": refresh again, at once, for ever.
+    issued: list[float] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        issued.append(trio.current_time())
+        # A refresh loop never lets the MockClock move: fail it here rather than hang.
+        assert len(issued) < 1000, "refreshed in a loop"
+        token = f"token-{len(issued)}"
+        return httpx.Response(200, json={"access_token": token, "expires_in": lifetime})
+
+    auth = OAuth2Auth(token_url="https://auth.test/t", client_id="c", refresh_token="r")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
+        creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
+        expiry: dict[str, float] = {}
+        for _ in range(120):  # an hour, a login every 30 s
+            token = (await creds.access_token()).reveal()
+            now = trio.current_time()
+            expiry.setdefault(token, now + lifetime)
+            assert now < expiry[token], "a token was used after it expired"
+            await trio.sleep(30)
+    # Refreshed when half its life is gone: about every lifetime / 2 (or every login).
+    assert len(issued) <= 3600 / min(lifetime / 2, 30) + 1, len(issued)
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, "NaN"])
+async def test_a_token_that_is_born_expired_is_an_error_not_a_loop(
+    autojump_clock: trio.testing.MockClock, expires_in: object
+) -> None:
+    calls: list[float] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        calls.append(trio.current_time())
+        return httpx.Response(200, json={"access_token": "t", "expires_in": expires_in})
+
+    auth = OAuth2Auth(token_url="https://auth.test/t", client_id="c", refresh_token="r")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as http:
+        creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
+        with pytest.raises(CredentialsError, match="already expired"):
+            await creds.access_token()
+    assert len(calls) == 1

@@ -229,6 +229,8 @@ class OAuth2Credentials:
         self._on_refresh_token = on_refresh_token
         self._token: Secret | None = None
         self._expires_at = -math.inf  # on the Trio clock
+        #: When the current token counts as due for a refresh (on the Trio clock).
+        self._refresh_at = -math.inf
         self._refreshing: trio.Event | None = None
         self._error: BaseException | None = None
         self.stats = OAuth2Statistics()
@@ -247,10 +249,11 @@ class OAuth2Credentials:
 
     def _fresh(self) -> bool:
         now = trio.current_time()
-        return self._token is not None and now < self._expires_at - self._auth.refresh_margin
+        return self._token is not None and now < self._refresh_at
 
     async def access_token(self) -> Secret:
-        """A token valid for at least ``refresh_margin`` more seconds."""
+        """A token valid for at least ``refresh_margin`` more seconds (or half its life,
+        for a token that lives no longer than the margin)."""
         while not self._fresh():
             if self._refreshing is None:
                 self._refreshing = trio.Event()
@@ -277,7 +280,7 @@ class OAuth2Credentials:
         """The server rejected ``token`` (or the current one): refresh before next use."""
         if token is None or token == self._token:
             self._token = None
-            self._expires_at = -math.inf
+            self._expires_at = self._refresh_at = -math.inf
             self.stats.invalidations += 1
 
     async def _refresh(self) -> None:
@@ -312,13 +315,24 @@ class OAuth2Credentials:
             raise CredentialsError(
                 f"{self.account_id}: token endpoint refused the refresh token: {error}"
             )
-        self._token = Secret(str(payload["access_token"]))
         expires_in = payload.get("expires_in", 3600)
         try:
             lifetime = float(expires_in)
         except (TypeError, ValueError):
             lifetime = 3600.0
+        if not lifetime > 0:
+            # Already expired: asking again at once would only hammer the endpoint.
+            self.stats.failures += 1
+            raise CredentialsError(
+                f"{self.account_id}: token endpoint gave a token that is already expired "
+                f"(expires_in {expires_in!r})"
+            )
+        self._token = Secret(str(payload["access_token"]))
         self._expires_at = started + lifetime
+        # Refresh refresh_margin before the expiry, but never before half the token's life
+        # is gone: a token living no longer than the margin (Keycloak's live 300 s, the
+        # margin's default) would otherwise be stale at once, and refreshed in a loop.
+        self._refresh_at = started + max(lifetime - self._auth.refresh_margin, lifetime / 2)
         rotated = payload.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != self._refresh_token.reveal():
             self._refresh_token = Secret(rotated)
