@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import tracemalloc
 import urllib.parse
 from functools import partial
+from pathlib import Path
 
 import attrs
 import h11
@@ -15,7 +17,14 @@ import trio
 import trio.testing
 
 from trio_mailsync.core.errors import CredentialsError
-from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
+from trio_mailsync.providers import auth as auth_module
+from trio_mailsync.providers.auth import (
+    MAX_PASSWORD_OUTPUT,
+    OAuth2Auth,
+    OAuth2Credentials,
+    PasswordAuth,
+    PasswordCredentials,
+)
 from trio_mailsync.secret import Secret
 
 REFRESH_TOKEN = "1//refresh-token-do-not-log"
@@ -245,3 +254,41 @@ async def test_a_token_that_is_born_expired_is_an_error_not_a_loop(
         with pytest.raises(CredentialsError, match="already expired"):
             await creds.access_token()
     assert len(calls) == 1
+
+
+def _running(pid: int) -> bool:
+    """Is ``pid`` alive (a zombie waiting for its reaper counts as gone)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_password_command_that_prints_without_end_is_cut_off() -> None:
+    # Issue 17, finding 11: the output was read whole (1 GB took `check` to ~6 GB).
+    creds = PasswordCredentials("alice", PasswordAuth(command=("yes", "s3cret")), account_id="a")
+    tracemalloc.start()
+    try:
+        with trio.fail_after(30), pytest.raises(CredentialsError, match="printed more than"):
+            await creds.password()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_PASSWORD_OUTPUT
+
+
+async def test_a_password_command_that_hangs_leaves_no_child_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 17, finding 11: at the timeout the command was killed, its children were not.
+    monkeypatch.setattr(auth_module, "PASSWORD_COMMAND_TIMEOUT", 0.5)
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pidfile}; sleep 300"
+    creds = PasswordCredentials("alice", PasswordAuth(command=("sh", "-c", script)), account_id="a")
+    with trio.fail_after(30), pytest.raises(CredentialsError, match=r"took longer than 0\.5 s"):
+        await creds.password()
+    child = int(pidfile.read_text())
+    with trio.fail_after(10):
+        while _running(child):
+            await trio.sleep(0.05)

@@ -14,10 +14,13 @@ refresh token the endpoint rotates replaces the old one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import shlex
+import signal
+import subprocess
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: How long a password command may run.
 PASSWORD_COMMAND_TIMEOUT = 60.0
+#: A password command printing more than this is refused (a password is one short line).
+MAX_PASSWORD_OUTPUT = 64 * 1024
 #: How long a token request may take.
 TOKEN_REQUEST_TIMEOUT = 30.0
 
@@ -172,32 +177,64 @@ class PasswordCredentials:
             return Secret(value)
         assert auth.command is not None
         program = auth.command[0]
-        try:
-            with trio.fail_after(PASSWORD_COMMAND_TIMEOUT):
-                result = await trio.run_process(
-                    list(auth.command), capture_stdout=True, capture_stderr=True, check=False
-                )
-        except trio.TooSlowError:
-            raise CredentialsError(
-                f"{self.account_id}: password command {program!r} took longer than "
-                f"{PASSWORD_COMMAND_TIMEOUT:.0f} s"
-            ) from None
-        except OSError as exc:
-            raise CredentialsError(
-                f"{self.account_id}: password command {program!r} could not run: {exc.strerror}"
-            ) from None
-        if result.returncode != 0:
-            # Its output is not shown: it could hold the secret.
-            raise CredentialsError(
-                f"{self.account_id}: password command {program!r} failed with exit status "
-                f"{result.returncode}"
-            )
-        lines = result.stdout.decode("utf-8", "replace").splitlines()
+        output = await self._run_command(auth.command)
+        lines = output.decode("utf-8", "replace").splitlines()
         if not lines or not lines[0]:
             raise CredentialsError(
                 f"{self.account_id}: password command {program!r} printed nothing"
             )
         return Secret(lines[0])
+
+    async def _run_command(self, argv: tuple[str, ...]) -> bytes:
+        """The command's output, at most MAX_PASSWORD_OUTPUT bytes, within the timeout.
+
+        It runs in a process group of its own, and whatever of that group is still
+        running when this returns (or is cancelled) is killed: a password helper that
+        hangs leaves no orphan behind, one that prints without end no unbounded buffer.
+        """
+        program = argv[0]
+        try:
+            process = await trio.lowlevel.open_process(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # not shown, and never buffered: it could hold it
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CredentialsError(
+                f"{self.account_id}: password command {program!r} could not run: {exc.strerror}"
+            ) from None
+        assert process.stdout is not None
+        output = bytearray()
+        try:
+            with trio.fail_after(PASSWORD_COMMAND_TIMEOUT):
+                while chunk := await process.stdout.receive_some(65536):
+                    output += chunk
+                    if len(output) > MAX_PASSWORD_OUTPUT:
+                        raise CredentialsError(
+                            f"{self.account_id}: password command {program!r} printed more "
+                            f"than {MAX_PASSWORD_OUTPUT} bytes"
+                        )
+                returncode = await process.wait()
+        except trio.TooSlowError:
+            raise CredentialsError(
+                f"{self.account_id}: password command {program!r} took longer than "
+                f"{PASSWORD_COMMAND_TIMEOUT:g} s"
+            ) from None
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # its group: children too
+            with trio.CancelScope(shield=True):
+                await process.wait()
+                await process.stdout.aclose()
+        if returncode != 0:
+            # Its output is not shown: it could hold the secret.
+            raise CredentialsError(
+                f"{self.account_id}: password command {program!r} failed with exit status "
+                f"{returncode}"
+            )
+        return bytes(output)
 
 
 @attrs.define
