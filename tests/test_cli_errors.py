@@ -13,6 +13,7 @@ import trustme
 
 from tests.support import ALICE_PASSWORD
 from trio_mailsync import cli
+from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import IMAPTestServer, MailStore
 
 
@@ -93,3 +94,78 @@ def test_a_bad_config_stops_with_one_line(tmp_path: Path, text: str, message: st
         assert len(err.getvalue().splitlines()) == 1, err.getvalue()
         assert str(path) in err.getvalue()
         assert message in err.getvalue(), err.getvalue()
+
+
+def _config(tmp_path: Path, imap_port: int, broadcast_port: int = 0) -> Path:
+    path = tmp_path / "mailsync.toml"
+    path.write_text(
+        f"""
+[store]
+path = "{tmp_path / "state.sqlite3"}"
+
+[broadcast]
+port = {broadcast_port}
+token = "t0ken"
+
+[accounts.good]
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+allow_insecure = true
+username = "alice"
+password = "{ALICE_PASSWORD}"
+"""
+    )
+    return path
+
+
+async def test_a_port_in_use_is_one_line_and_nobody_logs_in(
+    mail: MailStore, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    # Issue 17, finding 15: a 60-line exception group, after logging every account in.
+    server = IMAPTestServer(mail)
+    imap_port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+    taken = trio.socket.socket()
+    await taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    out, err = io.StringIO(), io.StringIO()
+    with trio.fail_after(30):
+        argv = ["serve", "--config", str(_config(tmp_path, imap_port, port))]
+        status = await trio.to_thread.run_sync(cli.run, argv, out, err)
+    taken.close()
+    assert status == 1
+    assert err.getvalue().splitlines() == [
+        f"error: [Errno 98] cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert server.statistics().logins == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "sync"])
+async def test_a_store_in_use_or_unusable_is_one_line(
+    mail: MailStore, tmp_path: Path, nursery: trio.Nursery, command: str
+) -> None:
+    # Issue 17, findings 15 and 16: tracebacks; and a second process on one store reported
+    # mail twice. The holder here is this very process.
+    server = IMAPTestServer(mail)
+    imap_port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+    config = _config(tmp_path, imap_port)
+    holder = await SQLiteStore.open(tmp_path / "state.sqlite3")
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        with trio.fail_after(30):
+            argv = [command, "--config", str(config)]
+            status = await trio.to_thread.run_sync(cli.run, argv, out, err)
+    finally:
+        await holder.aclose()
+    assert status == 1
+    (line,) = err.getvalue().splitlines()
+    assert line.startswith(f"error: {tmp_path / 'state.sqlite3'} is in use by process ")
+    assert server.statistics().logins == 0
+    # A directory where the store should be: one line too.
+    (tmp_path / "state.sqlite3").unlink()
+    (tmp_path / "state.sqlite3").mkdir()
+    out, err = io.StringIO(), io.StringIO()
+    status = await trio.to_thread.run_sync(cli.run, [command, "--config", str(config)], out, err)
+    assert status == 1
+    assert err.getvalue() == f"error: {tmp_path / 'state.sqlite3'} is a directory, not a store\n"

@@ -31,7 +31,7 @@ from trio_mailsync.core.ports import Provider, StateStore
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
-from trio_mailsync.sinks.websocket import Broadcaster, WebSocketSink
+from trio_mailsync.sinks.websocket import Broadcaster, WebSocketSink, open_listeners
 from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
 
 __all__ = ["Running", "open_providers", "open_store", "open_sync_service", "serve"]
@@ -125,11 +125,13 @@ async def serve(
         # Hexadecimal: a token that starts with "-" would be read as an option by
         # ``trio-mailsync watch URL --token <token>`` (urlsafe base64 can).
         settings = attrs.evolve(settings, token=Secret(secrets.token_hex(24)))
+    # Bound first: a port in use is one plain error, before any account logs in.
+    listeners = await open_listeners(settings)
     async with (
         open_sync_service(config, providers=providers, store=store) as service,
         trio.open_nursery() as nursery,
     ):
-        broadcaster = await nursery.start(WebSocketSink(settings).run, service)
+        broadcaster = await nursery.start(WebSocketSink(settings, listeners).run, service)
         task_status.started(Running(service, broadcaster, generated))
         await trio.sleep_forever()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -21,7 +21,7 @@ from trio_mailsync import __version__
 from trio_mailsync.app import open_providers, serve
 from trio_mailsync.config import load_config
 from trio_mailsync.core.config import ROLES, Config
-from trio_mailsync.core.errors import ConfigError, MailSyncError
+from trio_mailsync.core.errors import ConfigError, MailSyncError, StoreError
 from trio_mailsync.core.events import describe, to_dict
 from trio_mailsync.core.model import SyncResult
 from trio_mailsync.demo import run_demo
@@ -46,6 +46,13 @@ class _Stopped(Exception):
         self.signum = signum
 
 
+def _alone(exc: Exception) -> Exception:
+    """The one error inside nested groups of one (nurseries group what they raise)."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _run(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """``trio.run(async_fn, *args)``, stopped cleanly by SIGINT or SIGTERM (:class:`_Stopped`).
 
@@ -55,7 +62,10 @@ def _run(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     Signal handlers belong to the main thread: elsewhere (tests) it is plain trio.run.
     """
     if threading.current_thread() is not threading.main_thread():
-        return trio.run(async_fn, *args)
+        try:
+            return trio.run(async_fn, *args)
+        except ExceptionGroup as group:
+            raise _alone(group) from None
 
     async def main() -> T:
         outcome: list[T] = []
@@ -77,7 +87,7 @@ def _run(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
                     nursery.cancel_scope.cancel()
                     break
         if failure:
-            raise failure[0]
+            raise _alone(failure[0])
         if stopped_by and not outcome:
             raise _Stopped(stopped_by[0])
         return outcome[0]
@@ -375,15 +385,15 @@ def _command(
         if args.command == "check":
             return _run(_check, config, out)
         store = args.store or config.store_path or default_store_path()
-        if args.command == "serve":
-            try:
-                return _run(_serve, config, store, out, err)
-            except OSError as exc:  # the port is taken, the store cannot be opened
-                print(f"error: {exc}", file=err)
-                return 1
-        if args.concurrency < 1:
+        if args.command == "sync" and args.concurrency < 1:
             print("error: --concurrency must be at least 1", file=err)
             return 2
-        return _run(_sync, config, store, args.concurrency, args.list, out, err)
+        try:
+            if args.command == "serve":
+                return _run(_serve, config, store, out, err)
+            return _run(_sync, config, store, args.concurrency, args.list, out, err)
+        except (StoreError, OSError) as exc:  # the store cannot be had, the port is taken
+            print(f"error: {exc}", file=err)
+            return 1
     parser.print_help(out)
     return 2

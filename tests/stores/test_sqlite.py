@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trio
 
+from trio_mailsync.core.errors import StoreError, StoreInUse
 from trio_mailsync.core.model import FolderUpdate, MessageRecord
 from trio_mailsync.stores.sqlite import MIGRATIONS, SQLiteStore
 
@@ -93,7 +99,7 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="newer than this program"):
+    with pytest.raises(StoreError, match="newer than this program"):
         await SQLiteStore.open(path, inline=True)
 
 
@@ -147,3 +153,61 @@ async def test_last_full_sync_moves_only_on_a_full_sync(store: SQLiteStore) -> N
     await store.apply("alice", "INBOX", update(now=200.0))
     (state,) = (await store.folder_states("alice")).values()
     assert (state.last_sync, state.last_full_sync) == (200.0, 100.0)
+
+
+async def test_one_process_at_a_time(tmp_path: Path) -> None:
+    # Issue 17, finding 16: two `serve` on one store both synced and announced: 26 of 289
+    # messages were reported twice. The second one is refused, naming the first.
+    path = tmp_path / "s.sqlite3"
+    first = await SQLiteStore.open(path, inline=True)
+    try:
+        with pytest.raises(StoreInUse, match=rf"in use by process {os.getpid()} "):
+            await SQLiteStore.open(path, inline=True)
+    finally:
+        await first.aclose()
+    again = await SQLiteStore.open(path, inline=True)  # released on close
+    await again.aclose()
+
+
+def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    code = (
+        "import trio; from trio_mailsync.stores.sqlite import SQLiteStore\n"
+        "async def main():\n"
+        f"    await SQLiteStore.open({str(path)!r})\n"
+        "    print('held', flush=True); await trio.sleep(60)\n"
+        "trio.run(main)"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(StoreInUse, match=rf"in use by process {holder.pid} "):
+                trio.run(SQLiteStore.open, path)
+        finally:
+            holder.kill()  # SIGKILL: no cleanup of its own
+            holder.wait(timeout=10)
+    store = trio.run(SQLiteStore.open, path)
+    trio.run(store.aclose)
+
+
+@pytest.mark.parametrize("kind", ["directory", "corrupt", "newer"])
+async def test_a_store_that_cannot_be_used_is_one_clear_error(tmp_path: Path, kind: str) -> None:
+    # Issue 17, finding 15: each of these was a traceback.
+    path = tmp_path / "s.sqlite3"
+    if kind == "directory":
+        path.mkdir()
+        expected = "is a directory, not a store"
+    elif kind == "corrupt":
+        path.write_bytes(b"this is not SQLite at all, but it is long enough to look" * 100)
+        expected = "is not a trio-mailsync store (file is not a database)"
+    else:
+        db = sqlite3.connect(path)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        db.close()
+        expected = "newer than this program"
+    for _ in range(2):  # the same again, not "in use": the failed open let its lock go
+        with pytest.raises(StoreError, match=re.escape(expected)):
+            await SQLiteStore.open(path, inline=True)

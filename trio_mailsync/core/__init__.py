@@ -24,6 +24,8 @@ from trio_mailsync.core.errors import (
     MailSyncError,
     ProviderError,
     ServerBusy,
+    StoreError,
+    StoreInUse,
 )
 from trio_mailsync.core.events import (
     SCHEMA_VERSION,
@@ -95,6 +97,8 @@ __all__ = [
     "ServiceEvent",
     "ServiceSettings",
     "StateStore",
+    "StoreError",
+    "StoreInUse",
     "Subscription",
     "SyncCompleted",
     "SyncRequest",

@@ -17,6 +17,8 @@ __all__ = [
     "MailSyncError",
     "ProviderError",
     "ServerBusy",
+    "StoreError",
+    "StoreInUse",
 ]
 
 
@@ -79,3 +81,11 @@ class AuthenticationFailed(ProviderError):
     def __init__(self, message: str, *, retry_at: float | None = None) -> None:
         self.retry_at = retry_at
         super().__init__(message)
+
+
+class StoreError(MailSyncError):
+    """The state store cannot be used: not a store, of a newer schema, unreadable, in use."""
+
+
+class StoreInUse(StoreError):
+    """Another process holds the store. Two would both sync and both announce the same mail."""

@@ -34,7 +34,13 @@ from trio_mailsync.core.events import to_json
 from trio_mailsync.core.ports import EventSource
 from trio_mailsync.secret import Secret
 
-__all__ = ["Broadcaster", "BroadcasterStatistics", "WebSocketSink", "serve_broadcaster"]
+__all__ = [
+    "Broadcaster",
+    "BroadcasterStatistics",
+    "WebSocketSink",
+    "open_listeners",
+    "serve_broadcaster",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -183,21 +189,37 @@ class Broadcaster:
             self.stats.clients -= 1
 
 
+async def open_listeners(settings: BroadcastSettings) -> list[trio.SocketListener]:
+    """Bind the broadcaster's address; ``OSError`` says which address could not be had.
+
+    Bound before the service starts (``app.serve``), so that a port in use is one
+    plain error before any account has logged in.
+    """
+    try:
+        return await trio.open_tcp_listeners(settings.port, host=settings.host)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
+
+
 async def serve_broadcaster(
     source: EventSource,
     settings: BroadcastSettings,
     *,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``source``'s events over WebSocket until cancelled.
 
+    ``listeners`` already bound (:func:`open_listeners`), or bound here.
     ``task_status.started`` gets the :class:`Broadcaster` (its ``port`` is the
     bound one when ``settings.port`` is 0).
     """
     if settings.token is None or not settings.token.reveal():
         raise ValueError("the broadcaster needs a token ([broadcast] token or token_env)")
     broadcaster = Broadcaster(source, settings, settings.token)
-    listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+    if listeners is None:
+        listeners = await open_listeners(settings)
     broadcaster.port = listeners[0].socket.getsockname()[1]
     logger.info("broadcaster: listening on %s", broadcaster.url)
     task_status.started(broadcaster)
@@ -209,6 +231,8 @@ class WebSocketSink:
     """The broadcaster as an ``EventSink``: ``run(source)`` serves it with these settings."""
 
     settings: BroadcastSettings
+    #: Already bound (:func:`open_listeners`); ``None``: bound when run.
+    listeners: list[trio.SocketListener] | None = None
 
     async def run(
         self,
@@ -217,4 +241,6 @@ class WebSocketSink:
         task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
     ) -> NoReturn:
         """Serve ``source``'s events until cancelled; ``task_status`` gets the Broadcaster."""
-        await serve_broadcaster(source, self.settings, task_status=task_status)
+        await serve_broadcaster(
+            source, self.settings, listeners=self.listeners, task_status=task_status
+        )

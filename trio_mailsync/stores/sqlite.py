@@ -10,13 +10,20 @@ reporting across restarts.
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` holds
 one script per version, applied in a transaction when the store is opened. A
 database newer than the program is refused.
+
+One process at a time: opening a store takes an advisory lock on ``<path>.lock``
+(which names its holder), dropped by the kernel when the process ends however it
+ends. Every reason a store cannot be opened is a ``StoreError`` with one line to show.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,6 +31,7 @@ from typing import ParamSpec, Self, TypeVar
 
 import trio
 
+from trio_mailsync.core.errors import StoreError, StoreInUse
 from trio_mailsync.core.model import AppliedUpdate, FolderState, FolderUpdate, MessageRecord
 
 __all__ = ["MIGRATIONS", "SQLiteStore", "default_store_path"]
@@ -186,25 +194,68 @@ def _record(row: sqlite3.Row) -> MessageRecord:
     )
 
 
+def _hold(path: str) -> int:
+    """Take the store's lock file (``<path>.lock``) for this process; its descriptor.
+
+    An advisory lock (``flock``), which the kernel drops when the process dies, however it
+    dies: two processes syncing one store would both announce the same mail.
+    """
+    lock_path = f"{path}.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"{lock_path}: cannot be created: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 1024, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise StoreInUse(f"{path} is in use by {holder}; one process at a time") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})\n".encode(), 0)
+    return fd
+
+
 class _Database:
     """Synchronous access, for the worker thread. One call at a time (a lock)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._held: int | None = None
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            if Path(path).is_dir():
+                raise StoreError(f"{path} is a directory, not a store")
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create its directory: {exc.strerror}") from None
+            self._held = _hold(path)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._lock = threading.Lock()
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._release()
+            raise StoreError(f"{path} is not a trio-mailsync store ({exc})") from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._held is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._held)  # closing the descriptor drops the lock
+            self._held = None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release()
 
     def schema_version(self) -> int:
         version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -213,7 +264,7 @@ class _Database:
     def _migrate(self) -> None:
         version = self.schema_version()
         if version > len(MIGRATIONS):
-            raise RuntimeError(
+            raise StoreError(
                 f"{self.path} has schema version {version}, newer than this program's "
                 f"{len(MIGRATIONS)}"
             )
