@@ -6,10 +6,16 @@ import pytest
 
 from trio_mailsync.protocol import (
     NEED_DATA,
+    Client,
+    CommandCompleted,
+    CommandData,
     FetchData,
     Limits,
     RemoteProtocolError,
     ResponseParser,
+    Select,
+    Status,
+    UidFetch,
 )
 
 from .helpers import parse_all
@@ -108,3 +114,45 @@ def test_big_literal_is_sliced_whole() -> None:
     (r,) = parse_all(data, chunks=chunks)
     assert isinstance(r, FetchData)
     assert r.sections["BODY[]"] == body
+
+
+def _pump(client: Client, data: bytes) -> list[object]:
+    """Feed ``data`` a byte at a time; the events, or the error, as it comes."""
+    out: list[object] = []
+    for i in range(len(data)):
+        client.receive_data(data[i : i + 1])
+        while (event := client.next_event()) is not NEED_DATA:
+            out.append(event)
+    return out
+
+
+def test_a_command_sent_endless_data_it_claims_is_refused() -> None:
+    # Issue 17, finding 4: a server answering one STATUS with an endless stream of STATUS
+    # data grew the command's data (memory) until the sync timeout.
+    client = Client(limits=Limits(max_command_data=10_000))
+    _pump(client, b"* PREAUTH ready\r\n")
+    status = Status("INBOX", ("MESSAGES",))
+    client.send(status)
+    line = b'* STATUS "INBOX" (MESSAGES 1)\r\n'
+    with pytest.raises(RemoteProtocolError, match=r"STATUS was sent more than 10000 bytes"):
+        _pump(client, line * 20)  # 20 x (31 + 512) > 10,000
+    assert client.broken
+
+
+def test_the_budget_is_per_command_and_streamed_data_is_not_counted() -> None:
+    client = Client(limits=Limits(max_command_data=10_000))
+    _pump(client, b"* PREAUTH ready\r\n")
+    client.send(Select("INBOX"))
+    _pump(client, b"A1 OK [READ-ONLY] done\r\n")
+    fetch = UidFetch("1:*", ("UID", "FLAGS"), stream=True)
+    client.send(fetch)
+    many = b"".join(b"* %d FETCH (UID %d FLAGS ())\r\n" % (n, n) for n in range(1, 200))
+    events = _pump(client, many + b"A2 OK done\r\n")
+    assert len([e for e in events if isinstance(e, CommandData)]) == 199
+    for tag in ("A3", "A4"):  # 15 x (31 + 512): under the budget, each on its own
+        status = Status("INBOX", ("MESSAGES",))
+        client.send(status)
+        line = b'* STATUS "INBOX" (MESSAGES 1)\r\n'
+        done = _pump(client, line * 15 + tag.encode() + b" OK done\r\n")
+        assert isinstance(done[-1], CommandCompleted)
+        assert done[-1].ok

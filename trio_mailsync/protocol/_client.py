@@ -54,17 +54,21 @@ class _Wait:
 
 
 _WAIT: Final = _Wait()
+#: What a parsed response costs in memory beyond its bytes, for ``max_command_data``.
+RESPONSE_OVERHEAD: Final = 512
 
 
 class _Running:
     """A command in flight."""
 
-    __slots__ = ("command", "data", "initial_sent", "tag")
+    __slots__ = ("command", "data", "data_size", "initial_sent", "tag")
 
     def __init__(self, command: Command, tag: str, initial_sent: bool) -> None:
         self.command = command
         self.tag = tag
         self.data: list[Response] = []
+        #: Bytes of the responses in ``data``, as received.
+        self.data_size = 0
         self.initial_sent = initial_sent  # AUTHENTICATE: initial response already sent
 
 
@@ -83,7 +87,10 @@ class Client:
     def __init__(self, *, limits: Limits | None = None, tag_prefix: str = "A") -> None:
         if not _TAG_PREFIX.match(tag_prefix):
             raise ValueError(f"tag prefix must be 1-16 letters, digits or .-_, not {tag_prefix!r}")
-        self._parser = ResponseParser(limits=limits)
+        self._limits = limits or Limits()
+        self._parser = ResponseParser(limits=self._limits)
+        #: Stream offset where the response being handled started (for its size).
+        self._response_start = 0
         self._tag_prefix = tag_prefix
         self._next_tag = 1
         self._state = ConnectionState.AWAITING_GREETING
@@ -256,6 +263,7 @@ class Client:
             raise self._error
         while True:
             try:
+                self._response_start = self._parser.offset
                 response = self._parser.next_response()
                 if response is NEED_DATA:
                     return NEED_DATA
@@ -404,6 +412,14 @@ class Client:
                 CommandData(tag=owner.tag, command=owner.command, response=response)
             )
         else:
+            # Its size on the wire, plus what its objects cost (measured about 420 bytes
+            # for a short FETCH or STATUS): the budget is of memory, not of bytes received.
+            owner.data_size += self._parser.offset - self._response_start + RESPONSE_OVERHEAD
+            if owner.data_size > self._limits.max_command_data:
+                raise self._fail(
+                    f"{owner.command.name} was sent more than "
+                    f"{self._limits.max_command_data} bytes of data (max_command_data)"
+                )
             owner.data.append(response)
 
     def _owner(self, response: Response) -> _Running | None:

@@ -43,3 +43,9 @@ class Limits:
     max_response_size: int = attrs.field(default=128 * _MIB, validator=_positive)
     #: Deepest nesting of parenthesized lists.
     max_depth: int = attrs.field(default=64, validator=_depth)
+    #: Most memory the untagged responses one command claims may take while it runs
+    #: (they are kept for its completion): each counts its bytes plus 512 for its objects.
+    #: A server answering one STATUS with an endless stream of STATUS data would otherwise
+    #: grow memory without end. Commands that stream their data (``UidFetch(stream=True)``)
+    #: hold one response at a time and are not counted.
+    max_command_data: int = attrs.field(default=128 * _MIB, validator=_positive)

@@ -187,3 +187,48 @@ async def test_a_number_beyond_64_bits_fails_that_account_only(
         again = await engine.sync_account(sessions[1])
         assert again.ok, again.error
         assert sorted(m.uid for m in again.new_messages) == [1, 2]
+
+
+async def test_endless_data_for_one_command_is_bounded_and_that_account_s_error(
+    plain_connector: Connect, store: SQLiteStore, server: IMAPTestServer, mail: MailStore
+) -> None:
+    # Issue 17, finding 4: small untagged responses the command claims, without end, grew
+    # the command's data until sync_timeout (900 s); per-response limits did not see it.
+    mail.add_user("bob", "bob-password")
+    for n in range(2):
+        mail.deliver("alice", sample_message(n))
+        mail.deliver("bob", sample_message(n))
+    misbehave = True
+
+    async def hook(s: Session, c: CommandInfo) -> bool:
+        if misbehave and s.user is not None and s.user.name == "bob" and c.name == "UID FETCH":
+            chunk = b"".join(b"* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n" for _ in range(1000))
+            while True:  # until the client gives up and closes
+                await s.stream.send_all(chunk)
+        return False
+
+    server.behavior.on_command = hook
+    budget = 2 * 2**20
+    bounded_bob = make_account(
+        "bob", security=Security.NONE, allow_insecure=True, password="bob-password",
+        max_command_data=budget,
+    )  # fmt: skip
+    async with open_imap_provider([alice(), bounded_bob], connector=plain_connector) as imap:
+        engine = SyncEngine(store)
+        sessions = [imap.session(alice()), imap.session(bounded_bob)]
+        tracemalloc.start()
+        try:
+            with trio.fail_after(60):
+                results = {r.account: r for r in await engine.sync_all_accounts(sessions)}
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert results["alice"].ok, results["alice"].error
+        assert len(results["alice"].new_messages) == 2
+        error = results["bob"].error or " ".join(e for _, e in results["bob"].folder_errors)
+        assert f"UID FETCH was sent more than {budget} bytes" in error, error
+        assert peak < 10 * budget, peak
+        misbehave = False
+        again = await engine.sync_account(sessions[1])
+        assert again.ok, again.error
+        assert sorted(m.uid for m in again.new_messages) == [1, 2]

@@ -38,7 +38,7 @@ from trio_mailsync.core.errors import (
     ProviderError,
     ServerBusy,
 )
-from trio_mailsync.protocol import ConnectionState, ResponseStatus
+from trio_mailsync.protocol import ConnectionState, Limits, ResponseStatus
 from trio_mailsync.providers.auth import Credentials, OAuth2Credentials, credentials_for
 from trio_mailsync.providers.imap.connect import Connector, connect_account, tcp_connector
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT, IMAPConnection
@@ -240,6 +240,7 @@ class ConnectionPool:
                     p.credentials,
                     connector=self._connector,
                     ssl_context=self._ssl_context,
+                    limits=Limits(max_command_data=limits.max_command_data),
                 )
         except ServerBusy:
             raise

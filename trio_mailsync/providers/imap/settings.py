@@ -64,6 +64,9 @@ class AccountLimits:
     backoff_max: float = 300.0
     #: After the server refused the credentials, logins wait this long before trying again.
     auth_retry_after: float = 900.0
+    #: Most bytes of data one command may be sent (``protocol.Limits.max_command_data``):
+    #: the memory a hostile or broken server can make one command hold.
+    max_command_data: int = 128 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +161,9 @@ def _limits(r: TableReader, key: str, t: Mapping[str, Any]) -> AccountLimits:
     return AccountLimits(
         max_connections=r.integer(
             t, lkey, "max_connections", default=defaults.max_connections, low=1, high=100
+        ),
+        max_command_data=r.integer(
+            t, lkey, "max_command_data", default=defaults.max_command_data, low=1, high=2**40
         ),
         **{
             name: r.number(t, lkey, name, default=getattr(defaults, name), low=0)
