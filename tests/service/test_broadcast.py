@@ -14,7 +14,7 @@ from tests.service_support import BEARER, TOKEN, plain, serving
 from tests.support import Connect
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import AccountState, AccountStateChanged
-from trio_mailsync.sinks import open_event_stream, serve_broadcaster
+from trio_mailsync.sinks import EventStreamClosed, open_event_stream, serve_broadcaster
 from trio_mailsync.testing import MailStore, sample_message
 
 
@@ -207,3 +207,35 @@ async def test_a_slow_client_is_dropped_without_delaying_a_fast_one(
         stats = running.broadcaster.statistics()
         assert stats.dropped_slow == 1
         assert service.statistics().dropped_subscribers == 1
+
+
+async def test_a_stopped_service_says_1001_to_its_clients(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    # Issue 17, finding 12: stopping serve (Ctrl-C, SIGTERM: a cancellation from outside)
+    # gave clients 1006 (no close frame), although docs/events.md promises 1001.
+    codes: list[int] = []
+    with trio.fail_after(30):
+        async with trio.open_nursery() as outer:
+            urls: list[str] = []
+            service_scope = trio.CancelScope()
+
+            async def service() -> None:
+                with service_scope:
+                    async with serving(plain_connector, tmp_path) as running:
+                        urls.append(running.broadcaster.url)
+                        await trio.sleep_forever()
+
+            outer.start_soon(service)
+            while not urls:
+                await trio.sleep(0.01)
+            async with open_event_stream(urls[0], TOKEN) as events:
+                assert (await events.receive())["type"] == "hello"
+                service_scope.cancel()  # the stop, from outside
+                try:
+                    async for _ in events:
+                        pass
+                    codes.append(1001)  # iteration ends cleanly on 1000/1001 only
+                except EventStreamClosed as closed:
+                    codes.append(closed.code)
+    assert codes == [1001]

@@ -19,6 +19,7 @@ follow half a frame.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 from typing import NoReturn
@@ -28,6 +29,7 @@ import attrs
 import trio
 from trio_websocket import ConnectionClosed as WebSocketClosed
 from trio_websocket import WebSocketRequest, wrap_server_stream
+from wsproto.frame_protocol import FrameProtocol
 
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import to_json
@@ -52,6 +54,8 @@ CLOSE_TOO_SLOW = 1008
 CLOSE_GOING_AWAY = 1001
 #: Seconds a closing handshake may take before the connection is just dropped.
 DISCONNECT_TIMEOUT = 5.0
+#: Seconds a stopping service spends writing a client its close frame.
+CLOSE_FRAME_TIMEOUT = 1.0
 #: Seconds from TCP accept to a complete HTTP upgrade request.
 HANDSHAKE_TIMEOUT = 10.0
 #: Clients have nothing to say; this only bounds what they could make us buffer.
@@ -169,6 +173,13 @@ class Broadcaster:
                         sending = False
                 except WebSocketClosed:
                     return
+                except trio.Cancelled:
+                    # Stopped from outside (Ctrl-C, SIGTERM): the connection's reader is
+                    # cancelled too, so no closing handshake can complete; the close frame
+                    # still tells the client why, unless we stopped in the middle of a frame.
+                    if not sending:
+                        await _say_going_away(stream)
+                    raise
             if not subscription.overflowed:
                 code, reason = CLOSE_GOING_AWAY, "the service is stopping"
             else:
@@ -187,6 +198,20 @@ class Broadcaster:
                 await ws.aclose(code, reason)
         finally:
             self.stats.clients -= 1
+
+
+#: The close frame of a stopping service (server to client: not masked), made once.
+_GOING_AWAY = FrameProtocol(client=False, extensions=[]).close(
+    CLOSE_GOING_AWAY, "the service is stopping"
+)
+
+
+async def _say_going_away(stream: trio.abc.Stream) -> None:
+    """Write the going-away close frame, shielded from the cancellation and bounded."""
+    with trio.CancelScope(shield=True) as scope:
+        scope.deadline = trio.current_time() + CLOSE_FRAME_TIMEOUT
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.send_all(_GOING_AWAY)
 
 
 async def open_listeners(settings: BroadcastSettings) -> list[trio.SocketListener]:
