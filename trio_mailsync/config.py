@@ -128,7 +128,20 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
 
 
 def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
-    r.only(t, "broadcast", {"host", "port", "token", "token_env", "allowed_origins", "queue_size"})
+    r.only(
+        t,
+        "broadcast",
+        {
+            "host",
+            "port",
+            "token",
+            "token_env",
+            "allowed_origins",
+            "queue_size",
+            "ping_interval",
+            "ping_timeout",
+        },
+    )
     defaults = BroadcastSettings()
     origins = r.string_list(t, "broadcast", "allowed_origins", default=[])
     return BroadcastSettings(
@@ -138,6 +151,12 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
         allowed_origins=tuple(origins),
         queue_size=r.integer(
             t, "broadcast", "queue_size", default=defaults.queue_size, low=1, high=1_000_000
+        ),
+        ping_interval=r.number(
+            t, "broadcast", "ping_interval", default=defaults.ping_interval, low=0.01
+        ),
+        ping_timeout=r.number(
+            t, "broadcast", "ping_timeout", default=defaults.ping_timeout, low=0.01
         ),
     )
 

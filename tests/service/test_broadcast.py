@@ -12,6 +12,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url, wrap_client_str
 
 from tests.service_support import BEARER, TOKEN, plain, serving
 from tests.support import Connect
+from trio_mailsync.app import Running
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import AccountState, AccountStateChanged
 from trio_mailsync.sinks import EventStreamClosed, open_event_stream, serve_broadcaster
@@ -239,3 +240,52 @@ async def test_a_stopped_service_says_1001_to_its_clients(
                 except EventStreamClosed as closed:
                     codes.append(closed.code)
     assert codes == [1001]
+
+
+async def _clients_gone(running: Running, within: float) -> float:
+    """Seconds until the broadcaster has no client and the service no subscriber."""
+    started = trio.current_time()
+    with trio.fail_after(within):
+        while running.broadcaster.statistics().clients or running.service.statistics().subscribers:
+            await trio.sleep(0.02)
+    return trio.current_time() - started
+
+
+async def test_a_client_that_vanishes_is_dropped_without_waiting_for_an_event(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    # Issue 17, finding 9: a client that dropped its TCP connection without a close frame
+    # kept its socket, task and subscription until the next event (a sweep away, or more).
+    async with serving(plain_connector, tmp_path) as running:
+        # Quiet first: any event would drop a dead client the old way.
+        with trio.fail_after(10):
+            while True:
+                before = running.service.statistics().events
+                await trio.sleep(0.5)
+                if running.service.statistics().events == before:
+                    break
+        events_before = running.service.statistics().events
+        for _ in range(3):
+            stream = await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port)
+            async with trio.open_nursery() as client:
+                ws = await wrap_client_stream(client, stream, "127.0.0.1", f"/?token={TOKEN}")
+                await ws.get_message()  # hello
+                await trio.aclose_forcefully(stream)  # no close frame
+                client.cancel_scope.cancel()
+            assert await _clients_gone(running, within=5) < 1
+        assert running.broadcaster.statistics().dropped_gone == 3
+        assert running.service.statistics().events == events_before  # no event needed
+
+
+async def test_a_client_that_stops_answering_is_dropped_after_its_ping_deadline(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    # The other half of finding 9: the connection stays open (a laptop asleep, a NAT that
+    # forgot it): a ping with a deadline finds it out.
+    async with serving(plain_connector, tmp_path, ping_interval=0.3, ping_timeout=0.3) as running:
+        async with open_event_stream(running.broadcaster.url, TOKEN) as events:
+            assert (await events.receive())["type"] == "hello"
+            # From now on this client reads nothing: no pong.
+            waited = await _clients_gone(running, within=10)
+        assert 0.4 < waited < 3
+        assert running.broadcaster.statistics().dropped_gone == 1

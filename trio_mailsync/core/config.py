@@ -107,6 +107,10 @@ class BroadcastSettings:
     #: Events queued per client (at least 4 per account); a client that falls
     #: further behind is disconnected.
     queue_size: int = 256
+    #: A client quiet this long is pinged; one that does not answer within
+    #: ``ping_timeout`` is gone (a laptop closed, a NAT that forgot it) and dropped.
+    ping_interval: float = 60.0
+    ping_timeout: float = 30.0
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,9 @@
 
 It drives wsproto (sans-IO) from the caller's task: no background task, so
 nothing runs, and no exception is grouped, outside the caller's own code.
-The server never pings, and a ping is answered on the next read anyway.
+The server pings a client that has been quiet for ``ping_interval`` (60 s) and drops
+it if no pong comes within ``ping_timeout`` (30 s); this client answers a ping on its
+next read, so a consumer must keep reading (an ``async for`` does).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 import trio
 from trio_websocket import ConnectionClosed as WebSocketClosed
-from trio_websocket import WebSocketRequest, wrap_server_stream
+from trio_websocket import WebSocketConnection, WebSocketRequest, wrap_server_stream
 from wsproto.frame_protocol import FrameProtocol
 
 from trio_mailsync.core.config import BroadcastSettings
@@ -70,6 +70,8 @@ class BroadcasterStatistics:
     accepted: int = 0
     rejected: int = 0
     dropped_slow: int = 0
+    #: Clients dropped because they closed without a word or stopped answering pings.
+    dropped_gone: int = 0
     messages: int = 0
 
 
@@ -134,6 +136,26 @@ class Broadcaster:
         finally:
             await trio.aclose_forcefully(stream)
 
+    async def _alive(self, ws: WebSocketConnection) -> bool:
+        """Wait until the client is gone; ``False`` then (this never returns ``True``).
+
+        Clients have nothing to say, so whatever they send is read and ignored; a closed
+        connection ends the read at once. A client quiet for ``ping_interval`` is pinged,
+        and one that does not answer within ``ping_timeout`` is taken for gone.
+        """
+        settings = self.settings
+        try:
+            while True:
+                with trio.move_on_after(settings.ping_interval):
+                    await ws.get_message()
+                    continue
+                with trio.move_on_after(settings.ping_timeout) as waited:
+                    await ws.ping()
+                if waited.cancelled_caught:
+                    return False
+        except WebSocketClosed:
+            return False
+
     async def handle(self, request: WebSocketRequest, stream: trio.abc.Stream) -> None:
         """One upgrade request: refused (origin, token), or served until the client goes."""
         peer = f"{request.remote}"
@@ -155,6 +177,7 @@ class Broadcaster:
         self.stats.accepted += 1
         self.stats.clients += 1
         sending = False
+        gone = closed = False
         try:
             with (
                 self.source.subscribe(self.queue_size) as subscription,
@@ -162,24 +185,43 @@ class Broadcaster:
             ):
                 subscription.cancel_scope = scope
                 try:
-                    sending = True
-                    await ws.send_message(to_json(self.source.hello()))
-                    self.stats.messages += 1
-                    sending = False
-                    async for event in subscription:
+                    async with trio.open_nursery() as watching:
+
+                        async def watch_client() -> None:
+                            # A vanished client is noticed now, not at the next event
+                            # (a sweep interval away on a quiet mailbox).
+                            nonlocal gone
+                            if not await self._alive(ws):
+                                gone = True
+                                scope.cancel()
+
+                        watching.start_soon(watch_client)
                         sending = True
-                        await ws.send_message(to_json(event))
+                        await ws.send_message(to_json(self.source.hello()))
                         self.stats.messages += 1
                         sending = False
-                except WebSocketClosed:
-                    return
-                except trio.Cancelled:
+                        async for event in subscription:
+                            sending = True
+                            await ws.send_message(to_json(event))
+                            self.stats.messages += 1
+                            sending = False
+                        watching.cancel_scope.cancel()
+                except* WebSocketClosed:
+                    closed = True  # the client closed first: nothing more to say
+                except* trio.Cancelled:
                     # Stopped from outside (Ctrl-C, SIGTERM): the connection's reader is
                     # cancelled too, so no closing handshake can complete; the close frame
                     # still tells the client why, unless we stopped in the middle of a frame.
-                    if not sending:
+                    if not sending and not scope.cancel_called:
                         await _say_going_away(stream)
                     raise
+            if closed:
+                return
+            if gone:
+                self.stats.dropped_gone += 1
+                logger.info("broadcaster: %s: gone (closed or not answering pings)", peer)
+                await trio.aclose_forcefully(stream)
+                return
             if not subscription.overflowed:
                 code, reason = CLOSE_GOING_AWAY, "the service is stopping"
             else:
