@@ -28,6 +28,7 @@ import trio
 
 from trio_mailsync.core.config import Config
 from trio_mailsync.core.ports import Provider, StateStore
+from trio_mailsync.providers.imap.settings import imap_settings
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
@@ -97,6 +98,15 @@ async def open_sync_service(
                 service.close_subscriptions()
 
 
+def _descriptors_needed(config: Config) -> int:
+    """What the accounts may hold open (their connection budgets), plus the store and spare."""
+    per_account = [
+        imap_settings(a).limits.max_connections if a.provider == "imap" else 4
+        for a in config.accounts
+    ]
+    return sum(per_account) + 64
+
+
 @attrs.frozen
 class Running:
     """What :func:`serve` hands to ``task_status.started``."""
@@ -131,7 +141,8 @@ async def serve(
         open_sync_service(config, providers=providers, store=store) as service,
         trio.open_nursery() as nursery,
     ):
-        broadcaster = await nursery.start(WebSocketSink(settings, listeners).run, service)
+        sink = WebSocketSink(settings, listeners, descriptor_reserve=_descriptors_needed(config))
+        broadcaster = await nursery.start(sink.run, service)
         task_status.started(Running(service, broadcaster, generated))
         await trio.sleep_forever()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -140,6 +140,8 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
             "queue_size",
             "ping_interval",
             "ping_timeout",
+            "max_pending",
+            "max_clients",
         },
     )
     defaults = BroadcastSettings()
@@ -157,6 +159,12 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
         ),
         ping_timeout=r.number(
             t, "broadcast", "ping_timeout", default=defaults.ping_timeout, low=0.01
+        ),
+        max_pending=r.integer(
+            t, "broadcast", "max_pending", default=defaults.max_pending, low=1, high=100_000
+        ),
+        max_clients=r.integer(
+            t, "broadcast", "max_clients", default=defaults.max_clients, low=1, high=1_000_000
         ),
     )
 

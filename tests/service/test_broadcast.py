@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from trio_mailsync.app import Running
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import AccountState, AccountStateChanged
 from trio_mailsync.sinks import EventStreamClosed, open_event_stream, serve_broadcaster
+from trio_mailsync.sinks import websocket as websocket_module
+from trio_mailsync.sinks.websocket import _caps
 from trio_mailsync.testing import MailStore, sample_message
 
 
@@ -289,3 +293,48 @@ async def test_a_client_that_stops_answering_is_dropped_after_its_ping_deadline(
             waited = await _clients_gone(running, within=10)
         assert 0.4 < waited < 3
         assert running.broadcaster.statistics().dropped_gone == 1
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_a_flood_of_idle_sockets_cannot_take_the_descriptors(
+    plain_connector: Connect, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 17, finding 10: ~1,100 idle TCP connections (re-opened whenever the handshake
+    # timeout cut them) exhausted a 1,024-descriptor limit: IMAP could not reconnect.
+    # (A pending slot is freed by the handshake timeout: shortened here from 10 s.)
+    monkeypatch.setattr(websocket_module, "HANDSHAKE_TIMEOUT", 2.0)
+    async with serving(plain_connector, tmp_path, max_pending=8) as running:
+        before = _open_descriptors()
+        flood = [
+            await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port) for _ in range(100)
+        ]
+        await trio.sleep(0.3)  # accepted (and refused) by now; within the handshake timeout
+        held_by_server = _open_descriptors() - before - len(flood)
+        assert 8 <= held_by_server <= 8 + 2, held_by_server
+        assert running.broadcaster.statistics().refused >= 100 - 8
+        for stream in flood:
+            await trio.aclose_forcefully(stream)
+        # With the flood gone, a client with the token gets in.
+        with trio.fail_after(10):
+            while True:
+                try:
+                    async with open_event_stream(running.broadcaster.url, TOKEN) as events:
+                        assert (await events.receive())["type"] == "hello"
+                        break
+                except OSError:  # closed on accept: the slots are not free yet
+                    await trio.sleep(0.1)
+
+
+def test_the_caps_leave_the_accounts_their_descriptors(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (300, 4096))
+    settings = BroadcastSettings(token="t", max_pending=64, max_clients=1000)
+    pending, clients = _caps(settings, reserve=250)  # 50 left for the broadcaster
+    assert (pending, clients) == (6, 44)
+    assert "300 descriptors (RLIMIT_NOFILE), 250 kept for the accounts" in caplog.text
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (100_000, 100_000))
+    assert _caps(settings, reserve=250) == (64, 1000)

@@ -111,6 +111,11 @@ class BroadcastSettings:
     #: ``ping_timeout`` is gone (a laptop closed, a NAT that forgot it) and dropped.
     ping_interval: float = 60.0
     ping_timeout: float = 30.0
+    #: Connections still in their handshake (not yet shown a token) at once; more are
+    #: closed on accept, so that opening sockets cannot use up the process's descriptors.
+    max_pending: int = 64
+    #: Clients at once.
+    max_clients: int = 1000
 
 
 @attrs.frozen(kw_only=True)

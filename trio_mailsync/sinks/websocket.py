@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import resource
 from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,19 +73,31 @@ class BroadcasterStatistics:
     dropped_slow: int = 0
     #: Clients dropped because they closed without a word or stopped answering pings.
     dropped_gone: int = 0
+    #: Connections closed on accept: too many in their handshake, or too many clients.
+    refused: int = 0
     messages: int = 0
 
 
 class Broadcaster:
     """Serves one event source's events; :func:`serve_broadcaster` runs it."""
 
-    def __init__(self, source: EventSource, settings: BroadcastSettings, token: Secret) -> None:
+    def __init__(
+        self,
+        source: EventSource,
+        settings: BroadcastSettings,
+        token: Secret,
+        *,
+        descriptor_reserve: int = 0,
+    ) -> None:
         self.source = source
         self.settings = settings
         self.token = token
         self._token = token.reveal().encode()
         self.port = settings.port
         self.stats = BroadcasterStatistics()
+        #: The caps in force: the settings', shrunk to what the descriptor limit allows.
+        self.max_pending, self.max_clients = _caps(settings, descriptor_reserve)
+        self._pending = 0
 
     @property
     def url(self) -> str:
@@ -124,12 +137,20 @@ class Broadcaster:
     async def serve_connection(self, stream: trio.abc.Stream) -> None:
         """One client, from the HTTP upgrade to the close."""
         try:
+            if self._pending >= self.max_pending or self.stats.clients >= self.max_clients:
+                # Closed on accept: a flood of sockets costs one descriptor each for a moment.
+                self.stats.refused += 1
+                return
             async with trio.open_nursery() as nursery:
                 request = None
-                with trio.move_on_after(HANDSHAKE_TIMEOUT):
-                    request = await wrap_server_stream(
-                        nursery, stream, max_message_size=MAX_CLIENT_MESSAGE
-                    )
+                self._pending += 1
+                try:
+                    with trio.move_on_after(HANDSHAKE_TIMEOUT):
+                        request = await wrap_server_stream(
+                            nursery, stream, max_message_size=MAX_CLIENT_MESSAGE
+                        )
+                finally:
+                    self._pending -= 1
                 if request is not None:
                     await self.handle(request, stream)
                 nursery.cancel_scope.cancel()  # the connection's reader task
@@ -256,6 +277,31 @@ async def _say_going_away(stream: trio.abc.Stream) -> None:
             await stream.send_all(_GOING_AWAY)
 
 
+def _caps(settings: BroadcastSettings, reserve: int) -> tuple[int, int]:
+    """(pending, clients) caps that leave ``reserve`` descriptors to the rest of the service.
+
+    IMAP connections must never find the descriptors taken by WebSocket sockets: after a
+    mail server restarts, every account reconnects at once.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    pending, clients = settings.max_pending, settings.max_clients
+    if soft != resource.RLIM_INFINITY:
+        allowed = max(2, soft - reserve)
+        if pending + clients > allowed:
+            pending = max(1, min(pending, allowed // 8))
+            clients = max(1, allowed - pending)
+            logger.warning(
+                "broadcaster: %d descriptors (RLIMIT_NOFILE), %d kept for the accounts: at "
+                "most %d clients and %d handshakes",
+                soft,
+                reserve,
+                clients,
+                pending,
+            )
+    logger.info("broadcaster: at most %d clients and %d handshakes at once", clients, pending)
+    return pending, clients
+
+
 async def open_listeners(settings: BroadcastSettings) -> list[trio.SocketListener]:
     """Bind the broadcaster's address; ``OSError`` says which address could not be had.
 
@@ -274,17 +320,21 @@ async def serve_broadcaster(
     settings: BroadcastSettings,
     *,
     listeners: list[trio.SocketListener] | None = None,
+    descriptor_reserve: int = 0,
     task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``source``'s events over WebSocket until cancelled.
 
     ``listeners`` already bound (:func:`open_listeners`), or bound here.
+    ``descriptor_reserve`` file descriptors are left to the rest of the process.
     ``task_status.started`` gets the :class:`Broadcaster` (its ``port`` is the
     bound one when ``settings.port`` is 0).
     """
     if settings.token is None or not settings.token.reveal():
         raise ValueError("the broadcaster needs a token ([broadcast] token or token_env)")
-    broadcaster = Broadcaster(source, settings, settings.token)
+    broadcaster = Broadcaster(
+        source, settings, settings.token, descriptor_reserve=descriptor_reserve
+    )
     if listeners is None:
         listeners = await open_listeners(settings)
     broadcaster.port = listeners[0].socket.getsockname()[1]
@@ -300,6 +350,8 @@ class WebSocketSink:
     settings: BroadcastSettings
     #: Already bound (:func:`open_listeners`); ``None``: bound when run.
     listeners: list[trio.SocketListener] | None = None
+    #: File descriptors the broadcaster leaves to the rest of the process.
+    descriptor_reserve: int = 0
 
     async def run(
         self,
@@ -309,5 +361,9 @@ class WebSocketSink:
     ) -> NoReturn:
         """Serve ``source``'s events until cancelled; ``task_status`` gets the Broadcaster."""
         await serve_broadcaster(
-            source, self.settings, listeners=self.listeners, task_status=task_status
+            source,
+            self.settings,
+            listeners=self.listeners,
+            descriptor_reserve=self.descriptor_reserve,
+            task_status=task_status,
         )
