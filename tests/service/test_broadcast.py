@@ -312,7 +312,9 @@ async def test_a_flood_of_idle_sockets_cannot_take_the_descriptors(
         try:
             for _ in range(100):
                 flood.append(await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port))
-            await trio.sleep(0.3)  # accepted (and refused) by now; within the handshake timeout
+            with trio.fail_after(1.5):  # all accepted, within the handshake timeout (2 s)
+                while (stats := running.broadcaster.statistics()).refused + stats.pending < 100:
+                    await trio.sleep(0.01)
             held_by_server = _open_descriptors() - before - len(flood)
             # The old code held one per socket: 100 (the handshake timeout is 2 s here).
             assert held_by_server <= 8 + 2, held_by_server

@@ -75,6 +75,8 @@ class BroadcasterStatistics:
     dropped_gone: int = 0
     #: Connections closed on accept: too many in their handshake, or too many clients.
     refused: int = 0
+    #: Connections in their handshake now.
+    pending: int = 0
     messages: int = 0
 
 
@@ -114,7 +116,7 @@ class Broadcaster:
 
     def statistics(self) -> BroadcasterStatistics:
         """A copy of the counters."""
-        return attrs.evolve(self.stats)
+        return attrs.evolve(self.stats, pending=self._pending)
 
     def _authorized(self, request: WebSocketRequest) -> bool:
         offered: list[bytes] = []
