@@ -14,7 +14,7 @@ import trio
 from tests.support import ALICE_PASSWORD, Connect, make_account
 from trio_mailsync.app import Running, open_sync_service, serve
 from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
-from trio_mailsync.core.events import AccountState, NewMessages, ServiceEvent, Subscription
+from trio_mailsync.core.events import AccountState, NewMessages, ServiceEvent
 from trio_mailsync.core.ports import StateStore
 from trio_mailsync.providers.imap import (
     ImapSession,
@@ -23,6 +23,7 @@ from trio_mailsync.providers.imap import (
     open_imap_provider,
 )
 from trio_mailsync.service import SyncService
+from trio_mailsync.service.hub import Subscription
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import MemoryProvider
 
@@ -101,15 +102,10 @@ async def next_event(events: Subscription, kind: type[E], *, within: float = 360
 
 def drain(events: Subscription) -> list[ServiceEvent]:
     """Every event already queued."""
-    out = []
-    while True:
-        try:
-            out.append(events.receive.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            return out
+    return events.take_queued()
 
 
-def announced(events: list[ServiceEvent]) -> list[tuple[str, str, int]]:
+def announced(events: Sequence[ServiceEvent]) -> list[tuple[str, str, int]]:
     """(account, folder, uid) of every message in these NewMessages events."""
     return [
         (e.account, m.folder, m.uid)

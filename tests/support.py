@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import trio
 
@@ -25,11 +26,16 @@ def make_account(
     security: Security = Security.TLS,
     password: str = ALICE_PASSWORD,
     allow_insecure: bool = False,
+    notify_from: datetime | Literal["all"] | None = "all",
     **limits: Any,
 ) -> Account:
-    """An IMAP account of the testing server (host ``imap.test``), user = account id."""
+    """An IMAP account of the testing server (host ``imap.test``), user = account id.
+
+    ``notify_from`` is ``"all"``: tests deliver mail and then start the service.
+    """
     return imap_account(
         account_id,
+        notify_from=notify_from,
         host="imap.test",
         username=account_id,
         auth=PasswordAuth(password=password),

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -22,7 +22,7 @@ from trio_mailsync.app import open_providers, serve
 from trio_mailsync.config import load_config
 from trio_mailsync.core.config import ROLES, Config
 from trio_mailsync.core.errors import ConfigError, MailSyncError, StoreError
-from trio_mailsync.core.events import describe, to_dict
+from trio_mailsync.core.events import LoggedEvent, describe, to_dict
 from trio_mailsync.core.model import SyncResult
 from trio_mailsync.demo import run_demo
 from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
@@ -121,15 +121,20 @@ def _summary(result: SyncResult) -> str:
 
 
 async def _sync(
-    config: Config, store_path: Path, concurrency: int, list_new: bool, out: TextIO, err: TextIO
+    config: Config,
+    store_path: Path,
+    concurrency: int,
+    list_new: bool,
+    dry_run: bool,
+    out: TextIO,
+    err: TextIO,
 ) -> int:
-    store = await SQLiteStore.open(store_path)
+    store = await SQLiteStore.open(store_path, dry_run=dry_run)
     total = len(config.accounts)
     done = 0
+    logged: list[LoggedEvent] = []
 
     async def report(result: SyncResult) -> None:
-        # Printed first, marked announced after: a stop in between reports them again
-        # next time, never loses them (issue 17, finding 6).
         nonlocal done
         done += 1
         print(f"[{done}/{total}] {result.account}: {_summary(result)}", file=err, flush=True)
@@ -140,21 +145,34 @@ async def _sync(
                     file=out,
                     flush=True,
                 )
-        with trio.CancelScope(shield=True):
-            await store.mark_announced(result.new_messages)
 
-    print(f"syncing {total} account(s) into {store_path}", file=err, flush=True)
+    def show(events: Sequence[LoggedEvent]) -> None:
+        logged.extend(events)
+        if dry_run:
+            for event in events:
+                for line in describe(to_dict(event)):
+                    print(f"would log: {line}", file=out, flush=True)
+
+    what = "dry run: nothing is stored; " if dry_run else ""
+    print(f"{what}syncing {total} account(s) into {store_path}", file=err, flush=True)
     try:
         async with open_providers(config) as providers:
-            engine = SyncEngine(store, concurrency=concurrency)
+            engine = SyncEngine(store, concurrency=concurrency, on_logged=show)
             sessions = [providers[a.provider].session(a) for a in config.accounts]
             # The service's timeout: a server that stops answering cannot hang the command.
             results = await engine.sync_all_accounts(
-                sessions, on_result=report, ack=False, timeout=config.service.sync_timeout
+                sessions, on_result=report, timeout=config.service.sync_timeout
             )
     finally:
         with trio.CancelScope(shield=True):
             await store.aclose()
+    if logged and not dry_run:
+        ids = sorted(e.id for e in logged)
+        print(
+            f"logged {len(ids)} event(s), ids {ids[0]} to {ids[-1]}: `serve` clients "
+            f"resuming from before {ids[0]} get them",
+            file=err,
+        )
     rows = [
         [
             r.account,
@@ -250,19 +268,60 @@ async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> 
     return 0
 
 
-async def _watch(url: str, token: str, as_json: bool, count: int | None, out: TextIO) -> int:
+#: ``watch`` waits this long before reconnecting, doubling up to WATCH_BACKOFF_MAX.
+WATCH_BACKOFF = 1.0
+WATCH_BACKOFF_MAX = 60.0
+
+
+async def _watch(
+    url: str,
+    token: str,
+    as_json: bool,
+    count: int | None,
+    since: int | None,
+    reconnect: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Print events; on a lost connection, reconnect and resume after the last id printed.
+
+    The first connection must work (a wrong URL is one error, not a retry loop).
+    """
     seen = 0
-    async with open_event_stream(url, token) as events:
-        async for event in events:
-            if as_json:
-                print(json.dumps(event, ensure_ascii=False), file=out, flush=True)
-            else:
-                for line in describe(event):
-                    print(f"{_stamp(event)} {line}", file=out, flush=True)
-            seen += 1
-            if count is not None and seen >= count:
-                break
-    return 0
+    backoff = WATCH_BACKOFF
+    connected = False
+    while True:
+        try:
+            async with open_event_stream(url, token, since=since) as events:
+                connected = True
+                async for event in events:
+                    backoff = WATCH_BACKOFF
+                    if isinstance(event.get("id"), int):
+                        since = event["id"]
+                    elif event.get("type") == "reset" or (
+                        event.get("type") == "hello" and since is None
+                    ):
+                        # From here on: a reconnection resumes where this stream went on.
+                        since = event.get("last_id")
+                    if as_json:
+                        print(json.dumps(event, ensure_ascii=False), file=out, flush=True)
+                    else:
+                        for line in describe(event):
+                            print(f"{_stamp(event)} {line}", file=out, flush=True)
+                    seen += 1
+                    if count is not None and seen >= count:
+                        return 0
+            if not reconnect:
+                return 0
+            problem = "the service stopped"
+        except (EventStreamClosed, OSError) as exc:
+            if not (reconnect and connected):
+                raise
+            problem = str(exc)
+        where = "" if since is None else f", resuming after event {since}"
+        print(f"{problem}; reconnecting in {backoff:g} s{where}", file=err, flush=True)
+        await trio.sleep(backoff)
+        backoff = min(WATCH_BACKOFF_MAX, backoff * 2)
 
 
 # ---------------------------------------------------------------- entry
@@ -303,6 +362,16 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     watch.add_argument("--token", help=f"the service's token (default: ${TOKEN_ENV})")
     watch.add_argument("--json", action="store_true", help="print events as JSON lines")
     watch.add_argument("--count", type=int, help="stop after this many events")
+    watch.add_argument(
+        "--since",
+        type=int,
+        help="start after this event id (replays what the service logged since); default: from now",
+    )
+    watch.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="stop when the connection ends (default: reconnect and resume)",
+    )
 
     sync = commands.add_parser("sync", help="sync every account once and print what changed")
     sync.add_argument("--config", required=True, type=Path, help="TOML config file")
@@ -314,6 +383,11 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     sync.add_argument("--concurrency", type=int, default=32, help="accounts synced at once")
     sync.add_argument(
         "--list", action="store_true", help="also list the new messages (as each account ends)"
+    )
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would change (the events that would be logged); store nothing",
     )
 
     check = commands.add_parser("check", help="check the config and try each account's login")
@@ -367,7 +441,20 @@ def _command(
             print(f"error: a token is needed (--token or ${TOKEN_ENV})", file=err)
             return 2
         try:
-            return _run(_watch, args.url, token, args.json, args.count, out)
+            if args.since is not None and args.since < 0:
+                print("error: --since must be an event id (0 or more)", file=err)
+                return 2
+            return _run(
+                _watch,
+                args.url,
+                token,
+                args.json,
+                args.count,
+                args.since,
+                not args.no_reconnect,
+                out,
+                err,
+            )
         except (EventStreamRejected, EventStreamClosed, OSError, ValueError) as exc:
             print(f"error: {exc}", file=err)
             return 1
@@ -391,7 +478,7 @@ def _command(
         try:
             if args.command == "serve":
                 return _run(_serve, config, store, out, err)
-            return _run(_sync, config, store, args.concurrency, args.list, out, err)
+            return _run(_sync, config, store, args.concurrency, args.list, args.dry_run, out, err)
         except (StoreError, OSError) as exc:  # the store cannot be had, the port is taken
             print(f"error: {exc}", file=err)
             return 1

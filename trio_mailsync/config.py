@@ -9,6 +9,10 @@ A config file looks like this::
     folders = ["INBOX", "role:sent"]
     ca_file = "~/certs/office-ca.pem"
 
+    [events]                         # the event log consumers resume from
+    retention_days = 7               # the default
+    max_events = 1000000             # the default
+
     [accounts.work]
     provider = "imap"                # the default
     host = "imap.example.com"
@@ -16,6 +20,8 @@ A config file looks like this::
     username = "alice@example.com"
     password_command = ["pass", "show", "mail/work"]   # or password / password_env
     folders = ["INBOX", "role:sent", "Projects/*"]
+    notify_from = "all"              # announce existing mail too (default: only what
+                                     # arrives after the account's first sync)
 
     [accounts.gmail]
     host = "imap.gmail.com"
@@ -26,7 +32,7 @@ A config file looks like this::
     client_secret_env = "GMAIL_CLIENT_SECRET"
     refresh_token_env = "GMAIL_REFRESH_TOKEN"
 
-An account's ``provider`` and ``folders`` are read here; every other key of
+An account's ``provider``, ``folders`` and ``notify_from`` are read here; every other key of
 its table is its provider's (``providers.registry``). Every error names the
 file, the key path and what is wrong.
 """
@@ -36,8 +42,9 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from trio_mailsync.core.config import (
     DEFAULT_FOLDERS,
@@ -45,6 +52,7 @@ from trio_mailsync.core.config import (
     Account,
     BroadcastSettings,
     Config,
+    EventLogSettings,
     ServiceSettings,
     TableReader,
 )
@@ -54,7 +62,7 @@ from trio_mailsync.providers.registry import PROVIDERS
 __all__ = ["load_config", "parse_config"]
 
 #: The keys of an account's table read here, whatever its provider.
-_NEUTRAL_KEYS = frozenset({"provider", "folders"})
+_NEUTRAL_KEYS = frozenset({"provider", "folders", "notify_from"})
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -75,12 +83,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<config>") -> Config:
     """Check an already parsed TOML document."""
     r = TableReader(str(path))
-    r.only(data, "", {"accounts", "account_defaults", "store", "service", "broadcast"})
+    r.only(data, "", {"accounts", "account_defaults", "store", "service", "broadcast", "events"})
     store = r.table(data, "store")
     r.only(store, "store", {"path"})
     store_path = r.string(store, "store", "path", default=None)
     service = _service(r, r.table(data, "service"))
     broadcast = _broadcast(r, r.table(data, "broadcast"))
+    events = _events(r, r.table(data, "events"))
     defaults = r.table(data, "account_defaults")
     every_key = set(_NEUTRAL_KEYS).union(*(kind.keys for kind in PROVIDERS.values()))
     r.only(defaults, "account_defaults", every_key)
@@ -102,6 +111,19 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         store_path=None if store_path is None else Path(store_path).expanduser(),
         service=service,
         broadcast=broadcast,
+        events=events,
+    )
+
+
+def _events(r: TableReader, t: Mapping[str, Any]) -> EventLogSettings:
+    r.only(t, "events", {"retention_days", "max_events"})
+    defaults = EventLogSettings()
+    days = r.number(t, "events", "retention_days", default=defaults.retention / 86400, low=0.001)
+    return EventLogSettings(
+        retention=days * 86400,
+        max_events=r.integer(
+            t, "events", "max_events", default=defaults.max_events, low=1, high=10**12
+        ),
     )
 
 
@@ -138,6 +160,7 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
             "token_env",
             "allowed_origins",
             "queue_size",
+            "resume_wait",
             "ping_interval",
             "ping_timeout",
             "max_pending",
@@ -154,6 +177,7 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
         queue_size=r.integer(
             t, "broadcast", "queue_size", default=defaults.queue_size, low=1, high=1_000_000
         ),
+        resume_wait=r.number(t, "broadcast", "resume_wait", default=defaults.resume_wait, low=0),
         ping_interval=r.number(
             t, "broadcast", "ping_interval", default=defaults.ping_interval, low=0.01
         ),
@@ -211,4 +235,22 @@ def _account(
                 f"unknown role {folder[5:]!r}; roles are {', '.join(sorted(ROLES))}",
             )
     settings = kind.parse_settings(r, key, {k: v for k, v in t.items() if k not in _NEUTRAL_KEYS})
-    return Account(id=account_id, folders=tuple(folders), settings=settings)
+    return Account(
+        id=account_id,
+        folders=tuple(folders),
+        settings=settings,
+        notify_from=_notify_from(r, key, t.get("notify_from")),
+    )
+
+
+def _notify_from(r: TableReader, key: str, value: object) -> datetime | Literal["all"] | None:
+    """``"all"``, or a TOML date-time with an offset (``2026-12-01T00:00:00Z``)."""
+    if value is None or value == "all":
+        return value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    raise r.fail(
+        f"{key}.notify_from",
+        'must be "all" or a date-time with its offset (2026-12-01T00:00:00Z), not '
+        + (repr(value) if isinstance(value, str | datetime) else type(value).__name__),
+    )

@@ -39,28 +39,42 @@ def test_sync_prints_progress_and_a_table(dovecot: DovecotServer, tmp_path: Path
 
     from trio_mailsync.providers.imap import connect_account
 
-    async def deliver() -> None:
+    async def deliver(first: int) -> None:
         account = dovecot.account("cli1")
         conn = await connect_account(account)
-        for n in range(2):
+        for n in range(first, first + 2):
             await conn.append("INBOX", b"From: x@example.com\r\nSubject: cli %d\r\n\r\nhi\r\n" % n)
         await conn.logout()
 
-    trio.run(deliver)
+    trio.run(deliver, 0)
     config = config_file(tmp_path, dovecot)
+    # The first sync stores what is there and announces none of it (the baseline).
     status, out, err = cli("sync", "--config", str(config), "--list")
     assert status == 0, err
     assert "[1/2]" in err
     assert "[2/2]" in err
-    # The new messages as each account ends (before they are marked), then the table.
+    lines = out.splitlines()
+    assert lines[0].split() == ["account", "new", "changed", "deleted", "duration", "error"]
+    table = {line.split()[0]: line.split()[1:4] for line in lines[2:4]}
+    assert table == {"cli1": ["0", "0", "0"], "cli2": ["0", "0", "0"]}
+    trio.run(deliver, 2)
+    # A dry run says what it would log, and stores nothing.
+    status, out, err = cli("sync", "--config", str(config), "--dry-run")
+    assert status == 0, err
+    assert "dry run: nothing is stored" in err
+    assert out.splitlines()[:2] == [
+        "would log: cli1: new in INBOX (UID 3) from x@example.com: cli 2",
+        "would log: cli1: new in INBOX (UID 4) from x@example.com: cli 3",
+    ]
+    # The new messages as each account ends, then the table; they are in the log.
+    status, out, err = cli("sync", "--config", str(config), "--list")
+    assert status == 0, err
     lines = out.splitlines()
     assert lines[:2] == [
-        "cli1  INBOX  1  x@example.com  cli 0",
-        "cli1  INBOX  2  x@example.com  cli 1",
+        "cli1  INBOX  3  x@example.com  cli 2",
+        "cli1  INBOX  4  x@example.com  cli 3",
     ]
-    assert lines[2].split() == ["account", "new", "changed", "deleted", "duration", "error"]
-    table = {line.split()[0]: line.split()[1:4] for line in lines[4:6]}
-    assert table == {"cli1": ["2", "0", "0"], "cli2": ["0", "0", "0"]}
+    assert "logged 1 event(s), ids 1 to 1" in err
     status, out, err = cli("sync", "--config", str(config))
     assert status == 0
     assert {line.split()[0]: line.split()[1] for line in out.splitlines()[2:4]} == {

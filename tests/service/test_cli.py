@@ -18,6 +18,7 @@ from tests.service_support import TOKEN, serving
 from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync import cli
 from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.core.events import AccountState
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.sinks import open_event_stream
@@ -116,12 +117,13 @@ async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Pat
         refused = partial(cli.run, ["watch", url, "--token", "wrong"], io.StringIO(), err)
         assert await trio.to_thread.run_sync(refused) == 1
         assert err.getvalue() == f"error: {url}: wrong or missing token (HTTP 401)\n"
-        # A watcher of a service that stops ends cleanly.
+        # A watcher told not to reconnect ends cleanly when the service stops.
         out = io.StringIO()
         status: list[int] = []
 
         def watch() -> None:
-            status.append(cli.run(["watch", url, "--token", TOKEN], out, io.StringIO()))
+            argv = ["watch", url, "--token", TOKEN, "--no-reconnect"]
+            status.append(cli.run(argv, out, io.StringIO()))
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.to_thread.run_sync, watch)
@@ -130,6 +132,31 @@ async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Pat
                     await trio.sleep(0.01)
             running.service.close_subscriptions()
     assert status == [0]
+
+
+async def test_watch_reconnects_and_resumes_after_the_last_id_it_printed(
+    plain_connector: Connect, mail: MailStore, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running:
+        url = running.broadcaster.url
+        out, err = io.StringIO(), io.StringIO()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(cli._watch, url, TOKEN, False, None, None, True, out, err)
+            with trio.fail_after(10):
+                while "account(s): alice" not in out.getvalue():
+                    await trio.sleep(0.01)
+                while running.service.state("alice") is not AccountState.IDLE:
+                    await trio.sleep(0.01)
+            # The service drops its clients (as a restart would); mail comes meanwhile.
+            running.service.close_subscriptions()
+            uid = mail.deliver("alice", sample_message(1, subject="while away"))
+            with trio.fail_after(20):
+                while "while away" not in out.getvalue():
+                    await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+        assert "the service stopped; reconnecting in 1 s, resuming after event 0" in err.getvalue()
+        assert f"alice: new in INBOX (UID {uid})" in out.getvalue()
+        assert out.getvalue().count("while away") == 1
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ and no message may be reported twice (or not at all).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,56 +22,43 @@ from trio_mailsync.core.config import Config, ServiceSettings
 from trio_mailsync.core.events import (
     AccountState,
     AccountStateChanged,
+    LoggedEvent,
     NewMessages,
     ServiceEvent,
-    Subscription,
 )
-from trio_mailsync.core.model import AppliedUpdate, FolderState, FolderUpdate, MessageRecord
+from trio_mailsync.core.model import FolderState, FolderUpdate
 from trio_mailsync.core.ports import StateStore
 from trio_mailsync.service import SyncService
+from trio_mailsync.service.hub import Subscription
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import MemoryMail, MemoryProvider, memory_account
 
 ACCOUNTS = ("alice", "bob", "carol")
 
 
-class FaultyStore:
-    """A store whose calls fail for one account while ``failing`` is set."""
+class FaultyStore(SQLiteStore):
+    """A store whose calls fail for bob while ``failing`` names them."""
 
-    def __init__(self, store: SQLiteStore, account: str) -> None:
-        self.store = store
-        self.account = account
-        self.failing: set[str] = set()
+    failing: set[str]
 
     def _check(self, method: str, account: str) -> None:
-        if account == self.account and method in self.failing:
+        if account == "bob" and method in self.failing:
             raise sqlite3.OperationalError("disk I/O error")
 
     async def folder_states(self, account: str) -> dict[str, FolderState]:
         self._check("folder_states", account)
-        return await self.store.folder_states(account)
+        return await super().folder_states(account)
 
-    async def apply(self, account: str, folder: str, update: FolderUpdate) -> AppliedUpdate:
+    async def apply(
+        self, account: str, folder: str, update: FolderUpdate, *, notify_from: float
+    ) -> list[LoggedEvent]:
         self._check("apply", account)
-        return await self.store.apply(account, folder, update)
-
-    async def unannounced(self, account: str) -> list[MessageRecord]:
-        self._check("unannounced", account)
-        return await self.store.unannounced(account)
-
-    async def mark_announced(self, records: Iterable[MessageRecord]) -> None:
-        await self.store.mark_announced(records)
-
-    async def messages(self, account: str, folder: str | None = None) -> list[MessageRecord]:
-        return await self.store.messages(account, folder)
-
-    async def aclose(self) -> None:
-        await self.store.aclose()
+        return await super().apply(account, folder, update, notify_from=notify_from)
 
 
 def config(**settings: float) -> Config:
     return Config(
-        accounts=tuple(memory_account(a) for a in ACCOUNTS),
+        accounts=tuple(memory_account(a, notify_from="all") for a in ACCOUNTS),
         service=ServiceSettings(sweep_interval=600, **settings),  # type: ignore[arg-type]
     )
 
@@ -132,11 +119,12 @@ async def three_accounts(
     assert AccountState.ERROR not in [e.state for e in others]
 
 
-@pytest.mark.parametrize("method", ["folder_states", "apply", "unannounced"])
+@pytest.mark.parametrize("method", ["folder_states", "apply"])
 async def test_a_store_error_is_that_account_s_error_only(
     autojump_clock: trio.testing.MockClock, tmp_path: Path, method: str
 ) -> None:
-    store = FaultyStore(await SQLiteStore.open(tmp_path / "s.sqlite3", inline=True), "bob")
+    store = await FaultyStore.open(tmp_path / "s.sqlite3", inline=True)
+    store.failing = set()
     async with three_accounts(tmp_path, store=store) as run:
         store.failing.add(method)
         run.mail.deliver("bob", subject="while failing")

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import trio
 
 from trio_mailsync.core.errors import StoreError, StoreInUse
-from trio_mailsync.core.model import FolderUpdate, MessageRecord
+from trio_mailsync.core.events import (
+    FlagsChanged,
+    FlagUpdate,
+    FolderReset,
+    LoggedEvent,
+    MessageProcessed,
+    MessagesDeleted,
+    NewMessages,
+)
+from trio_mailsync.core.model import Address, FolderUpdate, MessageRecord
 from trio_mailsync.stores.sqlite import MIGRATIONS, SQLiteStore
 
 
@@ -64,7 +76,7 @@ async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: 
     db.close()
     store = await SQLiteStore.open(path, inline=True)
     try:
-        assert await store.schema_version() == len(MIGRATIONS) == 2
+        assert await store.schema_version() == len(MIGRATIONS) == 3
         (state,) = (await store.folder_states("alice")).values()
         assert (state.name, state.generation, state.messages) == ("INBOX", 1700000000, 2)
         assert state.cursor == {"uidnext": 42, "highestmodseq": 9001}
@@ -79,8 +91,8 @@ async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: 
             message_id="<m@x>",
             date="Mon",
             internaldate="2026-11-23T10:00:00+00:00",
-            sender="Ann <a@x>",
-            recipients=("b@x",),
+            sender=Address("Ann", "a@x"),
+            recipients=(Address(None, "b@x"),),
             subject="hi",
             size=123,
             version=9000,
@@ -88,8 +100,12 @@ async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: 
             thread_id="1781234567890000000",
             labels=("\\Inbox",),
         )
-        # Announced stays announced: nothing is reported again after the upgrade.
-        assert [m.uid for m in await store.unannounced("alice")] == [41]
+        # Announced stays announced; the one stored but never reported is in the log.
+        (logged,) = await store.events_after(0)
+        assert isinstance(logged, NewMessages)
+        assert (logged.id, logged.account, logged.folder) == (1, "alice", "INBOX")
+        assert [m.uid for m in logged.messages] == [41]
+        assert await store.log_bounds() == (0, 1)
     finally:
         await store.aclose()
 
@@ -103,38 +119,49 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
         await SQLiteStore.open(path, inline=True)
 
 
+async def apply(
+    store: SQLiteStore, u: FolderUpdate, *, notify_from: float = -math.inf
+) -> list[LoggedEvent]:
+    return await store.apply("alice", "INBOX", u, notify_from=notify_from)
+
+
 async def test_present_removes_what_the_server_no_longer_has_but_not_what_is_new(
     store: SQLiteStore,
 ) -> None:
-    await store.apply("alice", "INBOX", update(reset=True, new=(record(1), record(2), record(3))))
-    applied = await store.apply(
-        "alice", "INBOX", update(new=(record(4),), present=frozenset({1, 3}), deleted=(9,))
-    )
-    assert applied.deleted == (2,)  # 9 was never stored; 4 is new, not missing
+    await apply(store, update(reset=True, new=(record(1), record(2), record(3))))
+    logged = await apply(store, update(new=(record(4),), present=frozenset({1, 3}), deleted=(9,)))
+    new, deleted = logged
+    assert isinstance(new, NewMessages)
+    assert [m.uid for m in new.messages] == [4]
+    # 9 was never stored; 4 is new, not missing.
+    assert isinstance(deleted, MessagesDeleted)
+    assert list(deleted.uids) == [2]
+    assert (deleted.folder, deleted.generation) == ("INBOX", 7)
     assert [m.uid for m in await store.messages("alice")] == [1, 3, 4]
     (state,) = (await store.folder_states("alice")).values()
     assert state.messages == 3
 
 
-async def test_flag_changes_are_reported_only_when_they_change(store: SQLiteStore) -> None:
-    await store.apply("alice", "INBOX", update(reset=True, new=(record(1), record(2))))
-    applied = await store.apply(
-        "alice", "INBOX", update(flags={1: (("\\Seen",), 5), 2: ((), 6), 3: (("\\Seen",), 7)})
+async def test_flag_changes_are_logged_only_when_they_change(store: SQLiteStore) -> None:
+    await apply(store, update(reset=True, new=(record(1), record(2))))
+    (changed,) = await apply(
+        store, update(flags={1: (("\\Seen",), 5), 2: ((), 6), 3: (("\\Seen",), 7)})
     )
-    assert applied.flag_changes == ((1, (), ("\\Seen",)),)
+    assert isinstance(changed, FlagsChanged)
+    assert list(changed.messages) == [FlagUpdate(1, ("\\Seen",), ())]
     assert [(m.uid, m.flags, m.version) for m in await store.messages("alice")] == [
         (1, ("\\Seen",), 5),
         (2, (), 6),
     ]
+    assert await apply(store, update(flags={1: (("\\Seen",), 8)})) == []
 
 
 async def test_a_reset_drops_the_old_generation_and_keeps_the_cursor_as_given(
     store: SQLiteStore,
 ) -> None:
-    await store.apply("alice", "INBOX", update(reset=True, new=(record(1),)))
-    await store.apply(
-        "alice",
-        "INBOX",
+    await apply(store, update(reset=True, new=(record(1),)))
+    await apply(
+        store,
         update(
             generation=8,
             cursor={"uidnext": 2, "x": [1, "y"]},
@@ -148,11 +175,147 @@ async def test_a_reset_drops_the_old_generation_and_keeps_the_cursor_as_given(
     assert json.dumps(dict(state.cursor))  # what went in comes back, JSON-compatible
 
 
+async def test_a_reset_is_logged_and_renumbered_messages_are_not_new_again(
+    store: SQLiteStore,
+) -> None:
+    await apply(store, update(reset=True, new=(record(1, message_id="<a>"), record(2))))
+    logged = await apply(
+        store,
+        update(
+            generation=8,
+            reset=True,
+            new=(
+                record(10, generation=8, message_id="<a>"),  # known by its Message-ID
+                record(11, generation=8, message_id="<b>"),  # new
+                record(12, generation=8),  # no Message-ID: cannot tell, so new
+            ),
+        ),
+    )
+    reset, new = logged
+    assert isinstance(reset, FolderReset)
+    assert (reset.folder, reset.generation, reset.previous) == ("INBOX", 8, 7)
+    assert isinstance(new, NewMessages)
+    assert [m.uid for m in new.messages] == [11, 12]
+    assert reset.id < new.id
+
+
 async def test_last_full_sync_moves_only_on_a_full_sync(store: SQLiteStore) -> None:
-    await store.apply("alice", "INBOX", update(reset=True, full_sync=True, now=100.0))
-    await store.apply("alice", "INBOX", update(now=200.0))
+    await apply(store, update(reset=True, full_sync=True, now=100.0))
+    await apply(store, update(now=200.0))
     (state,) = (await store.folder_states("alice")).values()
     assert (state.last_sync, state.last_full_sync) == (200.0, 100.0)
+
+
+def at(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+async def test_a_first_sync_announces_only_what_arrived_after_notify_from(
+    store: SQLiteStore,
+) -> None:
+    old = record(1, internaldate="2026-11-30T10:00:00+00:00")
+    recent = record(2, internaldate="2026-12-01T10:00:00+00:00")
+    undated = record(3)
+    first = update(reset=True, new=(old, recent, undated))
+    (new,) = await apply(store, first, notify_from=at("2026-12-01T00:00:00+00:00"))
+    assert isinstance(new, NewMessages)
+    assert [m.uid for m in new.messages] == [2]
+    # Every one is stored; later mail is announced whatever its date.
+    assert [m.uid for m in await store.messages("alice")] == [1, 2, 3]
+    (later,) = await apply(store, update(new=(record(4),)), notify_from=at("2030-01-01T00:00:00Z"))
+    assert [m.uid for m in later.messages] == [4]  # type: ignore[attr-defined]
+    # A backfill's batch is old mail, like the first sync's.
+    assert await apply(store, update(baseline=True, new=(record(0),)), notify_from=0.0) == []
+
+
+async def test_a_message_fetched_again_is_not_logged_again(store: SQLiteStore) -> None:
+    await apply(store, update(reset=True, new=(record(1),)))
+    assert await apply(store, update(new=(record(1),))) == []
+
+
+async def test_first_synced_is_recorded_once(store: SQLiteStore) -> None:
+    assert await store.first_synced("alice", 100.0) == 100.0
+    assert await store.first_synced("alice", 200.0) == 100.0
+    assert await store.first_synced("bob", 300.0) == 300.0
+
+
+async def test_log_ids_increase_and_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await SQLiteStore.open(path, inline=True)
+    try:
+        ids = [e.id for n in range(1, 4) for e in await apply(store, update(new=(record(n),)))]
+        assert ids == [1, 2, 3]
+        await store.prune(before=1e12, keep=0)  # everything
+        assert await store.log_bounds() == (3, 3)
+    finally:
+        await store.aclose()
+    store = await SQLiteStore.open(path, inline=True)
+    try:
+        (again,) = await apply(store, update(new=(record(9),)))
+        assert again.id == 4  # never reused, even after the rows went
+        assert [e.id for e in await store.events_after(0)] == [4]
+    finally:
+        await store.aclose()
+
+
+async def test_prune_by_age_and_by_count(store: SQLiteStore) -> None:
+    for n in range(1, 6):
+        await apply(store, update(new=(record(n),)))
+    assert await store.prune(before=0.0, keep=3) == 2
+    assert await store.log_bounds() == (2, 5)
+    assert [e.id for e in await store.events_after(0)] == [3, 4, 5]
+    assert await store.prune(before=0.0, keep=3) == 0
+    assert await store.prune(before=time.time() + 10, keep=100) == 3
+    assert await store.log_bounds() == (5, 5)
+
+
+async def test_events_come_back_as_they_were_logged(store: SQLiteStore) -> None:
+    message = record(
+        1,
+        sender=Address("Lovelace, Ada", "ada@x"),
+        recipients=(Address(None, "b@x"), Address("Grüße", "g@x")),
+        subject="Grüße",
+        flags=("\\Seen",),
+        internaldate="2026-12-01T10:00:00+00:00",
+    )
+    logged = await apply(store, update(reset=True, new=(message,)))
+    assert await store.events_after(0) == logged
+    processed = MessageProcessed(
+        account="alice", processor="p", folder="INBOX", generation=7, uid=1, result={"x": [1]}
+    )
+    (appended,) = await store.append([processed])
+    assert appended.id == 2
+    assert await store.events_after(1) == [appended]
+    assert await store.processed("p", [("alice", "INBOX", 7, 1), ("alice", "INBOX", 7, 2)]) == {
+        ("alice", "INBOX", 7, 1)
+    }
+
+
+async def test_cursors_and_failures(store: SQLiteStore) -> None:
+    assert await store.cursor("webhook:a") is None
+    await store.set_cursor("webhook:a", 5)
+    await store.set_cursor("webhook:a", 7)
+    assert await store.cursor("webhook:a") == 7
+    await store.record_failure("webhook:a", 6, "HTTP 500")
+    ((consumer, event_id, _, error),) = await store.failures("webhook:a")
+    assert (consumer, event_id, error) == ("webhook:a", 6, "HTTP 500")
+    assert await store.failures("webhook:b") == []
+
+
+async def test_a_dry_run_stores_nothing_but_says_what_it_would_log(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await SQLiteStore.open(path, inline=True)
+    await apply(store, update(reset=True, new=(record(1),)))
+    await store.aclose()
+    dry = await SQLiteStore.open(path, inline=True, dry_run=True)
+    try:
+        (would,) = await apply(dry, update(new=(record(2),)))
+        assert isinstance(would, NewMessages)
+        assert would.id == 2
+        assert [m.uid for m in await dry.messages("alice")] == [1]
+        assert await dry.log_bounds() == (0, 1)
+    finally:
+        await dry.aclose()
 
 
 async def test_one_process_at_a_time(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import attrs
 
@@ -27,6 +28,7 @@ __all__ = [
     "Account",
     "BroadcastSettings",
     "Config",
+    "EventLogSettings",
     "ProviderSettings",
     "ServiceSettings",
     "TableReader",
@@ -66,6 +68,10 @@ class Account:
     id: str
     settings: ProviderSettings
     folders: tuple[str, ...] = DEFAULT_FOLDERS
+    #: Mail that arrived before this is stored but not announced as new when a folder
+    #: is first synced: ``None``, the time the account was first synced (a new user is
+    #: not shown the whole mailbox as new); ``"all"``: announce everything; or a time.
+    notify_from: datetime | Literal["all"] | None = None
 
     @property
     def provider(self) -> str:
@@ -104,9 +110,12 @@ class BroadcastSettings:
     token: Secret | None = attrs.field(default=None, converter=attrs.converters.optional(as_secret))
     #: Browser origins allowed to connect; empty: any (the token still applies).
     allowed_origins: tuple[str, ...] = ()
-    #: Events queued per client (at least 4 per account); a client that falls
-    #: further behind is disconnected.
+    #: Live events queued per client (at least 4 per account); a client that falls
+    #: further behind reads the event log until it has caught up.
     queue_size: int = 256
+    #: Seconds after the hello in which a client without ``since`` in its URL may send
+    #: ``{"since": <id>}`` to resume; events wait meanwhile. 0: no such message.
+    resume_wait: float = 0.5
     #: A client quiet this long is pinged; one that does not answer within
     #: ``ping_timeout`` is gone (a laptop closed, a NAT that forgot it) and dropped.
     ping_interval: float = 60.0
@@ -119,6 +128,16 @@ class BroadcastSettings:
 
 
 @attrs.frozen(kw_only=True)
+class EventLogSettings:
+    """How long the event log keeps events (consumers can resume within it)."""
+
+    #: Seconds an event is kept (7 days).
+    retention: float = 7 * 86400.0
+    #: Events kept at most, whatever their age.
+    max_events: int = 1_000_000
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """A whole configuration: accounts, where the state lives, the service and the broadcaster."""
 
@@ -128,6 +147,7 @@ class Config:
     store_path: Path | None = None
     service: ServiceSettings = attrs.field(factory=ServiceSettings)
     broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
+    events: EventLogSettings = attrs.field(factory=EventLogSettings)
 
     def account(self, account_id: str) -> Account:
         """The account with this id; ``KeyError`` if there is none."""

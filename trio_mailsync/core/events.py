@@ -1,9 +1,19 @@
-"""Service events, for in-process subscribers and (as JSON) for WebSocket clients.
+"""Service events, for in-process subscribers and (as JSON) for WebSocket clients and webhooks.
+
+Two kinds, one base:
+
+- *Logged* events (:class:`LoggedEvent`) report mail: new messages, flag changes,
+  deletions, folder resets, processors' results. The store appends each to its
+  durable event log in the same transaction as the rows it reports, which gives
+  it its ``id``: strictly increasing, never reused, the position a consumer
+  resumes from (``since``).
+- *Ephemeral* events report how the service is doing (the accounts' states, sync
+  results, a :class:`Reset` for a consumer that asked for what was pruned); they
+  have no id and are not replayed.
 
 The JSON schema is documented in ``docs/events.md``; its version is
-:data:`SCHEMA_VERSION`. Every event carries a sequence number, increasing
-by one per event of a service, so a client can tell if it missed some.
-A :class:`Subscription` is one consumer's bounded queue of them.
+:data:`SCHEMA_VERSION`. :func:`to_dict` and :func:`from_dict` convert both ways
+(the log stores each event's JSON).
 """
 
 from __future__ import annotations
@@ -15,25 +25,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-import trio
 
-from trio_mailsync.core.model import MessageRecord, SyncResult
+from trio_mailsync.core.model import Address, MessageRecord, SyncResult
 
 __all__ = [
+    "LOGGED_TYPES",
     "SCHEMA_VERSION",
     "AccountState",
     "AccountStateChanged",
+    "FlagUpdate",
+    "FlagsChanged",
+    "FolderReset",
     "Hello",
+    "LoggedEvent",
+    "MessageProcessed",
+    "MessagesDeleted",
     "NewMessages",
+    "Reset",
     "ServiceEvent",
-    "Subscription",
     "SyncCompleted",
     "describe",
+    "event_type",
+    "from_dict",
+    "from_json",
+    "now_iso",
     "to_dict",
     "to_json",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class AccountState(enum.StrEnum):
@@ -52,23 +72,31 @@ class AccountState(enum.StrEnum):
     AUTH_FAILED = "auth_failed"
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The time now as events carry it: ISO 8601, UTC, milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @attrs.frozen(kw_only=True)
 class ServiceEvent:
-    """Base of the events: a sequence number (set when published) and the time."""
+    """Base of the events: when the event was made."""
 
-    seq: int = 0
-    time: str = attrs.field(factory=_now)
+    time: str = attrs.field(factory=now_iso)
+
+
+# ---------------------------------------------------------------- ephemeral
 
 
 @attrs.frozen(kw_only=True)
 class Hello(ServiceEvent):
-    """The first event a WebSocket client gets: the accounts and their states."""
+    """The first event a consumer gets: the accounts and their states, and where the log is.
+
+    ``last_id`` is the id of the last logged event before the consumer's live
+    events: resuming from it later misses nothing that came after this hello.
+    """
 
     accounts: Mapping[str, AccountState]
+    last_id: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -89,28 +117,140 @@ class SyncCompleted(ServiceEvent):
 
 
 @attrs.frozen(kw_only=True)
-class NewMessages(ServiceEvent):
-    """Messages that arrived, each reported once (see ``docs/reliability.md``)."""
+class Reset(ServiceEvent):
+    """The consumer asked to resume from an id the log no longer holds (retention).
 
+    What happened between is lost to it: it must reload its view. The events that
+    follow come after ``last_id``.
+    """
+
+    since: int
+    last_id: int
+
+
+# ---------------------------------------------------------------- logged
+
+
+@attrs.frozen(kw_only=True)
+class LoggedEvent(ServiceEvent):
+    """An event of the durable log; ``id`` is set when the store appends it (0 before)."""
+
+    id: int = 0
     account: str
+
+
+@attrs.frozen(kw_only=True)
+class NewMessages(LoggedEvent):
+    """Messages that arrived in one folder, each reported once (``docs/reliability.md``)."""
+
+    folder: str
     messages: Sequence[MessageRecord]
+
+
+@attrs.frozen
+class FlagUpdate:
+    """One message's flags after a change, and before it."""
+
+    uid: int
+    flags: tuple[str, ...]
+    old: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class FlagsChanged(LoggedEvent):
+    """Stored messages of one folder whose flags changed on the server."""
+
+    folder: str
+    generation: int
+    messages: Sequence[FlagUpdate]
+
+
+@attrs.frozen(kw_only=True)
+class MessagesDeleted(LoggedEvent):
+    """Stored messages of one folder that are gone from the server."""
+
+    folder: str
+    generation: int
+    uids: Sequence[int]
+
+
+@attrs.frozen(kw_only=True)
+class FolderReset(LoggedEvent):
+    """A folder's generation changed (IMAP: UIDVALIDITY): every uid of ``previous`` is void.
+
+    Its messages are stored anew under ``generation``; those that were already
+    known (by Message-ID) are not reported again as new.
+    """
+
+    folder: str
+    generation: int
+    previous: int
+
+
+@attrs.frozen(kw_only=True)
+class MessageProcessed(LoggedEvent):
+    """A processor's result for one new message (``SyncService.add_processor``)."""
+
+    processor: str
+    folder: str
+    generation: int
+    uid: int
+    #: What the processor returned (JSON data); ``None`` when it failed.
+    result: Any = None
+    #: Why it failed (an exception, a timeout); ``None`` when it worked.
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _address(a: Address | None) -> dict[str, Any] | None:
+    return None if a is None else {"name": a.name, "address": a.address}
+
+
+def _to_address(d: Mapping[str, Any] | None) -> Address | None:
+    return None if d is None else Address(d.get("name"), d["address"])
 
 
 def _message(m: MessageRecord) -> dict[str, Any]:
     return {
         "folder": m.folder,
-        # Schema 1 names the generation after IMAP's UIDVALIDITY.
+        # The schema names the generation after IMAP's UIDVALIDITY.
         "uidvalidity": m.generation,
         "uid": m.uid,
-        "from": m.sender,
-        "to": list(m.recipients),
+        "from": _address(m.sender),
+        "to": [_address(a) for a in m.recipients],
         "subject": m.subject,
         "date": m.date,
         "internaldate": m.internaldate,
         "message_id": m.message_id,
         "flags": list(m.flags),
         "size": m.size,
+        "email_id": m.email_id,
+        "thread_id": m.thread_id,
+        "labels": None if m.labels is None else list(m.labels),
     }
+
+
+def _record(account: str, d: Mapping[str, Any]) -> MessageRecord:
+    labels = d.get("labels")
+    return MessageRecord(
+        account=account,
+        folder=d["folder"],
+        generation=d["uidvalidity"],
+        uid=d["uid"],
+        flags=tuple(d.get("flags") or ()),
+        message_id=d.get("message_id"),
+        date=d.get("date"),
+        internaldate=d.get("internaldate"),
+        sender=_to_address(d.get("from")),
+        recipients=tuple(a for a in map(_to_address, d.get("to") or ()) if a is not None),
+        subject=d.get("subject"),
+        size=d.get("size"),
+        email_id=d.get("email_id"),
+        thread_id=d.get("thread_id"),
+        labels=None if labels is None else tuple(labels),
+    )
 
 
 def _result(r: SyncResult) -> dict[str, Any]:
@@ -128,43 +268,166 @@ def _result(r: SyncResult) -> dict[str, Any]:
     }
 
 
-def to_dict(event: ServiceEvent) -> dict[str, Any]:
-    """The event as JSON data, schema version :data:`SCHEMA_VERSION` (``docs/events.md``)."""
-    base: dict[str, Any] = {"version": SCHEMA_VERSION, "seq": event.seq, "time": event.time}
+#: The ``type`` of each logged event class, as in the JSON.
+LOGGED_TYPES: dict[type[LoggedEvent], str] = {
+    NewMessages: "new_messages",
+    FlagsChanged: "flags_changed",
+    MessagesDeleted: "messages_deleted",
+    FolderReset: "folder_reset",
+    MessageProcessed: "message_processed",
+}
+
+
+def _body(event: ServiceEvent) -> dict[str, Any]:
+    """The fields particular to the event's type."""
+    if isinstance(event, NewMessages):
+        return {"folder": event.folder, "messages": [_message(m) for m in event.messages]}
+    if isinstance(event, FlagsChanged):
+        return {
+            "folder": event.folder,
+            "uidvalidity": event.generation,
+            "messages": [
+                {"uid": m.uid, "flags": list(m.flags), "old_flags": list(m.old)}
+                for m in event.messages
+            ],
+        }
+    if isinstance(event, MessagesDeleted):
+        return {"folder": event.folder, "uidvalidity": event.generation, "uids": list(event.uids)}
+    if isinstance(event, FolderReset):
+        return {
+            "folder": event.folder,
+            "uidvalidity": event.generation,
+            "previous_uidvalidity": event.previous,
+        }
+    if isinstance(event, MessageProcessed):
+        return {
+            "processor": event.processor,
+            "folder": event.folder,
+            "uidvalidity": event.generation,
+            "uid": event.uid,
+            "result": event.result,
+            "error": event.error,
+        }
     if isinstance(event, Hello):
         return {
-            "type": "hello",
-            **base,
+            "last_id": event.last_id,
             "accounts": [{"id": a, "state": s.value} for a, s in event.accounts.items()],
         }
     if isinstance(event, AccountStateChanged):
-        return {
-            "type": "account_state",
-            **base,
-            "account": event.account,
-            "state": event.state.value,
-            "detail": event.detail,
-        }
+        return {"account": event.account, "state": event.state.value, "detail": event.detail}
     if isinstance(event, SyncCompleted):
-        return {
-            "type": "sync_result",
-            **base,
-            "trigger": event.trigger,
-            "results": [_result(r) for r in event.results],
-        }
-    if isinstance(event, NewMessages):
-        return {
-            "type": "new_messages",
-            **base,
-            "account": event.account,
-            "messages": [_message(m) for m in event.messages],
-        }
+        return {"trigger": event.trigger, "results": [_result(r) for r in event.results]}
+    if isinstance(event, Reset):
+        return {"since": event.since, "last_id": event.last_id}
     raise TypeError(f"not a service event: {event!r}")
+
+
+def event_type(event: ServiceEvent) -> str:
+    """The event's ``type`` in the JSON."""
+    if isinstance(event, LoggedEvent):
+        return LOGGED_TYPES[type(event)]
+    return _EPHEMERAL_TYPES[type(event)]
+
+
+_EPHEMERAL_TYPES: dict[type[ServiceEvent], str] = {
+    Hello: "hello",
+    AccountStateChanged: "account_state",
+    SyncCompleted: "sync_result",
+    Reset: "reset",
+}
+
+
+def to_dict(event: ServiceEvent) -> dict[str, Any]:
+    """The event as JSON data, schema version :data:`SCHEMA_VERSION` (``docs/events.md``)."""
+    data: dict[str, Any] = {"type": event_type(event), "version": SCHEMA_VERSION}
+    if isinstance(event, LoggedEvent):
+        data["id"] = event.id
+        data["account"] = event.account
+    data["time"] = event.time
+    data.update(_body(event))
+    return data
 
 
 def to_json(event: ServiceEvent) -> str:
     """The event as one line of JSON."""
     return json.dumps(to_dict(event), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_dict(data: Mapping[str, Any]) -> ServiceEvent:
+    """The event that :func:`to_dict` made ``data`` of. Raises ``ValueError`` for anything else.
+
+    ``sync_result`` events come back without their results (a JSON result holds
+    counts, not the messages); every other type comes back whole.
+    """
+    try:
+        return _from_dict(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a service event of schema {SCHEMA_VERSION}: {exc!r}") from None
+
+
+def _from_dict(d: Mapping[str, Any]) -> ServiceEvent:
+    kind = d["type"]
+    time = d["time"]
+    if kind in _LOGGED_BY_NAME:
+        account = d["account"]
+        common: dict[str, Any] = {"id": d["id"], "account": account, "time": time}
+        if kind == "new_messages":
+            messages = tuple(_record(account, m) for m in d["messages"])
+            return NewMessages(folder=d["folder"], messages=messages, **common)
+        if kind == "flags_changed":
+            updates = tuple(
+                FlagUpdate(m["uid"], tuple(m["flags"]), tuple(m["old_flags"]))
+                for m in d["messages"]
+            )
+            return FlagsChanged(
+                folder=d["folder"], generation=d["uidvalidity"], messages=updates, **common
+            )
+        if kind == "messages_deleted":
+            return MessagesDeleted(
+                folder=d["folder"], generation=d["uidvalidity"], uids=tuple(d["uids"]), **common
+            )
+        if kind == "folder_reset":
+            return FolderReset(
+                folder=d["folder"],
+                generation=d["uidvalidity"],
+                previous=d["previous_uidvalidity"],
+                **common,
+            )
+        return MessageProcessed(
+            processor=d["processor"],
+            folder=d["folder"],
+            generation=d["uidvalidity"],
+            uid=d["uid"],
+            result=d["result"],
+            error=d["error"],
+            **common,
+        )
+    if kind == "hello":
+        states = {a["id"]: AccountState(a["state"]) for a in d["accounts"]}
+        return Hello(accounts=states, last_id=d["last_id"], time=time)
+    if kind == "account_state":
+        return AccountStateChanged(
+            account=d["account"], state=AccountState(d["state"]), detail=d["detail"], time=time
+        )
+    if kind == "sync_result":
+        return SyncCompleted(trigger=d["trigger"], results=(), time=time)
+    if kind == "reset":
+        return Reset(since=d["since"], last_id=d["last_id"], time=time)
+    raise KeyError(f"type {kind!r}")
+
+
+_LOGGED_BY_NAME = frozenset(LOGGED_TYPES.values())
+
+
+def from_json(text: str | bytes) -> ServiceEvent:
+    """The event of one line of JSON (:func:`to_json`'s inverse)."""
+    return from_dict(json.loads(text))
+
+
+def _who(address: Mapping[str, Any] | None) -> str:
+    if not address:
+        return "?"
+    return str(Address(address.get("name"), address.get("address") or ""))
 
 
 def describe(event: Mapping[str, Any]) -> list[str]:
@@ -179,53 +442,60 @@ def describe(event: Mapping[str, Any]) -> list[str]:
     if kind == "new_messages":
         return [
             f"{event['account']}: new in {m['folder']} (UID {m['uid']}) "
-            f"from {m['from'] or '?'}: {m['subject'] or '(no subject)'}"
+            f"from {_who(m['from'])}: {m['subject'] or '(no subject)'}"
             for m in event["messages"]
         ]
-    if kind == "sync_result":
-        results = event["results"]
-        errors = [r for r in results if r["error"]]
-        new = sum(r["new"] for r in results)
-        if event["trigger"] in ("startup", "sweep", "manual"):
-            line = (
-                f"{event['trigger']} sync of {len(results)} account(s): {new} new, "
-                f"{sum(r['changed'] for r in results)} changed, "
-                f"{sum(r['deleted'] for r in results)} deleted, {len(errors)} failed"
-            )
-            return [line, *(f"{r['account']}: sync failed: {r['error']}" for r in errors)]
+    if kind == "flags_changed":
         return [
-            f"{r['account']}: synced ({event['trigger']}): "
-            + (
-                f"failed: {r['error']}"
-                if r["error"]
-                else f"{r['new']} new, {r['round_trips']} round trip(s), {r['duration_ms']:.1f} ms"
-            )
-            for r in results
+            f"{event['account']}: flags in {event['folder']} (UID {m['uid']}): "
+            f"{' '.join(m['flags']) or '(none)'}"
+            for m in event["messages"]
         ]
+    if kind == "messages_deleted":
+        uids = ", ".join(map(str, event["uids"]))
+        return [f"{event['account']}: deleted in {event['folder']}: UID {uids}"]
+    if kind == "folder_reset":
+        return [
+            f"{event['account']}: {event['folder']} was reset (UIDVALIDITY "
+            f"{event['previous_uidvalidity']} -> {event['uidvalidity']}); re-read it"
+        ]
+    if kind == "message_processed":
+        outcome = (
+            f"failed: {event['error']}"
+            if event.get("error")
+            else json.dumps(event["result"], ensure_ascii=False)
+        )
+        return [
+            f"{event['account']}: {event['processor']} on {event['folder']} "
+            f"(UID {event['uid']}): {outcome}"
+        ]
+    if kind == "reset":
+        return [
+            f"the log no longer holds events after {event['since']}: reload; "
+            f"continuing after {event['last_id']}"
+        ]
+    if kind == "sync_result":
+        return _describe_sync(event)
     return [f"{kind}: {json.dumps(event, ensure_ascii=False)}"]
 
 
-class Subscription:
-    """A subscriber's bounded queue of events; on overflow the subscriber is dropped.
-
-    Iterate it for events. When the publisher finds the queue full it closes it
-    (the iteration ends), sets :attr:`overflowed`, and cancels :attr:`cancel_scope`
-    if the subscriber set one (a subscriber blocked elsewhere, in a network write
-    say, is stopped too).
-    """
-
-    def __init__(self, size: int) -> None:
-        self.send, self.receive = trio.open_memory_channel[ServiceEvent](size)
-        #: Set when the subscriber fell too far behind and was dropped.
-        self.overflowed = False
-        #: Cancelled when the subscriber is dropped, if the subscriber sets it.
-        self.cancel_scope: trio.CancelScope | None = None
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> ServiceEvent:
-        try:
-            return await self.receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
+def _describe_sync(event: Mapping[str, Any]) -> list[str]:
+    results = event["results"]
+    errors = [r for r in results if r["error"]]
+    new = sum(r["new"] for r in results)
+    if event["trigger"] in ("startup", "sweep", "manual"):
+        line = (
+            f"{event['trigger']} sync of {len(results)} account(s): {new} new, "
+            f"{sum(r['changed'] for r in results)} changed, "
+            f"{sum(r['deleted'] for r in results)} deleted, {len(errors)} failed"
+        )
+        return [line, *(f"{r['account']}: sync failed: {r['error']}" for r in errors)]
+    return [
+        f"{r['account']}: synced ({event['trigger']}): "
+        + (
+            f"failed: {r['error']}"
+            if r["error"]
+            else f"{r['new']} new, {r['round_trips']} round trip(s), {r['duration_ms']:.1f} ms"
+        )
+        for r in results
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 __all__ = [
-    "AppliedUpdate",
+    "Address",
     "Change",
     "Deletion",
     "FlagChange",
@@ -29,6 +29,26 @@ __all__ = [
 
 #: A provider's cursor: JSON-compatible values only (the store keeps it as JSON).
 Cursor = Mapping[str, Any]
+
+# RFC 5322 specials: a display name holding one must be quoted to be read back.
+_SPECIALS = frozenset('()<>[]:;@\\,."')
+
+
+@attrs.frozen
+class Address:
+    """A mailbox: a display name (decoded text) and the address (``local@domain``)."""
+
+    name: str | None
+    address: str
+
+    def __str__(self) -> str:
+        """``Name <address>`` (the name quoted when it holds a comma or other specials)."""
+        if not self.name:
+            return self.address
+        name = self.name
+        if any(c in _SPECIALS for c in name):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{name} <{self.address}>"
 
 
 @attrs.frozen(kw_only=True)
@@ -48,9 +68,10 @@ class MessageRecord:
     date: str | None = None
     #: When the server received the message (ISO 8601).
     internaldate: str | None = None
-    #: The first From address, ``Name <address>`` or the bare address.
-    sender: str | None = None
-    recipients: tuple[str, ...] = ()
+    #: The first From address.
+    sender: Address | None = None
+    #: To and Cc addresses.
+    recipients: tuple[Address, ...] = ()
     subject: str | None = None
     size: int | None = None
     #: The provider's change counter for the message: IMAP's MODSEQ.
@@ -94,6 +115,10 @@ class FolderUpdate:
     #: True for a folder seen for the first time or whose generation changed:
     #: messages of any other generation are dropped.
     reset: bool = False
+    #: The new messages were in the folder before its first sync (a later batch of a
+    #: windowed first sync): like a reset's, they are announced only if they arrived
+    #: after the account's ``notify_from``.
+    baseline: bool = False
     new: tuple[MessageRecord, ...] = ()
     #: uid -> (flags, version), for messages already stored.
     flags: Mapping[int, tuple[tuple[str, ...], int | None]] = attrs.field(factory=dict)
@@ -106,16 +131,6 @@ class FolderUpdate:
     full_sync: bool = False
     #: Wall-clock time of the sync.
     now: float = 0.0
-
-
-@attrs.frozen(kw_only=True)
-class AppliedUpdate:
-    """What applying an update really changed."""
-
-    #: (uid, old flags, new flags) for every message whose flags changed.
-    flag_changes: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]
-    #: Messages removed from the store.
-    deleted: tuple[int, ...]
 
 
 @attrs.frozen

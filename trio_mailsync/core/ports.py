@@ -28,16 +28,15 @@ Contracts every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import NoReturn, Protocol
 
 import trio
 
 from trio_mailsync.core.config import Account
-from trio_mailsync.core.events import AccountState, Hello, Subscription
+from trio_mailsync.core.events import AccountState, LoggedEvent, ServiceEvent
 from trio_mailsync.core.model import (
-    AppliedUpdate,
     Change,
     FolderState,
     FolderUpdate,
@@ -142,16 +141,57 @@ class StateStore(Protocol):
         """The account's folders as stored, by name."""
         ...
 
-    async def apply(self, account: str, folder: str, update: FolderUpdate) -> AppliedUpdate:
-        """Apply one folder's update in one transaction; new messages are stored unannounced."""
+    async def first_synced(self, account: str, now: float) -> float:
+        """When the account was first synced (``now``, recorded, if this is the first time)."""
         ...
 
-    async def unannounced(self, account: str) -> list[MessageRecord]:
-        """The account's messages not yet marked announced, in the order they were stored."""
+    async def apply(
+        self, account: str, folder: str, update: FolderUpdate, *, notify_from: float
+    ) -> list[LoggedEvent]:
+        """Apply one folder's update and log what it changed, in one transaction.
+
+        New messages of a folder's first sync, reset or backfill are announced (logged)
+        only if they arrived at or after ``notify_from`` (epoch seconds; ``-inf``: all);
+        others always. Returns the logged events, with their ids.
+        """
         ...
 
-    async def mark_announced(self, records: Iterable[MessageRecord]) -> None:
-        """Record that these messages were reported (so they never are again)."""
+    async def append(self, events: Sequence[LoggedEvent]) -> list[LoggedEvent]:
+        """Log events that report no stored change (a processor's results); with their ids."""
+        ...
+
+    async def events_after(self, after: int, limit: int = 256) -> list[LoggedEvent]:
+        """Up to ``limit`` logged events with ids greater than ``after``, in order."""
+        ...
+
+    async def log_bounds(self) -> tuple[int, int]:
+        """(the highest id pruned, the highest id logged); 0 for none."""
+        ...
+
+    async def prune(self, before: float, keep: int) -> int:
+        """Drop events logged before ``before`` (epoch) and all but the last ``keep``."""
+        ...
+
+    async def cursor(self, name: str) -> int | None:
+        """A consumer's position in the log (a webhook, a processor); ``None`` if none yet."""
+        ...
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        """Record a consumer's position in the log."""
+        ...
+
+    async def processed(
+        self, processor: str, keys: Iterable[tuple[str, str, int, int]]
+    ) -> set[tuple[str, str, int, int]]:
+        """Those of the message keys that ``processor`` has a logged result for."""
+        ...
+
+    async def record_failure(self, consumer: str, event_id: int, error: str) -> None:
+        """Record that a consumer (a webhook) gave up on an event."""
+        ...
+
+    async def failures(self, consumer: str | None = None) -> list[tuple[str, int, float, str]]:
+        """Events consumers gave up on: (consumer, event id, time, error), oldest first."""
         ...
 
     async def messages(self, account: str, folder: str | None = None) -> list[MessageRecord]:
@@ -171,12 +211,15 @@ class EventSource(Protocol):
         """How many accounts the service runs (sinks size their queues by it)."""
         ...
 
-    def hello(self) -> Hello:
-        """The first event a new consumer gets: the accounts and their states now."""
-        ...
+    def subscribe(
+        self, size: int = 256, *, since: int | None = None
+    ) -> AbstractContextManager[AsyncIterator[ServiceEvent]]:
+        """A hello, then every logged event after ``since`` (``None``: from now), then live ones.
 
-    def subscribe(self, size: int) -> AbstractContextManager[Subscription]:
-        """Every event published from now on, through a queue of ``size`` events."""
+        ``size`` bounds the queue of live events; a consumer that falls further behind
+        is moved back to reading the log, so it misses no logged event (ephemeral ones
+        meanwhile are skipped, and a fresh hello says where it is).
+        """
         ...
 
 

@@ -23,16 +23,18 @@ a channel; a burst of notifications becomes one sync, a request arriving
 during a sync one more. Every sync goes through the engine, so it takes the
 engine's limiter: at most ``concurrency`` syncs at once, whatever asked.
 
-New messages are published, then acknowledged in the store, so a crash in
-between re-reports them (at least once; clients de-duplicate on account,
-folder, generation and uid).
+What a sync changes is logged by the store with the change itself, and the
+logged events reach subscribers through the :class:`~trio_mailsync.service.hub.EventHub`,
+which replays the log for a subscriber that resumes (``subscribe(since=...)``).
+The log is pruned every ``PRUNE_INTERVAL`` to its retention.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from typing import NoReturn
 
 import attrs
@@ -43,13 +45,12 @@ from trio_mailsync.core.events import (
     AccountState,
     AccountStateChanged,
     Hello,
-    NewMessages,
     ServiceEvent,
-    Subscription,
     SyncCompleted,
 )
 from trio_mailsync.core.model import Change, SyncRequest, SyncResult
 from trio_mailsync.core.ports import AccountSession, Provider, StateStore
+from trio_mailsync.service.hub import EventHub, Subscription
 from trio_mailsync.sync import SyncEngine
 
 __all__ = ["ServiceStatistics", "SyncService"]
@@ -61,6 +62,8 @@ RESTART_INITIAL = 1.0
 RESTART_MAX = 300.0
 #: An account that ran this long since its last restart starts the backoff over.
 HEALTHY_AFTER = 600.0
+#: The event log is pruned to its retention this often (and at start).
+PRUNE_INTERVAL = 3600.0
 
 
 @attrs.define
@@ -70,11 +73,10 @@ class ServiceStatistics:
     triggers: int = 0
     syncs: int = 0
     sweeps: int = 0
-    events: int = 0
-    subscribers: int = 0
-    dropped_subscribers: int = 0
     #: Accounts restarted by their supervisor after an unexpected failure.
     restarts: int = 0
+    #: Events removed from the log by its retention.
+    pruned: int = 0
 
 
 class _Reply:
@@ -186,7 +188,11 @@ class SyncService:
     ) -> None:
         self.config = config
         self.store = store
-        self.engine = SyncEngine(store, concurrency=config.service.concurrency)
+        #: The live tail of the event log, and the subscriptions.
+        self.hub = EventHub(store, self._states)
+        self.engine = SyncEngine(
+            store, concurrency=config.service.concurrency, on_logged=self.hub.logged
+        )
         self.stats = ServiceStatistics()
         self._accounts: dict[str, _Account] = {}
         for account in config.accounts:
@@ -194,8 +200,6 @@ class SyncService:
             if provider is None:
                 raise ValueError(f"{account.id}: no provider {account.provider!r} was given")
             self._accounts[account.id] = _Account(provider.session(account))
-        self._subscribers: set[Subscription] = set()
-        self._seq = 0
 
     # ------------------------------------------------------------ observation
 
@@ -214,8 +218,8 @@ class SyncService:
         return self._accounts[account_id].session
 
     def statistics(self) -> ServiceStatistics:
-        """A copy of the counters."""
-        return attrs.evolve(self.stats, subscribers=len(self._subscribers))
+        """A copy of the counters (the hub's: ``hub.statistics()``)."""
+        return attrs.evolve(self.stats)
 
     def state(self, account_id: str) -> AccountState:
         """What the account is doing; a failure shows as ERROR until the account works again."""
@@ -233,50 +237,32 @@ class SyncService:
         account = self._accounts[account_id]
         return account.crashed or account.error
 
-    def hello(self) -> Hello:
-        """The accounts and their states now: what a new subscriber starts from."""
-        return Hello(seq=self._seq, accounts={a: self.state(a) for a in self._accounts})
+    def _states(self) -> dict[str, AccountState]:
+        return {a: self.state(a) for a in self._accounts}
 
-    @contextmanager
-    def subscribe(self, size: int = 256) -> Iterator[Subscription]:
-        """Receive every event published from now on, through a queue of ``size``."""
-        subscription = Subscription(size)
-        self._subscribers.add(subscription)
-        try:
-            yield subscription
-        finally:
-            self._subscribers.discard(subscription)
-            subscription.send.close()
-            subscription.receive.close()
+    def hello(self) -> Hello:
+        """The accounts and their states now, and the id of the last logged event published."""
+        return Hello(accounts=self._states(), last_id=self.hub.last_id)
+
+    def subscribe(
+        self, size: int = 256, *, since: int | None = None
+    ) -> AbstractContextManager[Subscription]:
+        """A hello, then every logged event after ``since`` (``None``: from now), then live ones.
+
+        Use it as a context manager. ``size`` bounds the queue of live events; a
+        subscriber that falls further behind catches up from the log (ephemeral
+        events meanwhile are skipped; a fresh hello follows). A ``since`` the log no
+        longer holds gets a ``Reset`` event. See :class:`~trio_mailsync.service.hub.EventHub`.
+        """
+        return self.hub.subscribe(size, since=since)
 
     def close_subscriptions(self) -> None:
         """End every subscriber's stream (the service is stopping)."""
-        for subscription in self._subscribers:
-            subscription.send.close()
-        self._subscribers.clear()
+        self.hub.close()
 
-    def publish(self, event: ServiceEvent) -> ServiceEvent:
-        """Number ``event`` and queue it for every subscriber; never waits.
-
-        A subscriber whose queue is full is dropped rather than waited for.
-        """
-        self._seq += 1
-        event = attrs.evolve(event, seq=self._seq)
-        self.stats.events += 1
-        for subscription in list(self._subscribers):
-            try:
-                subscription.send.send_nowait(event)
-            except trio.WouldBlock:
-                # Too slow: drop it rather than hold anyone up.
-                self._subscribers.discard(subscription)
-                subscription.overflowed = True
-                subscription.send.close()
-                if subscription.cancel_scope is not None:
-                    subscription.cancel_scope.cancel()
-                self.stats.dropped_subscribers += 1
-            except trio.ClosedResourceError:
-                self._subscribers.discard(subscription)
-        return event
+    def publish(self, event: ServiceEvent) -> None:
+        """Queue an ephemeral event (a state, a sync result) for every subscriber; never waits."""
+        self.hub.publish(event)
 
     def _show_state(self, account: _Account, detail: str | None = None) -> None:
         state = self.state(account.id)
@@ -291,8 +277,11 @@ class SyncService:
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> NoReturn:
-        """Run every account and the sweeps until cancelled."""
+        """Run every account, the sweeps and the log's upkeep until cancelled."""
+        await self.hub.open()
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.hub.run)
+            nursery.start_soon(self._prune)
             for account in self._accounts.values():
                 nursery.start_soon(self._supervise, account)
             nursery.start_soon(self._sweep)
@@ -352,24 +341,16 @@ class SyncService:
                     folders=None if request.folders is None else tuple(request.folders),
                     changed=frozenset(request.changed),
                 ),
-                ack=False,
                 timeout=self.config.service.sync_timeout,
             )
             self.stats.syncs += 1
             account.error = result.error
             if result.error is None:
                 account.crashed = None
-            await self._announce(result)
             return result
         finally:
             account.syncing = False
             self._show_state(account, account.error)
-
-    async def _announce(self, result: SyncResult) -> None:
-        if result.new_messages:
-            self.publish(NewMessages(account=result.account, messages=result.new_messages))
-            with trio.CancelScope(shield=True):
-                await self.store.mark_announced(result.new_messages)
 
     def request(
         self, account_id: str, reason: str = "manual", *, folders: Sequence[str] | None = None
@@ -380,6 +361,19 @@ class SyncService:
         """
         folder_list = None if folders is None else list(folders)
         self._accounts[account_id].request(_Request(reason, folder_list, set(), []))
+
+    async def _prune(self) -> NoReturn:
+        """Keep the log within its retention: at start, then every ``PRUNE_INTERVAL``."""
+        settings = self.config.events
+        while True:
+            try:
+                self.stats.pruned += await self.hub.prune(
+                    time.time() - settings.retention, settings.max_events
+                )
+            except Exception as exc:
+                # The store's trouble shows in the syncs; pruning tries again later.
+                logger.error("the event log could not be pruned: %s", exc, exc_info=exc)
+            await trio.sleep(PRUNE_INTERVAL)
 
     async def _sweep(self) -> NoReturn:
         """A sweep every ``sweep_interval`` from the start of the last one.

@@ -1,12 +1,14 @@
 """The WebSocket broadcaster: service events as JSON, to clients holding the token.
 
-Each client gets a hello (the accounts and their states), then every event
-as it is published. A client's events wait in its own bounded queue; when
-it falls ``queue_size`` events behind it is disconnected (close code 1008),
-so a slow client never holds up the others or the sync. The queue holds at
-least ``EVENTS_PER_ACCOUNT`` per account: when the service starts, every
-account publishes its state changes at once, faster than any client can be
-written to, and a client reading steadily must not be taken for a slow one.
+Each client gets a hello (the accounts and their states, and the id of the last
+logged event), then, if it asked with ``since=<id>`` (in the URL, or in a first
+message ``{"since": <id>}`` sent within ``resume_wait``), every logged event
+after that id, then every event as it is published. A client's live events wait
+in its own bounded queue; a client that falls ``queue_size`` events behind is
+moved back to reading the log (the service's ``EventHub``), so a slow client
+never holds up the others or the sync, and still misses no logged event. The
+queue holds at least ``EVENTS_PER_ACCOUNT`` per account: when the service
+starts, every account publishes its state changes at once.
 
 A client shows the token as ``Authorization: Bearer <token>`` or as
 ``?token=<token>`` in the URL (browsers cannot set headers on a WebSocket).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import logging
 import resource
 from typing import NoReturn
@@ -50,8 +53,6 @@ logger = logging.getLogger(__name__)
 #: A client's queue holds at least this many events per account (the startup burst:
 #: connecting, syncing, idle and a sync result).
 EVENTS_PER_ACCOUNT = 4
-#: Close code for a client that fell too far behind (RFC 6455: policy violation).
-CLOSE_TOO_SLOW = 1008
 CLOSE_GOING_AWAY = 1001
 #: Seconds a closing handshake may take before the connection is just dropped.
 DISCONNECT_TIMEOUT = 5.0
@@ -59,18 +60,19 @@ DISCONNECT_TIMEOUT = 5.0
 CLOSE_FRAME_TIMEOUT = 1.0
 #: Seconds from TCP accept to a complete HTTP upgrade request.
 HANDSHAKE_TIMEOUT = 10.0
-#: Clients have nothing to say; this only bounds what they could make us buffer.
+#: Clients say at most where to resume from; this bounds what they could make us buffer.
 MAX_CLIENT_MESSAGE = 4096
 
 
 @attrs.define
 class BroadcasterStatistics:
-    """Clients now, accepted, rejected and dropped as too slow; messages sent."""
+    """Clients now, accepted, rejected and dropped; messages sent."""
 
     clients: int = 0
     accepted: int = 0
     rejected: int = 0
-    dropped_slow: int = 0
+    #: Clients that asked to resume (``since``).
+    resumed: int = 0
     #: Clients dropped because they closed without a word or stopped answering pings.
     dropped_gone: int = 0
     #: Connections closed on accept: too many in their handshake, or too many clients.
@@ -110,7 +112,7 @@ class Broadcaster:
 
     @property
     def queue_size(self) -> int:
-        """Events a client may fall behind before it is disconnected."""
+        """Live events queued for a client before it is moved back to reading the log."""
         accounts = self.source.account_count
         return max(self.settings.queue_size, EVENTS_PER_ACCOUNT * accounts)
 
@@ -196,19 +198,38 @@ class Broadcaster:
                 body=b"a token is needed\n",
             )
             return
+        since, problem = _since(request)
+        if problem is not None:
+            self.stats.rejected += 1
+            await request.reject(400, body=problem.encode() + b"\n")
+            return
         ws = await request.accept()
         self.stats.accepted += 1
         self.stats.clients += 1
         sending = False
         gone = closed = False
         try:
-            with (
-                self.source.subscribe(self.queue_size) as subscription,
-                trio.CancelScope() as scope,
-            ):
-                subscription.cancel_scope = scope
+            with contextlib.ExitStack() as stack, trio.CancelScope() as scope:
+                subscription = stack.enter_context(
+                    self.source.subscribe(self.queue_size, since=since)
+                )
                 try:
                     async with trio.open_nursery() as watching:
+                        sending = True
+                        await ws.send_message(to_json(await anext(subscription)))  # the hello
+                        self.stats.messages += 1
+                        sending = False
+                        if since is None and self.settings.resume_wait > 0:
+                            since = await self._first_message(ws)
+                            if since is not None:
+                                # The client has events up to ``since``: from there instead.
+                                stack.close()
+                                subscription = stack.enter_context(
+                                    self.source.subscribe(self.queue_size, since=since)
+                                )
+                                await anext(subscription)  # its hello: the client has one
+                        if since is not None:
+                            self.stats.resumed += 1
 
                         async def watch_client() -> None:
                             # A vanished client is noticed now, not at the next event
@@ -219,10 +240,6 @@ class Broadcaster:
                                 scope.cancel()
 
                         watching.start_soon(watch_client)
-                        sending = True
-                        await ws.send_message(to_json(self.source.hello()))
-                        self.stats.messages += 1
-                        sending = False
                         async for event in subscription:
                             sending = True
                             await ws.send_message(to_json(event))
@@ -245,24 +262,37 @@ class Broadcaster:
                 logger.info("broadcaster: %s: gone (closed or not answering pings)", peer)
                 await trio.aclose_forcefully(stream)
                 return
-            if not subscription.overflowed:
-                code, reason = CLOSE_GOING_AWAY, "the service is stopping"
-            else:
-                self.stats.dropped_slow += 1
-                logger.info(
-                    "broadcaster: %s: more than %d events behind; disconnected",
-                    peer,
-                    self.queue_size,
-                )
-                if sending:
-                    # Cut off in the middle of a frame: no close frame can follow it.
-                    await trio.aclose_forcefully(stream)
-                    return
-                code, reason = CLOSE_TOO_SLOW, "too slow: events were not read in time"
             with trio.move_on_after(DISCONNECT_TIMEOUT):
-                await ws.aclose(code, reason)
+                await ws.aclose(CLOSE_GOING_AWAY, "the service is stopping")
         finally:
             self.stats.clients -= 1
+
+    async def _first_message(self, ws: WebSocketConnection) -> int | None:
+        """The ``since`` of a first client message ``{"since": <id>}``, if one comes in time.
+
+        Any other first message is ignored, as clients' messages are.
+        """
+        with trio.move_on_after(self.settings.resume_wait):
+            try:
+                message = await ws.get_message()
+            except WebSocketClosed:
+                return None  # gone: the watch that follows finds it so
+            with contextlib.suppress(ValueError, AttributeError):
+                since = json.loads(message).get("since")
+                if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
+                    return since
+        return None
+
+
+def _since(request: WebSocketRequest) -> tuple[int | None, str | None]:
+    """The ``since`` query parameter: (the id or ``None``, the problem with it or ``None``)."""
+    values = parse_qs(urlsplit(request.path).query).get("since", [])
+    if not values:
+        return None, None
+    value = values[-1]
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None, "since must be an event id (a number from 0)"
+    return int(value), None
 
 
 #: The close frame of a stopping service (server to client: not masked), made once.

@@ -3,12 +3,13 @@
 :class:`SQLiteStore` implements the core's ``StateStore`` port. Its calls run
 in one worker thread at a time, so database work never blocks the Trio loop;
 each folder's update is one transaction, so a crash loses nothing and repeats
-nothing. New messages are stored unannounced; ``unannounced`` lists them and
-``mark_announced`` records that they were reported, which gives exactly-once
-reporting across restarts.
+nothing. The same transaction appends what the update changed (new messages,
+flag changes, deletions, a reset) to the event log, whose ids are the
+consumers' positions: a message is announced when, and only when, its event
+is in the log.
 
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` holds
-one script per version, applied in a transaction when the store is opened. A
+one migration per version, applied in a transaction when the store is opened. A
 database newer than the program is refused.
 
 One process at a time: opening a store takes an advisory lock on ``<path>.lock``
@@ -19,30 +20,45 @@ ends. Every reason a store cannot be opened is a ``StoreError`` with one line to
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import fcntl
 import json
+import math
 import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import ParamSpec, Self, TypeVar
 
+import attrs
 import trio
 
 from trio_mailsync.core.errors import StoreError, StoreInUse
-from trio_mailsync.core.model import AppliedUpdate, FolderState, FolderUpdate, MessageRecord
+from trio_mailsync.core.events import (
+    FlagsChanged,
+    FlagUpdate,
+    FolderReset,
+    LoggedEvent,
+    MessageProcessed,
+    MessagesDeleted,
+    NewMessages,
+    from_dict,
+    to_dict,
+)
+from trio_mailsync.core.model import Address, FolderState, FolderUpdate, MessageRecord
 
 __all__ = ["MIGRATIONS", "SQLiteStore", "default_store_path"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Each entry moves the schema one version up; never edit a released one.
-MIGRATIONS: list[str] = [
-    # 1: the first schema, IMAP's words.
-    """
+# 1: the first schema, IMAP's words.
+_V1 = """
     CREATE TABLE folders (
         account       TEXT NOT NULL,
         name          TEXT NOT NULL,
@@ -76,12 +92,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account, folder, uidvalidity, uid)
     );
     CREATE INDEX messages_unannounced ON messages (account, announced) WHERE announced = 0;
-    """,
-    # 2: provider-neutral words. A folder has a generation (IMAP's UIDVALIDITY) and an
-    # opaque cursor (JSON; version 1 was IMAP only, so its UIDNEXT and HIGHESTMODSEQ
-    # become the IMAP provider's cursor); messages have a version (MODSEQ) and the
-    # provider's ids as text (Gmail's are hexadecimal).
     """
+
+# 2: provider-neutral words. A folder has a generation (IMAP's UIDVALIDITY) and an
+# opaque cursor (JSON; version 1 was IMAP only, so its UIDNEXT and HIGHESTMODSEQ
+# become the IMAP provider's cursor); messages have a version (MODSEQ) and the
+# provider's ids as text (Gmail's are hexadecimal).
+_V2 = """
     CREATE TABLE folders_v2 (
         account        TEXT NOT NULL,
         name           TEXT NOT NULL,
@@ -128,8 +145,7 @@ MIGRATIONS: list[str] = [
     DROP TABLE messages;
     ALTER TABLE messages_v2 RENAME TO messages;
     CREATE INDEX messages_unannounced ON messages (account, announced) WHERE announced = 0;
-    """,
-]
+    """
 
 
 def default_store_path() -> Path:
@@ -146,9 +162,13 @@ _COLUMNS = (
 _SELECT = f"SELECT {_COLUMNS} FROM messages WHERE account = ?"  # noqa: S608
 _INSERT = (
     f"INSERT OR IGNORE INTO messages ({_COLUMNS}, announced, first_seen) "  # noqa: S608
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _IN_FOLDER = "account = ? AND folder = ? AND generation = ?"
+
+
+def _address_json(a: Address) -> dict[str, str | None]:
+    return {"name": a.name, "address": a.address}
 
 
 def _row(record: MessageRecord) -> tuple[object, ...]:
@@ -160,8 +180,8 @@ def _row(record: MessageRecord) -> tuple[object, ...]:
         record.message_id,
         record.date,
         record.internaldate,
-        record.sender,
-        json.dumps(list(record.recipients)),
+        None if record.sender is None else json.dumps(_address_json(record.sender)),
+        json.dumps([_address_json(a) for a in record.recipients]),
         record.subject,
         json.dumps(sorted(record.flags)),
         record.size,
@@ -172,8 +192,13 @@ def _row(record: MessageRecord) -> tuple[object, ...]:
     )
 
 
+def _address(data: dict[str, str | None]) -> Address:
+    return Address(data.get("name"), data.get("address") or "")
+
+
 def _record(row: sqlite3.Row) -> MessageRecord:
     labels = row["labels"]
+    sender = row["sender"]
     return MessageRecord(
         account=row["account"],
         folder=row["folder"],
@@ -182,8 +207,8 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         message_id=row["message_id"],
         date=row["date"],
         internaldate=row["internaldate"],
-        sender=row["sender"],
-        recipients=tuple(json.loads(row["recipients"] or "[]")),
+        sender=None if sender is None else _address(json.loads(sender)),
+        recipients=tuple(_address(a) for a in json.loads(row["recipients"] or "[]")),
         subject=row["subject"],
         flags=tuple(json.loads(row["flags"])),
         size=row["size"],
@@ -192,6 +217,140 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         thread_id=row["thread_id"],
         labels=None if labels is None else tuple(json.loads(labels)),
     )
+
+
+def _arrived_since(record: MessageRecord, notify_from: float) -> bool:
+    """Whether the server received the message at or after ``notify_from`` (epoch seconds)."""
+    if notify_from == -math.inf:
+        return True
+    if record.internaldate is None:
+        return False  # no arrival time: taken for old, as most of a folder is
+    try:
+        arrived = datetime.fromisoformat(record.internaldate)
+    except ValueError:
+        return False
+    if arrived.tzinfo is None:
+        arrived = arrived.replace(tzinfo=UTC)
+    return arrived.timestamp() >= notify_from
+
+
+_V3_TABLES = """
+    CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        time    REAL NOT NULL,
+        account TEXT NOT NULL,
+        type    TEXT NOT NULL,
+        body    TEXT NOT NULL
+    );
+    CREATE INDEX events_time ON events (time);
+    CREATE TABLE log_state (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        account      TEXT PRIMARY KEY,
+        first_synced REAL NOT NULL
+    );
+    CREATE TABLE cursors (
+        name     TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        updated  REAL NOT NULL
+    );
+    CREATE TABLE processed (
+        processor  TEXT NOT NULL,
+        account    TEXT NOT NULL,
+        folder     TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        uid        INTEGER NOT NULL,
+        time       REAL NOT NULL,
+        PRIMARY KEY (processor, account, folder, generation, uid)
+    );
+    CREATE TABLE failures (
+        consumer TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        time     REAL NOT NULL,
+        error    TEXT NOT NULL,
+        PRIMARY KEY (consumer, event_id)
+    );
+    DROP INDEX messages_unannounced;
+    INSERT INTO accounts
+        SELECT account, MIN(t) FROM (
+            SELECT account, first_seen AS t FROM messages
+            UNION ALL SELECT account, last_sync FROM folders
+        ) GROUP BY account
+"""
+
+
+def _legacy_address(text: str) -> dict[str, str | None]:
+    name, address = email.utils.parseaddr(text)
+    if not address:
+        return {"name": None, "address": text}
+    return {"name": name or None, "address": address}
+
+
+def _to_v3(db: sqlite3.Connection) -> None:
+    """3: the event log. Addresses become ``{name, address}``; messages stored but never
+    announced (a sync interrupted before it reported them) are logged as new, so the
+    first consumer of the log reports them; the ``announced`` column is no longer read."""
+    for statement in _V3_TABLES.split(";"):
+        db.execute(statement)
+    rows = db.execute("SELECT rowid, sender, recipients FROM messages").fetchall()
+    for rowid, sender, recipients in rows:
+        db.execute(
+            "UPDATE messages SET sender = ?, recipients = ? WHERE rowid = ?",
+            (
+                None if sender is None else json.dumps(_legacy_address(sender)),
+                json.dumps([_legacy_address(r) for r in json.loads(recipients or "[]")]),
+                rowid,
+            ),
+        )
+    db.row_factory = sqlite3.Row
+    pending = db.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE announced = 0 "  # noqa: S608
+        "ORDER BY account, folder, first_seen, uid"
+    ).fetchall()
+    by_folder: dict[tuple[str, str], list[MessageRecord]] = {}
+    for row in pending:
+        by_folder.setdefault((row["account"], row["folder"]), []).append(_record(row))
+    events = [
+        NewMessages(account=account, folder=folder, messages=tuple(records))
+        for (account, folder), records in by_folder.items()
+    ]
+    _append(db, events, time.time())
+    db.execute("UPDATE messages SET announced = 1 WHERE announced = 0")
+
+
+# Each entry moves the schema one version up; never edit a released one. A string is
+# run statement by statement; a function gets the connection. Both run in one transaction.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3]
+
+
+def _append(db: sqlite3.Connection, events: Iterable[LoggedEvent], now: float) -> list[LoggedEvent]:
+    """Append events to the log; the events with their ids."""
+    logged = []
+    for event in events:
+        data = to_dict(event)
+        del data["id"]  # the row's id is the event's
+        cursor = db.execute(
+            "INSERT INTO events (time, account, type, body) VALUES (?, ?, ?, ?)",
+            (now, event.account, data["type"], json.dumps(data, ensure_ascii=False)),
+        )
+        assert cursor.lastrowid is not None
+        logged.append(attrs.evolve(event, id=cursor.lastrowid))
+        if isinstance(event, MessageProcessed):
+            db.execute(
+                "INSERT OR IGNORE INTO processed VALUES (?, ?, ?, ?, ?, ?)",
+                (event.processor, event.account, event.folder, event.generation, event.uid, now),
+            )
+    return logged
+
+
+def _logged(row: sqlite3.Row | tuple[int, str]) -> LoggedEvent:
+    data = json.loads(row[1])
+    data["id"] = row[0]
+    event = from_dict(data)
+    assert isinstance(event, LoggedEvent)
+    return event
 
 
 def _hold(path: str) -> int:
@@ -217,10 +376,15 @@ def _hold(path: str) -> int:
 
 
 class _Database:
-    """Synchronous access, for the worker thread. One call at a time (a lock)."""
+    """Synchronous access, for the worker thread. One call at a time (a lock).
 
-    def __init__(self, path: str) -> None:
+    ``dry_run``: updates are applied and then rolled back, so that what they
+    would log can be shown; nothing is ever written.
+    """
+
+    def __init__(self, path: str, *, dry_run: bool = False) -> None:
         self.path = path
+        self.dry_run = dry_run
         self._held: int | None = None
         if path != ":memory:":
             if Path(path).is_dir():
@@ -232,13 +396,13 @@ class _Database:
             self._held = _hold(path)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
             self._lock = threading.Lock()
             with self._lock:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._db.execute("PRAGMA foreign_keys = ON")
                 self._migrate()
+            self._db.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as exc:
             self._release()
             raise StoreError(f"{path} is not a trio-mailsync store ({exc})") from None
@@ -268,16 +432,33 @@ class _Database:
                 f"{self.path} has schema version {version}, newer than this program's "
                 f"{len(MIGRATIONS)}"
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.execute("BEGIN")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                if isinstance(migration, str):
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                else:
+                    migration(self._db)
+                    self._db.row_factory = None
                 self._db.execute(f"PRAGMA user_version = {number}")
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock; rolled back on error, or always in a dry run."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield db
+                db.execute("ROLLBACK" if self.dry_run else "COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
                 raise
 
     # ------------------------------------------------------------ reading
@@ -309,49 +490,147 @@ class _Database:
             rows = self._db.execute(query + " ORDER BY folder, generation, uid", params).fetchall()
         return [_record(r) for r in rows]
 
-    def unannounced(self, account: str) -> list[MessageRecord]:
+    def events_after(self, after: int, limit: int) -> list[LoggedEvent]:
         with self._lock:
             rows = self._db.execute(
-                _SELECT + " AND announced = 0 ORDER BY first_seen, folder, uid",
-                (account,),
+                "SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
             ).fetchall()
-        return [_record(r) for r in rows]
+        return [_logged(r) for r in rows]
+
+    def log_bounds(self) -> tuple[int, int]:
+        with self._lock:
+            return self._bounds(self._db)
+
+    def _bounds(self, db: sqlite3.Connection) -> tuple[int, int]:
+        pruned = db.execute("SELECT value FROM log_state WHERE key = 'pruned_through'").fetchone()
+        last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return (0 if pruned is None else pruned[0], 0 if last is None else last[0])
+
+    def cursor(self, name: str) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM cursors WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def processed(
+        self, processor: str, keys: list[tuple[str, str, int, int]]
+    ) -> set[tuple[str, str, int, int]]:
+        found = set()
+        with self._lock:
+            for key in keys:
+                row = self._db.execute(
+                    "SELECT 1 FROM processed WHERE processor = ? AND account = ? AND folder = ? "
+                    "AND generation = ? AND uid = ?",
+                    (processor, *key),
+                ).fetchone()
+                if row is not None:
+                    found.add(key)
+        return found
+
+    def failures(self, consumer: str | None) -> list[tuple[str, int, float, str]]:
+        query = "SELECT consumer, event_id, time, error FROM failures"
+        params: tuple[object, ...] = ()
+        if consumer is not None:
+            query += " WHERE consumer = ?"
+            params = (consumer,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY time, event_id", params).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # ------------------------------------------------------------ writing
 
-    def mark_announced(self, keys: list[tuple[str, str, int, int]]) -> None:
-        if not keys:
-            return
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "UPDATE messages SET announced = 1 WHERE account = ? AND folder = ? "
-                    "AND generation = ? AND uid = ?",
-                    keys,
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def first_synced(self, account: str, now: float) -> float:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO accounts VALUES (?, ?)", (account, now))
+            row = db.execute(
+                "SELECT first_synced FROM accounts WHERE account = ?", (account,)
+            ).fetchone()
+        return float(row[0]) if not self.dry_run else now
 
-    def apply(self, account: str, folder: str, update: FolderUpdate) -> AppliedUpdate:
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = self._apply(db, account, folder, update)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return result
+    def append(self, events: list[LoggedEvent]) -> list[LoggedEvent]:
+        with self._transaction() as db:
+            return _append(db, events, time.time())
+
+    def set_cursor(self, name: str, position: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "position = excluded.position, updated = excluded.updated",
+                (name, position, time.time()),
+            )
+
+    def record_failure(self, consumer: str, event_id: int, error: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
+                (consumer, event_id, time.time(), error),
+            )
+
+    def prune(self, before: float, keep: int) -> int:
+        with self._transaction() as db:
+            pruned, _ = self._bounds(db)
+            (by_age,) = db.execute(
+                "SELECT MAX(id) FROM events WHERE time < ?", (before,)
+            ).fetchone()
+            by_count = db.execute(
+                "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)
+            ).fetchone()
+            through = max(pruned, by_age or 0, 0 if by_count is None else by_count[0])
+            if through == pruned:
+                return 0
+            deleted = db.execute("DELETE FROM events WHERE id <= ?", (through,)).rowcount
+            db.execute("DELETE FROM processed WHERE time < ?", (before,))
+            db.execute("DELETE FROM failures WHERE event_id <= ?", (through,))
+            db.execute(
+                "INSERT INTO log_state VALUES ('pruned_through', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (through,),
+            )
+        return deleted
+
+    def apply(
+        self, account: str, folder: str, update: FolderUpdate, notify_from: float
+    ) -> list[LoggedEvent]:
+        with self._transaction() as db:
+            events = self._apply(db, account, folder, update, notify_from)
+            return _append(db, events, time.time())
 
     def _apply(
-        self, db: sqlite3.Connection, account: str, folder: str, update: FolderUpdate
-    ) -> AppliedUpdate:
+        self,
+        db: sqlite3.Connection,
+        account: str,
+        folder: str,
+        update: FolderUpdate,
+        notify_from: float,
+    ) -> list[LoggedEvent]:
         where = (account, folder, update.generation)
+        previous = db.execute(
+            "SELECT generation, last_full_sync FROM folders WHERE account = ? AND name = ?",
+            (account, folder),
+        ).fetchone()
+        events: list[LoggedEvent] = []
+        known_ids: set[str] = set()
         if update.reset:
+            if previous is not None and previous["generation"] != update.generation:
+                # Renumbered, not new: a message known before by its Message-ID is not
+                # announced again (the folder_reset event tells consumers to re-read).
+                known_ids = {
+                    mid
+                    for (mid,) in db.execute(
+                        "SELECT message_id FROM messages WHERE account = ? AND folder = ? "
+                        "AND generation != ? AND message_id IS NOT NULL",
+                        where,
+                    )
+                }
+                events.append(
+                    FolderReset(
+                        account=account,
+                        folder=folder,
+                        generation=update.generation,
+                        previous=previous["generation"],
+                    )
+                )
             # Announced or not, messages of another generation are gone for good.
             db.execute(
                 "DELETE FROM messages WHERE account = ? AND folder = ? AND generation != ?", where
@@ -361,8 +640,20 @@ class _Database:
             # Before the new rows go in: "present" speaks of what was stored until now.
             stored = db.execute(f"SELECT uid FROM messages WHERE {_IN_FOLDER}", where)  # noqa: S608
             gone.update(uid for (uid,) in stored if uid not in update.present)
+        # What was there before the folder was first seen (or before a reset) is announced
+        # only if it arrived after notify_from: a new user is not shown the whole mailbox.
+        baseline = update.reset or update.baseline
+        new = []
         for record in update.new:
-            db.execute(_INSERT, (*_row(record), update.now))
+            announce = not baseline or (
+                _arrived_since(record, notify_from) and record.message_id not in known_ids
+            )
+            inserted = db.execute(_INSERT, (*_row(record), int(announce), update.now)).rowcount
+            # Already stored (fetched again): it was announced, or not, the first time.
+            if inserted and announce:
+                new.append(record)
+        if new:
+            events.append(NewMessages(account=account, folder=folder, messages=tuple(new)))
         changes = []
         for uid, (flags, version) in update.flags.items():
             row = db.execute(
@@ -372,13 +663,22 @@ class _Database:
             if row is None:
                 continue
             old = tuple(json.loads(row["flags"]))
-            new = tuple(sorted(flags))
-            if old != new:
-                changes.append((uid, old, new))
+            flags_now = tuple(sorted(flags))
+            if old != flags_now:
+                changes.append(FlagUpdate(uid, flags_now, old))
             db.execute(
                 "UPDATE messages SET flags = ?, version = COALESCE(?, version) "  # noqa: S608
                 f"WHERE {_IN_FOLDER} AND uid = ?",
-                (json.dumps(list(new)), version, *where, uid),
+                (json.dumps(list(flags_now)), version, *where, uid),
+            )
+        if changes:
+            events.append(
+                FlagsChanged(
+                    account=account,
+                    folder=folder,
+                    generation=update.generation,
+                    messages=tuple(changes),
+                )
             )
         deleted = []
         for uid in sorted(gone):
@@ -388,13 +688,19 @@ class _Database:
             )
             if cursor.rowcount:
                 deleted.append(uid)
+        if deleted:
+            events.append(
+                MessagesDeleted(
+                    account=account,
+                    folder=folder,
+                    generation=update.generation,
+                    uids=tuple(deleted),
+                )
+            )
         count = db.execute(
             f"SELECT COUNT(*) FROM messages WHERE {_IN_FOLDER}",  # noqa: S608
             where,
         ).fetchone()[0]
-        previous = db.execute(
-            "SELECT last_full_sync FROM folders WHERE account = ? AND name = ?", (account, folder)
-        ).fetchone()
         last_full_sync = (
             update.now if update.full_sync or previous is None else previous["last_full_sync"]
         )
@@ -414,7 +720,7 @@ class _Database:
                 last_full_sync,
             ),
         )
-        return AppliedUpdate(flag_changes=tuple(changes), deleted=tuple(deleted))
+        return events
 
 
 class SQLiteStore:
@@ -424,6 +730,8 @@ class SQLiteStore:
     waits on the disk. ``inline=True`` runs calls in the Trio thread instead: for
     tests under ``MockClock(autojump_threshold=0)``, which would otherwise jump
     the clock while a worker thread works (every task looks blocked).
+    ``dry_run=True`` applies nothing (``trio-mailsync sync --dry-run``): every
+    update is rolled back once its events are known.
     """
 
     def __init__(self, database: _Database, *, inline: bool = False) -> None:
@@ -432,11 +740,14 @@ class SQLiteStore:
         self._limiter = trio.CapacityLimiter(1)
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, inline: bool = False) -> Self:
+    async def open(
+        cls, path: str | os.PathLike[str], *, inline: bool = False, dry_run: bool = False
+    ) -> Self:
         """Open (creating or migrating) the store at ``path``; ``":memory:"`` for a private one."""
+        opener = partial(_Database, str(path), dry_run=dry_run)
         if inline:
-            return cls(_Database(str(path)), inline=True)
-        return cls(await trio.to_thread.run_sync(_Database, str(path)))
+            return cls(opener(), inline=True)
+        return cls(await trio.to_thread.run_sync(opener))
 
     @property
     def path(self) -> str:
@@ -457,17 +768,58 @@ class SQLiteStore:
         """The account's folders as stored, by name."""
         return await self._call(self._database.folder_states, account)
 
-    async def apply(self, account: str, folder: str, update: FolderUpdate) -> AppliedUpdate:
-        """Apply one folder's update in one transaction; new messages are stored unannounced."""
-        return await self._call(self._database.apply, account, folder, update)
+    async def first_synced(self, account: str, now: float) -> float:
+        """When the account was first synced (``now``, recorded, if this is the first time)."""
+        return await self._call(self._database.first_synced, account, now)
 
-    async def unannounced(self, account: str) -> list[MessageRecord]:
-        """The account's messages not yet marked announced, in the order they were stored."""
-        return await self._call(self._database.unannounced, account)
+    async def apply(
+        self, account: str, folder: str, update: FolderUpdate, *, notify_from: float
+    ) -> list[LoggedEvent]:
+        """Apply one folder's update and log what it changed, in one transaction.
 
-    async def mark_announced(self, records: Iterable[MessageRecord]) -> None:
-        """Record that these messages were reported, in one transaction."""
-        await self._call(self._database.mark_announced, [r.key for r in records])
+        New messages of a folder's first sync (or reset, or backfill) are announced
+        only if they arrived at or after ``notify_from`` (epoch seconds; ``-inf``:
+        all). Returns the logged events, with their ids.
+        """
+        return await self._call(self._database.apply, account, folder, update, notify_from)
+
+    async def append(self, events: Sequence[LoggedEvent]) -> list[LoggedEvent]:
+        """Log events (a processor's results) in one transaction; with their ids."""
+        return await self._call(self._database.append, list(events))
+
+    async def events_after(self, after: int, limit: int = 256) -> list[LoggedEvent]:
+        """Up to ``limit`` logged events with ids greater than ``after``, in order."""
+        return await self._call(self._database.events_after, after, limit)
+
+    async def log_bounds(self) -> tuple[int, int]:
+        """(the highest id pruned, the highest id logged); 0 for none."""
+        return await self._call(self._database.log_bounds)
+
+    async def prune(self, before: float, keep: int) -> int:
+        """Drop events logged before ``before`` (epoch) and all but the last ``keep``."""
+        return await self._call(self._database.prune, before, keep)
+
+    async def cursor(self, name: str) -> int | None:
+        """A consumer's position in the log (webhook, processor); ``None`` if it has none."""
+        return await self._call(self._database.cursor, name)
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        """Record a consumer's position in the log."""
+        await self._call(self._database.set_cursor, name, position)
+
+    async def processed(
+        self, processor: str, keys: Iterable[tuple[str, str, int, int]]
+    ) -> set[tuple[str, str, int, int]]:
+        """Those of the message keys that ``processor`` has a logged result for."""
+        return await self._call(self._database.processed, processor, list(keys))
+
+    async def record_failure(self, consumer: str, event_id: int, error: str) -> None:
+        """Record that a consumer (a webhook) gave up on an event."""
+        await self._call(self._database.record_failure, consumer, event_id, error)
+
+    async def failures(self, consumer: str | None = None) -> list[tuple[str, int, float, str]]:
+        """Events consumers gave up on: (consumer, event id, time, error), oldest first."""
+        return await self._call(self._database.failures, consumer)
 
     async def messages(self, account: str, folder: str | None = None) -> list[MessageRecord]:
         """The account's stored messages (of one folder), by folder, generation and uid."""

@@ -12,13 +12,16 @@ at once, whoever asked: a watcher's trigger, a sweep, the command line), then
 runs the provider's ``session.sync`` within the timeout, applying what it
 finds to the store folder by folder.
 
-Exactly once: new messages are stored unannounced. A result lists every
-unannounced message of the account, including leftovers of a sync that was
-interrupted, and marks them announced just before returning (with ``ack``),
-shielded, with no checkpoint between marking and returning. A sync killed
-between folders therefore reports nothing of what it committed, and the next
-one reports it; no message is reported twice. With ``ack=False`` the caller
-marks them after handing them on.
+Exactly once: the store logs what each folder's update changed (new messages,
+flag changes, deletions, a reset) in the transaction that applies it, so a
+message is announced exactly when its event is in the log, whatever happens to
+the process afterwards. ``on_logged`` is handed those events as soon as the
+store returns them, with no checkpoint between (the service's live fan-out);
+consumers that were away read them from the log.
+
+A folder's first sync announces only what arrived after the account's
+``notify_from`` (by default the time the account was first synced): a new
+user is not shown a whole mailbox as new.
 
 An account's failure, whatever it is (a lost connection, a refused login, a
 store error, a bug), becomes its result's ``error``: it never cancels or
@@ -29,11 +32,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 
 import trio
 
+from trio_mailsync.core.config import Account
 from trio_mailsync.core.errors import MailSyncError
+from trio_mailsync.core.events import FlagsChanged, LoggedEvent, MessagesDeleted, NewMessages
 from trio_mailsync.core.model import (
     Deletion,
     FlagChange,
@@ -53,10 +60,19 @@ logger = logging.getLogger(__name__)
 class _Target:
     """The ``SyncTarget`` of one sync: the store, and the tally for the result."""
 
-    def __init__(self, store: StateStore, account: str) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        account: str,
+        notify_from: float,
+        on_logged: Callable[[Sequence[LoggedEvent]], None] | None,
+    ) -> None:
         self._store = store
         self._account = account
+        self.notify_from = notify_from
+        self._on_logged = on_logged
         self._states: dict[str, FolderState] = {}
+        self.new: list[MessageRecord] = []
         self.flag_changes: list[FlagChange] = []
         self.deletions: list[Deletion] = []
         self.folder_errors: list[tuple[str, str]] = []
@@ -68,14 +84,24 @@ class _Target:
         return self._states
 
     async def apply(self, folder: str, update: FolderUpdate) -> None:
-        applied = await self._store.apply(self._account, folder, update)
+        logged = await self._store.apply(
+            self._account, folder, update, notify_from=self.notify_from
+        )
+        # Handed on before any checkpoint: the fan-out sees events in the order logged.
+        if self._on_logged is not None and logged:
+            self._on_logged(logged)
         self.synced += 1
         # A reset of a folder synced before (not its first sync): its generation changed.
         self.reset += int(update.reset and folder in self._states)
-        self.flag_changes += [
-            FlagChange(folder, uid, old, new) for uid, old, new in applied.flag_changes
-        ]
-        self.deletions += [Deletion(folder, uid) for uid in applied.deleted]
+        for event in logged:
+            if isinstance(event, NewMessages):
+                self.new += event.messages
+            elif isinstance(event, FlagsChanged):
+                self.flag_changes += [
+                    FlagChange(folder, m.uid, m.old, m.flags) for m in event.messages
+                ]
+            elif isinstance(event, MessagesDeleted):
+                self.deletions += [Deletion(folder, uid) for uid in event.uids]
 
     def folder_checked(self, folder: str) -> None:
         self.checked += 1
@@ -95,32 +121,55 @@ def _prefixed(account: str, exc: BaseException) -> str:
 
 
 class SyncEngine:
-    """Syncs accounts into a store, at most ``concurrency`` at a time, one per account."""
+    """Syncs accounts into a store, at most ``concurrency`` at a time, one per account.
 
-    def __init__(self, store: StateStore, *, concurrency: int = 32) -> None:
+    ``on_logged`` gets the events each folder's update logged, as soon as it is
+    applied (synchronously: it must not block).
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        concurrency: int = 32,
+        on_logged: Callable[[Sequence[LoggedEvent]], None] | None = None,
+    ) -> None:
         self.store = store
         #: Every sync takes a slot of this limiter, whoever started it.
         self.limiter = trio.CapacityLimiter(concurrency)
+        self.on_logged = on_logged
         self._locks: dict[str, trio.Lock] = {}
+        self._first_synced: dict[str, float] = {}
+
+    async def _notify_from(self, account: Account) -> float:
+        """The account's ``notify_from`` in epoch seconds (``-inf`` for ``"all"``)."""
+        if account.notify_from == "all":
+            return -math.inf
+        if isinstance(account.notify_from, datetime):
+            return account.notify_from.timestamp()
+        first = self._first_synced.get(account.id)
+        if first is None:
+            first = await self.store.first_synced(account.id, time.time())
+            self._first_synced[account.id] = first
+        return first
 
     async def sync_all_accounts(
         self,
         sessions: Iterable[AccountSession],
         *,
         on_result: Callable[[SyncResult], Awaitable[None] | None] | None = None,
-        ack: bool = True,
         timeout: float | None = None,
     ) -> list[SyncResult]:
         """Sync every account at once (within the limit); results in the order given.
 
         ``on_result`` is called as each account finishes (the CLI prints progress);
-        ``ack`` and ``timeout`` are :meth:`sync_account`'s, for each account.
+        ``timeout`` is :meth:`sync_account`'s, for each account.
         """
         chosen = list(sessions)
         results: list[SyncResult | None] = [None] * len(chosen)
 
         async def one(index: int, session: AccountSession) -> None:
-            result = await self.sync_account(session, ack=ack, timeout=timeout)
+            result = await self.sync_account(session, timeout=timeout)
             results[index] = result
             if on_result is not None:
                 maybe = on_result(result)
@@ -137,7 +186,6 @@ class SyncEngine:
         session: AccountSession,
         *,
         request: SyncRequest | None = None,
-        ack: bool = True,
         timeout: float | None = None,
     ) -> SyncResult:
         """Sync one account. Errors end up in the result, never raised (cancellation aside).
@@ -152,9 +200,10 @@ class SyncEngine:
         lock = self._locks.setdefault(account, trio.Lock())
         async with lock, self.limiter:
             started = trio.current_time()
-            target = _Target(self.store, account)
+            target = _Target(self.store, account, -math.inf, self.on_logged)
             error: str | None = None
             try:
+                target.notify_from = await self._notify_from(session.account)
                 with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
                     await session.sync(request, target)
                 if scope.cancelled_caught:
@@ -167,21 +216,9 @@ class SyncEngine:
                 # A bug, or the store failing: this account's error, never another's.
                 error = _prefixed(account, exc) + f" ({type(exc).__name__})"
                 logger.error("%s: sync failed unexpectedly", account, exc_info=exc)
-            new: tuple[MessageRecord, ...] = ()
-            try:
-                new = tuple(await self.store.unannounced(account))
-                if ack and new:
-                    # Shielded: once marked, the result must reach the caller.
-                    with trio.CancelScope(shield=True):
-                        await self.store.mark_announced(new)
-            except Exception as exc:
-                # Not marked, so not reported: the next sync reports them.
-                new = ()
-                error = error or _prefixed(account, exc) + f" ({type(exc).__name__})"
-                logger.error("%s: the store failed", account, exc_info=exc)
             return SyncResult(
                 account=account,
-                new_messages=new,
+                new_messages=tuple(target.new),
                 flag_changes=tuple(target.flag_changes),
                 deletions=tuple(target.deletions),
                 folders_checked=target.checked,

@@ -22,8 +22,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from trio_mailsync.core.config import Account
 from trio_mailsync.providers.auth import PasswordAuth
@@ -126,11 +128,16 @@ class DovecotServer:
         security: Security = Security.TLS,
         password: str | None = None,
         account_id: str | None = None,
+        notify_from: datetime | Literal["all"] | None = "all",
         **limits: float,
     ) -> Account:
-        """An account for ``user`` on this server (STARTTLS uses the plain port)."""
+        """An account for ``user`` on this server (STARTTLS uses the plain port).
+
+        It announces all its mail (``notify_from = "all"``): tests deliver, then sync.
+        """
         return imap_account(
             account_id or user,
+            notify_from=notify_from,
             host="localhost",
             port=self.imaps_port if security is Security.TLS else self.imap_port,
             security=security,

@@ -21,14 +21,16 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import ClassVar, NoReturn
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import ClassVar, Literal, NoReturn
 
 import attrs
 import trio
 
 from trio_mailsync.core.config import Account
 from trio_mailsync.core.events import AccountState
-from trio_mailsync.core.model import Change, FolderUpdate, MessageRecord, SyncRequest
+from trio_mailsync.core.model import Address, Change, FolderUpdate, MessageRecord, SyncRequest
 from trio_mailsync.core.ports import SyncTarget, WatchTarget
 
 __all__ = [
@@ -51,9 +53,21 @@ class MemorySettings:
     provider: ClassVar[str] = "memory"
 
 
-def memory_account(account_id: str, *, folders: Sequence[str] = ("INBOX",)) -> Account:
+def memory_account(
+    account_id: str,
+    *,
+    folders: Sequence[str] = ("INBOX",),
+    notify_from: datetime | Literal["all"] | None = None,
+) -> Account:
     """An account of the in-memory provider (INBOX only, unless ``folders`` says)."""
-    return Account(id=account_id, folders=tuple(folders), settings=MemorySettings())
+    return Account(
+        id=account_id, folders=tuple(folders), settings=MemorySettings(), notify_from=notify_from
+    )
+
+
+def _address(text: str) -> Address | None:
+    name, address = parseaddr(text)
+    return Address(name or None, address) if address else None
 
 
 @attrs.define
@@ -62,6 +76,8 @@ class _Message:
     subject: str
     sender: str
     flags: tuple[str, ...]
+    #: When it was delivered (ISO 8601), like IMAP's INTERNALDATE.
+    internaldate: str = attrs.field(factory=lambda: datetime.now(UTC).isoformat())
 
 
 @attrs.define
@@ -226,7 +242,8 @@ class MemorySession:
                         uid=m.uid,
                         flags=m.flags,
                         subject=m.subject,
-                        sender=m.sender,
+                        sender=_address(m.sender),
+                        internaldate=m.internaldate,
                     )
                     for uid, m in sorted(folder.messages.items())
                     if uid >= first_new

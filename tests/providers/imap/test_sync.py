@@ -12,7 +12,8 @@ import trio.testing
 
 from tests.support import Connect, make_account
 from trio_mailsync.core.config import Account
-from trio_mailsync.core.model import SyncRequest, SyncResult
+from trio_mailsync.core.events import LoggedEvent, NewMessages
+from trio_mailsync.core.model import Address, SyncRequest, SyncResult
 from trio_mailsync.providers.imap import Security, open_imap_provider
 from trio_mailsync.providers.imap.provider import FLAG_RESYNC_INTERVAL
 from trio_mailsync.stores.sqlite import SQLiteStore
@@ -86,10 +87,13 @@ async def test_first_sync_then_nothing_costs_one_round_trip(
         m = first.new_messages[0]
         assert (m.subject, m.sender, m.message_id) == (
             "hello 0",
-            "Jörg <joerg@example.com>",
+            Address("Jörg", "joerg@example.com"),
             "<m0@example.com>",
         )
-        assert m.recipients == ("alice@example.com", "bob@example.com")
+        assert m.recipients == (
+            Address(None, "alice@example.com"),
+            Address(None, "bob@example.com"),
+        )
         assert first.folders_checked == 6
         second = await sync()
         assert second.ok
@@ -155,7 +159,7 @@ async def test_a_wrong_password_is_that_account_s_error_only(
     assert by_id["bob"].error.startswith("bob: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]")
 
 
-async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
+async def test_a_sync_killed_part_way_then_restarted_logs_each_message_once(
     plain_connector: Connect, mail: MailStore, server: IMAPTestServer, tmp_path: Path
 ) -> None:
     account = alice()
@@ -163,29 +167,32 @@ async def test_a_sync_killed_part_way_then_restarted_reports_each_message_once(
         for n in range(3):
             mail.deliver("alice", message(n), folder=folder)
     path = tmp_path / "state.sqlite3"
-    reported: list[tuple[str, int]] = []
     server.behavior.delays["EXAMINE"] = 0.05
     store = await SQLiteStore.open(path)
     async with open_imap_provider([account], connector=plain_connector) as imap:
-        # The "process" dies between folders: some are committed, nothing was reported.
+        # The "process" dies between folders: some are committed, and logged with them.
         with trio.move_on_after(0.12):
-            result = await SyncEngine(store).sync_account(imap.session(account))
-            reported += [(m.folder, m.uid) for m in result.new_messages]
+            await SyncEngine(store).sync_account(imap.session(account))
     await store.aclose()
-    assert reported == []
     peek = await SQLiteStore.open(path)
-    assert 0 < len(await peek.messages("alice")) < 9
+    stored = len(await peek.messages("alice"))
+    assert 0 < stored < 9
+    assert len(logged_uids(await peek.events_after(0))) == stored
     await peek.aclose()
     server.behavior.delays.clear()
     # A new process: new store object, provider and engine over the same database.
     store = await SQLiteStore.open(path)
     async with syncing(account, plain_connector, store) as sync:
         for _ in range(3):
-            result = await sync()
-            reported += [(m.folder, m.uid) for m in result.new_messages]
+            await sync()
+    logged = logged_uids(await store.events_after(0))
     await store.aclose()
-    expected = {(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)}
-    assert sorted(reported) == sorted(expected)
+    expected = [(f, uid) for f in ("INBOX", "Sent", "Archive") for uid in (1, 2, 3)]
+    assert sorted(logged) == sorted(expected)
+
+
+def logged_uids(events: list[LoggedEvent]) -> list[tuple[str, int]]:
+    return [(m.folder, m.uid) for e in events if isinstance(e, NewMessages) for m in e.messages]
 
 
 async def test_a_folder_known_to_have_changed_costs_one_round_trip(

@@ -72,7 +72,10 @@ async def test_new_mail_reaches_subscribers_at_once_and_once(
             later = drain(events)
             assert announced(later) == []
             assert service.statistics().sweeps >= 12
-        assert await service.store.unannounced("alice") == []
+        logged = await service.store.events_after(0)
+        assert [
+            (e.account, [m.uid for m in e.messages]) for e in logged if isinstance(e, NewMessages)
+        ] == [("alice", [1]), ("alice", [uid])]
 
 
 async def test_idle_is_reissued_before_the_limit(

@@ -1,21 +1,23 @@
 """Messages as records: a FETCH response's ENVELOPE and friends, decoded for the store.
 
-Header text is decoded once, here: RFC 2047 encoded words, and raw UTF-8 (RFC
-6532) where a server passes 8-bit headers through (bytes that are not UTF-8
-become U+FFFD: kept, never an error).
+Header text is decoded once, here, with the standard library's ``email.header``:
+RFC 2047 encoded words (adjacent words of one charset are joined before they are
+decoded, so a character split across two words survives), and raw UTF-8 (RFC
+6532) where a server passes 8-bit headers through. Bytes that do not decode, an
+unknown charset, broken base64: kept as U+FFFD or as written, never an error.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email.quoprimime
+import codecs
+import email.header
 import re
 
-from trio_mailsync.core.model import MessageRecord
-from trio_mailsync.protocol import Address, Envelope, FetchData
+from trio_mailsync.core.model import Address, MessageRecord
+from trio_mailsync.protocol import Address as EnvelopeAddress
+from trio_mailsync.protocol import Envelope, FetchData
 
-__all__ = ["lasting_flags", "record_from_fetch"]
+__all__ = ["decode_header_text", "lasting_flags", "record_from_fetch"]
 
 
 def lasting_flags(flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -23,46 +25,57 @@ def lasting_flags(flags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(f for f in flags if f.lower() != "\\recent"))
 
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
-
-
-def _text(raw: bytes | None) -> str | None:
+def decode_header_text(raw: bytes | None) -> str | None:
     """A header value as text: RFC 2047 encoded words decoded, 8-bit read as UTF-8."""
     if raw is None:
         return None
     value = raw.decode("utf-8", "replace")
-    out: list[str] = []
+    if "=?" not in value:
+        return value
+    if "\\" in value:
+        value = _protect_backslashes(value)
+    return "".join(_chunk(data, charset) for data, charset in email.header.decode_header(value))
+
+
+# What decode_header takes for an encoded word (its own ``ecre``, which is not public).
+_ENCODED_WORD = re.compile(r"=\?[^?]*?\?[qQbB]\?.*?\?=", re.MULTILINE)
+
+
+def _protect_backslashes(value: str) -> str:
+    r"""Backslashes outside encoded words, written so they survive ``decode_header``.
+
+    It hands text between encoded words back encoded as ``raw-unicode-escape``, which
+    :func:`_chunk` must decode so: a ``\u0041`` in the header itself would become "A".
+    """
+    out = []
     position = 0
     for match in _ENCODED_WORD.finditer(value):
-        between = value[position : match.start()]
-        # Whitespace between two encoded words is not part of the text (RFC 2047 6.2).
-        if not (position and not between.strip()):
-            out.append(between)
-        out.append(_decode_word(*match.groups()) or match.group(0))
+        out.append(value[position : match.start()].replace("\\", "\\u005c"))
+        out.append(match.group(0))
         position = match.end()
-    out.append(value[position:])
+    out.append(value[position:].replace("\\", "\\u005c"))
     return "".join(out)
 
 
-def _decode_word(charset: str, encoding: str, text: str) -> str | None:
+def _chunk(data: bytes | str, charset: str | None) -> str:
+    if isinstance(data, str):
+        return data
+    if charset is None:
+        # Text between encoded words: decode_header hands it back this way.
+        return data.decode("raw-unicode-escape", "replace")
     charset = charset.partition("*")[0]  # RFC 2231 language suffix
     try:
-        if encoding in "qQ":
-            data = email.quoprimime.header_decode(text).encode("latin-1")
-        else:
-            data = base64.b64decode(text + "=" * (-len(text) % 4))
-        return data.decode(charset, "replace")
-    except (ValueError, LookupError, binascii.Error):
-        return None
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"  # unknown: the likeliest, and U+FFFD where it is not
+    return data.decode(charset, "replace")
 
 
-def _address(a: Address) -> str:
-    address = a.email or ""
-    name = _text(a.name)
-    return f"{name} <{address}>" if name else address
+def _address(a: EnvelopeAddress) -> Address:
+    return Address(decode_header_text(a.name) or None, a.email or "")
 
 
-def _addresses(addresses: tuple[Address, ...]) -> tuple[str, ...]:
+def _addresses(addresses: tuple[EnvelopeAddress, ...]) -> tuple[Address, ...]:
     # Group markers (no host) carry no address.
     return tuple(_address(a) for a in addresses if a.host is not None)
 
@@ -80,12 +93,12 @@ def record_from_fetch(
         generation=uidvalidity,
         uid=item.uid,
         flags=lasting_flags(item.flags or ()),
-        message_id=_text(envelope.message_id),
-        date=_text(envelope.date),
+        message_id=decode_header_text(envelope.message_id),
+        date=decode_header_text(envelope.date),
         internaldate=None if item.internaldate is None else item.internaldate.isoformat(),
         sender=senders[0] if senders else None,
         recipients=_addresses(envelope.to) + _addresses(envelope.cc),
-        subject=_text(envelope.subject),
+        subject=decode_header_text(envelope.subject),
         size=item.rfc822_size,
         version=item.modseq,
         email_id=None if item.gm_msgid is None else str(item.gm_msgid),

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -108,12 +109,14 @@ def imap_account(
     username: str,
     auth: PasswordAuth | OAuth2Auth,
     folders: Sequence[str] = DEFAULT_FOLDERS,
+    notify_from: datetime | Literal["all"] | None = None,
     **settings: Any,
 ) -> Account:
     """An IMAP :class:`Account`; ``settings`` are :class:`ImapSettings`' other fields."""
     return Account(
         id=account_id,
         folders=tuple(folders),
+        notify_from=notify_from,
         settings=ImapSettings(host=host, username=username, auth=auth, **settings),
     )
 
