@@ -3,7 +3,8 @@
 It starts the testing IMAP server on a loopback port with a few accounts,
 runs the real service and broadcaster against it, delivers a message to a
 random account every few seconds, and prints the events a WebSocket client
-receives, each new message with the time it took from delivery to client.
+receives, each new message with the time it took from delivery to client. A toy
+processor (a keyword classifier) labels each new message after its event.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import trio
 from trio_mailsync.app import serve
 from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import describe
+from trio_mailsync.core.model import MessageRecord
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.sinks.client import EventStream, EventStreamClosed, open_event_stream
@@ -46,6 +48,24 @@ SENDERS = (
     "=?utf-8?q?Ren=C3=A9_Descartes?= <rene@example.net>",
     "builds@ci.example.com",
 )
+
+
+#: The demo's toy processor's labels: a subject word (lower case) for each.
+LABELS = {
+    "meetings": ("meeting", "invitation", "review", "lunch"),
+    "shopping": ("parcel", "order"),
+    "builds": ("build",),
+    "finance": ("numbers", "invoice"),
+}
+
+
+async def classify(message: MessageRecord) -> dict[str, str]:
+    """A toy keyword classifier: the demo's processor (a real one would call a model)."""
+    words = (message.subject or "").lower()
+    for label, keys in LABELS.items():
+        if any(key in words for key in keys):
+            return {"label": label}
+    return {"label": "other"}
 
 
 @attrs.define
@@ -144,6 +164,8 @@ async def run_demo(
                 broadcast=BroadcastSettings(port=port, token=token),
             )
             running = await nursery.start(serve, config)
+            # Results come as message_processed events, after the message's new_messages.
+            running.service.add_processor(classify, concurrency=2, timeout=10)
             url = running.broadcaster.url
             show(f"testing IMAP server on 127.0.0.1:{imap_port} with {accounts} account(s)")
             show(f"events on {url}; from another terminal:")

@@ -36,6 +36,10 @@ def test_demo_runs_the_whole_path_and_reports_latency() -> None:
     assert len(delivered) >= 3
     for user, uid in delivered:
         assert re.search(rf"{user}: new in INBOX \(UID {uid}\) .*ms after delivery", text)
+    # The toy processor labels each one after its event (the last may still be running).
+    labelled = re.findall(r"(demo\d): classify on INBOX \(UID (\d+)\): \{\"label\"", text)
+    assert len(labelled) >= len(delivered) - 1
+    assert set(labelled) <= set(delivered)
     assert re.search(r"(\d+) delivered, \1 reached the WebSocket client", text)
 
 

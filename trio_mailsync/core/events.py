@@ -33,6 +33,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AccountState",
     "AccountStateChanged",
+    "DeliveryFailed",
     "FlagUpdate",
     "FlagsChanged",
     "FolderReset",
@@ -126,6 +127,18 @@ class Reset(ServiceEvent):
 
     since: int
     last_id: int
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryFailed(ServiceEvent):
+    """A consumer (a webhook) gave up on logged events after its attempts; recorded in the store.
+
+    ``event_ids`` are the ids it gave up on; ``trio-mailsync failures`` lists them.
+    """
+
+    consumer: str
+    event_ids: Sequence[int]
+    error: str
 
 
 # ---------------------------------------------------------------- logged
@@ -319,6 +332,12 @@ def _body(event: ServiceEvent) -> dict[str, Any]:
         return {"trigger": event.trigger, "results": [_result(r) for r in event.results]}
     if isinstance(event, Reset):
         return {"since": event.since, "last_id": event.last_id}
+    if isinstance(event, DeliveryFailed):
+        return {
+            "consumer": event.consumer,
+            "event_ids": list(event.event_ids),
+            "error": event.error,
+        }
     raise TypeError(f"not a service event: {event!r}")
 
 
@@ -334,6 +353,7 @@ _EPHEMERAL_TYPES: dict[type[ServiceEvent], str] = {
     AccountStateChanged: "account_state",
     SyncCompleted: "sync_result",
     Reset: "reset",
+    DeliveryFailed: "delivery_failed",
 }
 
 
@@ -413,6 +433,10 @@ def _from_dict(d: Mapping[str, Any]) -> ServiceEvent:
         return SyncCompleted(trigger=d["trigger"], results=(), time=time)
     if kind == "reset":
         return Reset(since=d["since"], last_id=d["last_id"], time=time)
+    if kind == "delivery_failed":
+        return DeliveryFailed(
+            consumer=d["consumer"], event_ids=tuple(d["event_ids"]), error=d["error"], time=time
+        )
     raise KeyError(f"type {kind!r}")
 
 
@@ -474,6 +498,10 @@ def describe(event: Mapping[str, Any]) -> list[str]:
             f"the log no longer holds events after {event['since']}: reload; "
             f"continuing after {event['last_id']}"
         ]
+    if kind == "delivery_failed":
+        ids = event["event_ids"]
+        span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]} to {ids[-1]}"
+        return [f"{event['consumer']}: gave up on event(s) {span}: {event['error']}"]
     if kind == "sync_result":
         return _describe_sync(event)
     return [f"{kind}: {json.dumps(event, ensure_ascii=False)}"]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from typing import NoReturn
 
@@ -51,6 +51,7 @@ from trio_mailsync.core.events import (
 from trio_mailsync.core.model import Change, SyncRequest, SyncResult
 from trio_mailsync.core.ports import AccountSession, Provider, StateStore
 from trio_mailsync.service.hub import EventHub, Subscription
+from trio_mailsync.service.processors import Processor, ProcessorRunner
 from trio_mailsync.sync import SyncEngine
 
 __all__ = ["ServiceStatistics", "SyncService"]
@@ -169,6 +170,11 @@ class _WatchTarget:
         self._service._show_state(account, detail)
 
 
+def _restart_delay(crashes: int) -> float:
+    """Seconds before a restart after ``crashes`` failures in a row."""
+    return min(RESTART_MAX, RESTART_INITIAL * 2.0 ** min(crashes - 1, 16))
+
+
 def _cause(exc: BaseException) -> BaseException:
     """The one exception inside (nested) groups of one, for the message."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
@@ -195,6 +201,8 @@ class SyncService:
         )
         self.stats = ServiceStatistics()
         self._accounts: dict[str, _Account] = {}
+        self._processors: dict[str, ProcessorRunner] = {}
+        self._nursery: trio.Nursery | None = None
         for account in config.accounts:
             provider = providers.get(account.provider)
             if provider is None:
@@ -285,8 +293,65 @@ class SyncService:
             for account in self._accounts.values():
                 nursery.start_soon(self._supervise, account)
             nursery.start_soon(self._sweep)
+            for runner in self._processors.values():
+                nursery.start_soon(self._keep_running, runner.name, runner.run)
+            self._nursery = nursery
             task_status.started()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def add_processor(
+        self,
+        function: Processor,
+        *,
+        name: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 60.0,
+    ) -> ProcessorRunner:
+        """Run ``function`` on every new message from now on; log each outcome.
+
+        ``function`` takes a :class:`~trio_mailsync.core.model.MessageRecord` and returns
+        JSON data, logged as a ``message_processed`` event. It runs after the message's
+        ``new_messages`` event was published, ``concurrency`` calls at a time, each cut
+        off after ``timeout`` seconds; a raise or a timeout is logged as the message's
+        error. ``name`` (default: the function's name) keys its position in the store:
+        after a restart it goes on where it was. May be called before or while the
+        service runs. See :mod:`trio_mailsync.service.processors`.
+        """
+        name = name or getattr(function, "__name__", None) or "processor"
+        if name in self._processors:
+            raise ValueError(f"a processor named {name!r} was already added")
+        runner = ProcessorRunner(
+            function,
+            name=name,
+            hub=self.hub,
+            store=self.store,
+            concurrency=concurrency,
+            timeout=timeout,
+        )
+        self._processors[name] = runner
+        if self._nursery is not None:
+            self._nursery.start_soon(self._keep_running, name, runner.run)
+        return runner
+
+    @property
+    def processors(self) -> dict[str, ProcessorRunner]:
+        """The processors added, by name (their ``statistics()`` say how they do)."""
+        return dict(self._processors)
+
+    async def _keep_running(self, name: str, run: Callable[[], Awaitable[NoReturn]]) -> NoReturn:
+        """Run a helper task (a processor); restart it with backoff if it fails."""
+        crashes = 0
+        while True:
+            started = trio.current_time()
+            try:
+                await run()
+            except Exception as exc:
+                self.stats.restarts += 1
+                logger.error("%s failed; restarting it", name, exc_info=exc)
+            if trio.current_time() - started >= HEALTHY_AFTER:
+                crashes = 0
+            crashes += 1
+            await trio.sleep(_restart_delay(crashes))
 
     async def _supervise(self, account: _Account) -> NoReturn:
         """Run the account's watcher and sync loop; restart them, with backoff, if they fail."""
@@ -307,7 +372,7 @@ class SyncService:
             if trio.current_time() - started >= HEALTHY_AFTER:
                 crashes = 0
             crashes += 1
-            await trio.sleep(min(RESTART_MAX, RESTART_INITIAL * 2.0 ** min(crashes - 1, 16)))
+            await trio.sleep(_restart_delay(crashes))
 
     async def _watch(self, account: _Account) -> NoReturn:
         await account.session.watch(_WatchTarget(self, account))
