@@ -12,8 +12,8 @@
 The only module that knows every layer: providers come from
 ``providers.registry`` (or are given, already open, by the caller: tests give
 an IMAP provider on memory streams, or an in-memory provider), the store is
-SQLite at ``[store] path`` unless one is given, the sink is the WebSocket
-broadcaster.
+SQLite at ``[store] path`` unless one is given, the sinks are the WebSocket
+broadcaster and the ``[[webhooks]]``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import NoReturn
 
 import attrs
@@ -32,6 +33,7 @@ from trio_mailsync.providers.imap.settings import imap_settings
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
+from trio_mailsync.sinks.webhooks import WebhookSink
 from trio_mailsync.sinks.websocket import Broadcaster, WebSocketSink, open_listeners
 from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
 
@@ -115,6 +117,8 @@ class Running:
     broadcaster: Broadcaster
     #: True when no token was configured and one was made up for this run.
     token_generated: bool
+    #: The config's webhooks (their ``statistics()`` say how delivery goes).
+    webhooks: list[WebhookSink] = attrs.field(factory=list)
 
 
 async def serve(
@@ -124,7 +128,7 @@ async def serve(
     store: StateStore | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
-    """Run the sync service and its WebSocket broadcaster until cancelled.
+    """Run the sync service, its WebSocket broadcaster and its webhooks until cancelled.
 
     Without a configured token a random one is made for this run; it is in
     ``Running.broadcaster`` for the caller to show to the operator.
@@ -143,6 +147,9 @@ async def serve(
     ):
         sink = WebSocketSink(settings, listeners, descriptor_reserve=_descriptors_needed(config))
         broadcaster = await nursery.start(sink.run, service)
-        task_status.started(Running(service, broadcaster, generated))
+        webhooks = [WebhookSink(hook) for hook in config.webhooks]
+        for webhook in webhooks:
+            service.supervise(webhook.consumer, partial(webhook.run, service))
+        task_status.started(Running(service, broadcaster, generated, webhooks))
         await trio.sleep_forever()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -28,7 +29,7 @@ from trio_mailsync.demo import run_demo
 from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
 from trio_mailsync.providers.imap.transcript import print_transcript
 from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, open_event_stream
-from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
+from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path, read_failures
 from trio_mailsync.sync import SyncEngine
 
 TOKEN_ENV = "TRIO_MAILSYNC_TOKEN"  # noqa: S105 (the name of the variable)
@@ -191,6 +192,29 @@ async def _sync(
     return 0 if all(r.ok for r in results) else 1
 
 
+def _failures(store: Path, out: TextIO, err: TextIO) -> int:
+    try:
+        rows = read_failures(store)
+    except StoreError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if not rows:
+        print("no failed deliveries", file=out)
+        return 0
+    print(
+        _table(
+            ["consumer", "event", "gave up at (UTC)", "error"],
+            [
+                [consumer, str(event_id), datetime.fromtimestamp(at, UTC).strftime("%F %T"), error]
+                for consumer, event_id, at, error in rows
+            ],
+        ),
+        file=out,
+    )
+    print(f"{len(rows)} event(s) given up; their ids are in the log until retention", file=err)
+    return 0
+
+
 # ---------------------------------------------------------------- check
 
 
@@ -250,6 +274,8 @@ async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> 
                 flush=True,
             )
             print(f"events on {broadcaster.url}", file=err, flush=True)
+            for hook in config.webhooks:
+                print(f"webhook {hook.name}: {hook.url}", file=err, flush=True)
             if running.token_generated:
                 print(
                     f"token (made up for this run; set [broadcast] token_env to keep one): "
@@ -390,6 +416,12 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help="show what would change (the events that would be logged); store nothing",
     )
 
+    failures = commands.add_parser(
+        "failures", help="list the events that webhooks gave up on (works while serve runs)"
+    )
+    failures.add_argument("--config", required=True, type=Path, help="TOML config file")
+    failures.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
+
     check = commands.add_parser("check", help="check the config and try each account's login")
     check.add_argument("--config", required=True, type=Path, help="TOML config file")
 
@@ -463,7 +495,7 @@ def _command(
             with open(args.file, "rb") as f:
                 return print_transcript(f, out)
         return print_transcript(sys.stdin.buffer, out)
-    if args.command in ("sync", "check", "serve"):
+    if args.command in ("sync", "check", "serve", "failures"):
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -472,6 +504,8 @@ def _command(
         if args.command == "check":
             return _run(_check, config, out)
         store = args.store or config.store_path or default_store_path()
+        if args.command == "failures":
+            return _failures(store, out, err)
         if args.command == "sync" and args.concurrency < 1:
             print("error: --concurrency must be at least 1", file=err)
             return 2

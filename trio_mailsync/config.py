@@ -45,6 +45,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import attrs
 
 from trio_mailsync.core.config import (
     DEFAULT_FOLDERS,
@@ -55,8 +58,11 @@ from trio_mailsync.core.config import (
     EventLogSettings,
     ServiceSettings,
     TableReader,
+    WebhookSettings,
+    webhook_url_problem,
 )
 from trio_mailsync.core.errors import ConfigError
+from trio_mailsync.core.events import LOGGED_TYPES
 from trio_mailsync.providers.registry import PROVIDERS
 
 __all__ = ["load_config", "parse_config"]
@@ -83,7 +89,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<config>") -> Config:
     """Check an already parsed TOML document."""
     r = TableReader(str(path))
-    r.only(data, "", {"accounts", "account_defaults", "store", "service", "broadcast", "events"})
+    r.only(
+        data,
+        "",
+        {"accounts", "account_defaults", "store", "service", "broadcast", "events", "webhooks"},
+    )
     store = r.table(data, "store")
     r.only(store, "store", {"path"})
     store_path = r.string(store, "store", "path", default=None)
@@ -112,6 +122,103 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         service=service,
         broadcast=broadcast,
         events=events,
+        webhooks=_webhooks(r, data.get("webhooks", []), {a.id for a in accounts}),
+    )
+
+
+#: The event types a webhook may ask for.
+WEBHOOK_EVENT_TYPES = frozenset(LOGGED_TYPES.values())
+
+
+def _webhooks(r: TableReader, value: object, account_ids: set[str]) -> tuple[WebhookSettings, ...]:
+    """``[[webhooks]]``: an array of tables, names unique."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise r.fail("webhooks", "must be an array of tables ([[webhooks]])")
+    hooks = tuple(_webhook(r, f"webhooks[{i}]", t, account_ids) for i, t in enumerate(value))
+    names = [h.name for h in hooks]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise r.fail(f"webhooks[{i}].name", f"{name!r} names another webhook too")
+    return hooks
+
+
+def _webhook_default(name: str) -> Any:
+    return attrs.fields_dict(WebhookSettings)[name].default
+
+
+def _webhook(
+    r: TableReader, key: str, t: Mapping[str, Any], account_ids: set[str]
+) -> WebhookSettings:
+    r.only(
+        t,
+        key,
+        {
+            "name",
+            "url",
+            "secret",
+            "secret_env",
+            "events",
+            "accounts",
+            "batch_size",
+            "timeout",
+            "max_attempts",
+            "retry_initial",
+            "retry_max",
+            "ca_file",
+            "allow_insecure",
+        },
+    )
+    url = r.string(t, key, "url", required=True)
+    assert url is not None
+    allow_insecure = r.boolean(t, key, "allow_insecure", default=False)
+    problem = webhook_url_problem(url, allow_insecure=allow_insecure)
+    if problem:
+        raise r.fail(f"{key}.url", problem)
+    name = r.string(t, key, "name", default=None) or urlsplit(url).hostname or "webhook"
+    if not all(c.isalnum() or c in "-_." for c in name):
+        raise r.fail(f"{key}.name", "a webhook name may hold letters, digits, '-', '_' and '.'")
+    events = None
+    if "events" in t:
+        events = r.string_list(t, key, "events", default=[])
+        for i, kind in enumerate(events):
+            if kind not in WEBHOOK_EVENT_TYPES:
+                raise r.fail(
+                    f"{key}.events[{i}]",
+                    f"unknown event type {kind!r}; "
+                    f"types are {', '.join(sorted(WEBHOOK_EVENT_TYPES))}",
+                )
+    accounts = None
+    if "accounts" in t:
+        accounts = r.string_list(t, key, "accounts", default=[])
+        for i, account in enumerate(accounts):
+            if account not in account_ids:
+                raise r.fail(f"{key}.accounts[{i}]", f"no account {account!r} is configured")
+    secret = r.secret(t, key, "secret", required=True)
+    assert secret is not None
+    retry_initial = r.number(
+        t, key, "retry_initial", default=_webhook_default("retry_initial"), low=0.001
+    )
+    retry_max = r.number(t, key, "retry_max", default=_webhook_default("retry_max"), low=0.001)
+    if retry_max < retry_initial:
+        raise r.fail(f"{key}.retry_max", f"must be at least retry_initial ({retry_initial:g})")
+    ca_file = r.string(t, key, "ca_file", default=None)
+    return WebhookSettings(
+        name=name,
+        url=url,
+        secret=secret,
+        events=None if events is None else frozenset(events),
+        accounts=None if accounts is None else frozenset(accounts),
+        batch_size=r.integer(
+            t, key, "batch_size", default=_webhook_default("batch_size"), low=1, high=10_000
+        ),
+        timeout=r.number(t, key, "timeout", default=_webhook_default("timeout"), low=0.001),
+        max_attempts=r.integer(
+            t, key, "max_attempts", default=_webhook_default("max_attempts"), low=1, high=1000
+        ),
+        retry_initial=retry_initial,
+        retry_max=retry_max,
+        ca_file=None if ca_file is None else Path(ca_file).expanduser(),
+        allow_insecure=allow_insecure,
     )
 
 

@@ -58,6 +58,36 @@ async def test_clients_get_hello_then_new_mail(
             assert ids == list(range(ids[0], ids[0] + len(ids)))  # none missed
 
 
+async def test_each_logged_event_is_serialised_once_for_every_client(
+    plain_connector: Connect, mail: MailStore, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running:
+        url = running.broadcaster.url
+        async with (
+            open_websocket_url(url, extra_headers=BEARER) as a,
+            open_websocket_url(url, extra_headers=BEARER) as b,
+            open_websocket_url(url, extra_headers=BEARER) as c,
+        ):
+            for ws in (a, b, c):
+                await receive(ws)  # hello
+            with trio.fail_after(10):
+                while running.service.state("alice") is not AccountState.IDLE:
+                    await trio.sleep(0.01)
+            mail.deliver("alice", sample_message(1))
+            mail.deliver("alice", sample_message(2))
+            texts = []
+            for ws in (a, b, c):
+                got = 0
+                with trio.fail_after(10):
+                    while got < 2:
+                        text = await ws.get_message()
+                        if '"new_messages"' in text:
+                            texts.append(text)
+                            got += sum(1 for m in json.loads(text)["messages"])
+        assert len(set(texts)) == len(texts) // 3
+        assert running.broadcaster._json.made == len(texts) // 3
+
+
 async def upgrade(port: int, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
     """A WebSocket upgrade request by hand; returns the status and what the server sent.
 

@@ -26,9 +26,10 @@ from trio_mailsync.core.events import (
     MessageProcessed,
     MessagesDeleted,
     NewMessages,
+    to_json,
 )
 from trio_mailsync.core.model import Address, FolderUpdate, MessageRecord
-from trio_mailsync.stores.sqlite import MIGRATIONS, SQLiteStore
+from trio_mailsync.stores.sqlite import MAX_MESSAGES_PER_EVENT, MIGRATIONS, SQLiteStore
 
 
 @pytest.fixture
@@ -296,7 +297,7 @@ async def test_cursors_and_failures(store: SQLiteStore) -> None:
     await store.set_cursor("webhook:a", 5)
     await store.set_cursor("webhook:a", 7)
     assert await store.cursor("webhook:a") == 7
-    await store.record_failure("webhook:a", 6, "HTTP 500")
+    await store.record_failure("webhook:a", [6], "HTTP 500")
     ((consumer, event_id, _, error),) = await store.failures("webhook:a")
     assert (consumer, event_id, error) == ("webhook:a", 6, "HTTP 500")
     assert await store.failures("webhook:b") == []
@@ -374,3 +375,21 @@ async def test_a_store_that_cannot_be_used_is_one_clear_error(tmp_path: Path, ki
     for _ in range(2):  # the same again, not "in use": the failed open let its lock go
         with pytest.raises(StoreError, match=re.escape(expected)):
             await SQLiteStore.open(path, inline=True)
+
+
+async def test_a_large_change_is_logged_as_events_of_bounded_size(store: SQLiteStore) -> None:
+    many = MAX_MESSAGES_PER_EVENT * 2 + 50
+    logged = await apply(
+        store, update(reset=True, new=tuple(record(u) for u in range(1, many + 1)))
+    )
+    assert [len(e.messages) for e in logged if isinstance(e, NewMessages)] == [
+        MAX_MESSAGES_PER_EVENT,
+        MAX_MESSAGES_PER_EVENT,
+        50,
+    ]
+    assert [e.id for e in logged] == [1, 2, 3]
+    uids = [m.uid for e in logged if isinstance(e, NewMessages) for m in e.messages]
+    assert uids == list(range(1, many + 1))
+    flagged = await apply(store, update(flags={u: (("\\Seen",), None) for u in range(1, many + 1)}))
+    assert [len(e.messages) for e in flagged if isinstance(e, FlagsChanged)] == [200, 200, 50]
+    assert max(len(to_json(e)) for e in logged) < 200 * 1024

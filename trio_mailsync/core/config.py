@@ -10,12 +10,14 @@ mistake is reported the same way: file, key path, what is wrong.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -32,6 +34,8 @@ __all__ = [
     "ProviderSettings",
     "ServiceSettings",
     "TableReader",
+    "WebhookSettings",
+    "webhook_url_problem",
 ]
 
 #: Folder roles, whatever the provider calls the folders: ``role:sent`` in an
@@ -127,6 +131,71 @@ class BroadcastSettings:
     max_clients: int = 1000
 
 
+def webhook_url_problem(url: str, *, allow_insecure: bool) -> str | None:
+    """What is wrong with a webhook URL, or ``None``: ``https``, or ``http`` to loopback."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http:// or https:// URL with a host, not {url!r}"
+    if parts.username or parts.password:
+        return "must not hold credentials (the secret signs each request)"
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+        return (
+            "http:// sends events and signatures in clear; use https://, "
+            "or set allow_insecure = true"
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(instance: WebhookSettings, attribute: object, url: str) -> None:
+    problem = webhook_url_problem(url, allow_insecure=instance.allow_insecure)
+    if problem:
+        raise ValueError(f"webhook {instance.name}: url {problem}")
+
+
+@attrs.frozen(kw_only=True)
+class WebhookSettings:
+    """One webhook: where logged events are POSTed, signed, and how hard to try."""
+
+    #: Names the webhook's cursor in the store: renaming it starts it afresh.
+    name: str
+    url: str = attrs.field(validator=_check_url)
+    #: The HMAC-SHA256 key of the ``X-Mailsync-Signature`` header.
+    secret: Secret = attrs.field(converter=as_secret)
+    #: Event types sent (``new_messages``...); ``None``: every logged type. ``reset``
+    #: is always sent: the receiver must know when it missed events.
+    events: frozenset[str] | None = None
+    #: Accounts whose events are sent; ``None``: all.
+    accounts: frozenset[str] | None = None
+    #: Events per POST at most (fewer when fewer are waiting).
+    batch_size: int = 50
+    #: Seconds one POST may take, connection and response included.
+    timeout: float = 10.0
+    #: POSTs of one batch before it is recorded as failed and the webhook moves on.
+    max_attempts: int = 8
+    #: The delay before the first retry, doubled per attempt up to ``retry_max``
+    #: (each with jitter: between half and all of it). A ``Retry-After`` wins, up to
+    #: ``retry_max``.
+    retry_initial: float = 1.0
+    retry_max: float = 300.0
+    #: Trust this CA for ``https`` (a private receiver).
+    ca_file: Path | None = None
+    #: Allow ``http://`` to a host other than loopback (events and the signature in clear).
+    allow_insecure: bool = False
+
+
 @attrs.frozen(kw_only=True)
 class EventLogSettings:
     """How long the event log keeps events (consumers can resume within it)."""
@@ -148,6 +217,7 @@ class Config:
     service: ServiceSettings = attrs.field(factory=ServiceSettings)
     broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
     events: EventLogSettings = attrs.field(factory=EventLogSettings)
+    webhooks: tuple[WebhookSettings, ...] = ()
 
     def account(self, account_id: str) -> Account:
         """The account with this id; ``KeyError`` if there is none."""

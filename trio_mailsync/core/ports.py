@@ -186,8 +186,8 @@ class StateStore(Protocol):
         """Those of the message keys that ``processor`` has a logged result for."""
         ...
 
-    async def record_failure(self, consumer: str, event_id: int, error: str) -> None:
-        """Record that a consumer (a webhook) gave up on an event."""
+    async def record_failure(self, consumer: str, event_ids: Sequence[int], error: str) -> None:
+        """Record that a consumer (a webhook) gave up on these events."""
         ...
 
     async def failures(self, consumer: str | None = None) -> list[tuple[str, int, float, str]]:
@@ -220,6 +220,18 @@ class EventSource(Protocol):
         is moved back to reading the log, so it misses no logged event (ephemeral ones
         meanwhile are skipped, and a fresh hello says where it is).
         """
+        ...
+
+    async def cursor(self, name: str) -> int | None:
+        """A durable consumer's position in the log (``None`` the first time): resume after it."""
+        ...
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        """Record a durable consumer's position: every logged event up to it is done."""
+        ...
+
+    async def give_up(self, consumer: str, event_ids: Sequence[int], error: str) -> None:
+        """Record that ``consumer`` gave up on these events, and say so to every subscriber."""
         ...
 
 

@@ -44,6 +44,7 @@ from trio_mailsync.core.config import Account, Config
 from trio_mailsync.core.events import (
     AccountState,
     AccountStateChanged,
+    DeliveryFailed,
     Hello,
     ServiceEvent,
     SyncCompleted,
@@ -78,6 +79,8 @@ class ServiceStatistics:
     restarts: int = 0
     #: Events removed from the log by its retention.
     pruned: int = 0
+    #: Logged events a consumer (a webhook) gave up on after its attempts.
+    gave_up: int = 0
 
 
 class _Reply:
@@ -264,6 +267,28 @@ class SyncService:
         """
         return self.hub.subscribe(size, since=since)
 
+    async def cursor(self, name: str) -> int | None:
+        """A durable consumer's position in the log (a webhook's); ``None`` the first time."""
+        return await self.store.cursor(name)
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        """Record a durable consumer's position in the log."""
+        await self.store.set_cursor(name, position)
+
+    async def give_up(self, consumer: str, event_ids: Sequence[int], error: str) -> None:
+        """Record that ``consumer`` gave up on these events; a ``delivery_failed`` event says so."""
+        await self.store.record_failure(consumer, event_ids, error)
+        self.stats.gave_up += len(event_ids)
+        logger.error(
+            "%s gave up on %d event(s) (%d to %d): %s",
+            consumer,
+            len(event_ids),
+            event_ids[0],
+            event_ids[-1],
+            error,
+        )
+        self.publish(DeliveryFailed(consumer=consumer, event_ids=tuple(event_ids), error=error))
+
     def close_subscriptions(self) -> None:
         """End every subscriber's stream (the service is stopping)."""
         self.hub.close()
@@ -293,9 +318,9 @@ class SyncService:
             for account in self._accounts.values():
                 nursery.start_soon(self._supervise, account)
             nursery.start_soon(self._sweep)
-            for runner in self._processors.values():
-                nursery.start_soon(self._keep_running, runner.name, runner.run)
             self._nursery = nursery
+            for runner in self._processors.values():
+                self.supervise(runner.name, runner.run)
             task_status.started()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -330,7 +355,7 @@ class SyncService:
         )
         self._processors[name] = runner
         if self._nursery is not None:
-            self._nursery.start_soon(self._keep_running, name, runner.run)
+            self.supervise(name, runner.run)
         return runner
 
     @property
@@ -338,8 +363,18 @@ class SyncService:
         """The processors added, by name (their ``statistics()`` say how they do)."""
         return dict(self._processors)
 
+    def supervise(self, name: str, run: Callable[[], Awaitable[NoReturn]]) -> None:
+        """Run a consumer (a processor, a webhook) in the service's nursery until it stops.
+
+        A failure (the store, a bug) is logged and the consumer restarted after a
+        backoff, as an account is: it never reaches the accounts or other consumers.
+        The service must be running.
+        """
+        if self._nursery is None:
+            raise RuntimeError("the service is not running")
+        self._nursery.start_soon(self._keep_running, name, run)
+
     async def _keep_running(self, name: str, run: Callable[[], Awaitable[NoReturn]]) -> NoReturn:
-        """Run a helper task (a processor); restart it with backoff if it fails."""
         crashes = 0
         while True:
             started = trio.current_time()

@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import resource
+from collections import OrderedDict
 from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +37,7 @@ from trio_websocket import WebSocketConnection, WebSocketRequest, wrap_server_st
 from wsproto.frame_protocol import FrameProtocol
 
 from trio_mailsync.core.config import BroadcastSettings
-from trio_mailsync.core.events import to_json
+from trio_mailsync.core.events import LoggedEvent, ServiceEvent, to_json
 from trio_mailsync.core.ports import EventSource
 from trio_mailsync.secret import Secret
 
@@ -82,6 +83,32 @@ class BroadcasterStatistics:
     messages: int = 0
 
 
+class _JsonCache:
+    """Each logged event's JSON, made once for every client (the most recent ``size``).
+
+    A thousand clients, or a slow one replaying, must not each serialise a large event
+    in the event loop. Ephemeral events are small and mostly per client (hellos): made
+    each time.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._texts: OrderedDict[int, str] = OrderedDict()
+        #: Logged events serialised (for tests: once each, however many clients).
+        self.made = 0
+
+    def __call__(self, event: ServiceEvent) -> str:
+        if not isinstance(event, LoggedEvent):
+            return to_json(event)
+        text = self._texts.get(event.id)
+        if text is None:
+            text = self._texts[event.id] = to_json(event)
+            self.made += 1
+            if len(self._texts) > self._size:
+                self._texts.popitem(last=False)
+        return text
+
+
 class Broadcaster:
     """Serves one event source's events; :func:`serve_broadcaster` runs it."""
 
@@ -102,6 +129,7 @@ class Broadcaster:
         #: The caps in force: the settings', shrunk to what the descriptor limit allows.
         self.max_pending, self.max_clients = _caps(settings, descriptor_reserve)
         self._pending = 0
+        self._json = _JsonCache()
 
     @property
     def url(self) -> str:
@@ -216,7 +244,7 @@ class Broadcaster:
                 try:
                     async with trio.open_nursery() as watching:
                         sending = True
-                        await ws.send_message(to_json(await anext(subscription)))  # the hello
+                        await ws.send_message(self._json(await anext(subscription)))  # hello
                         self.stats.messages += 1
                         sending = False
                         if since is None and self.settings.resume_wait > 0:
@@ -242,7 +270,7 @@ class Broadcaster:
                         watching.start_soon(watch_client)
                         async for event in subscription:
                             sending = True
-                            await ws.send_message(to_json(event))
+                            await ws.send_message(self._json(event))
                             self.stats.messages += 1
                             sending = False
                         watching.cancel_scope.cancel()

@@ -313,8 +313,9 @@ def _to_v3(db: sqlite3.Connection) -> None:
     for row in pending:
         by_folder.setdefault((row["account"], row["folder"]), []).append(_record(row))
     events = [
-        NewMessages(account=account, folder=folder, messages=tuple(records))
+        NewMessages(account=account, folder=folder, messages=tuple(chunk))
         for (account, folder), records in by_folder.items()
+        for chunk in _chunks(records)
     ]
     _append(db, events, time.time())
     db.execute("UPDATE messages SET announced = 1 WHERE announced = 0")
@@ -323,6 +324,17 @@ def _to_v3(db: sqlite3.Connection) -> None:
 # Each entry moves the schema one version up; never edit a released one. A string is
 # run statement by statement; a function gets the connection. Both run in one transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3]
+
+
+#: Messages per logged event at most: a 60,000-message first sync becomes many events of
+#: a bounded size (a few hundred KiB of JSON), never one that a client's frame limit refuses.
+MAX_MESSAGES_PER_EVENT = 200
+#: Uids per ``messages_deleted`` event at most (a uid is a few bytes).
+MAX_UIDS_PER_EVENT = 5000
+
+
+def _chunks(items: Sequence[T], size: int = MAX_MESSAGES_PER_EVENT) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _append(db: sqlite3.Connection, events: Iterable[LoggedEvent], now: float) -> list[LoggedEvent]:
@@ -560,11 +572,12 @@ class _Database:
                 (name, position, time.time()),
             )
 
-    def record_failure(self, consumer: str, event_id: int, error: str) -> None:
+    def record_failure(self, consumer: str, event_ids: list[int], error: str) -> None:
+        now = time.time()
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
-                (consumer, event_id, time.time(), error),
+                [(consumer, event_id, now, error) for event_id in event_ids],
             )
 
     def prune(self, before: float, keep: int) -> int:
@@ -652,8 +665,10 @@ class _Database:
             # Already stored (fetched again): it was announced, or not, the first time.
             if inserted and announce:
                 new.append(record)
-        if new:
-            events.append(NewMessages(account=account, folder=folder, messages=tuple(new)))
+        events += [
+            NewMessages(account=account, folder=folder, messages=tuple(chunk))
+            for chunk in _chunks(new)
+        ]
         changes = []
         for uid, (flags, version) in update.flags.items():
             row = db.execute(
@@ -671,15 +686,15 @@ class _Database:
                 f"WHERE {_IN_FOLDER} AND uid = ?",
                 (json.dumps(list(flags_now)), version, *where, uid),
             )
-        if changes:
-            events.append(
-                FlagsChanged(
-                    account=account,
-                    folder=folder,
-                    generation=update.generation,
-                    messages=tuple(changes),
-                )
+        events += [
+            FlagsChanged(
+                account=account,
+                folder=folder,
+                generation=update.generation,
+                messages=tuple(chunk),
             )
+            for chunk in _chunks(changes)
+        ]
         deleted = []
         for uid in sorted(gone):
             cursor = db.execute(
@@ -688,15 +703,15 @@ class _Database:
             )
             if cursor.rowcount:
                 deleted.append(uid)
-        if deleted:
-            events.append(
-                MessagesDeleted(
-                    account=account,
-                    folder=folder,
-                    generation=update.generation,
-                    uids=tuple(deleted),
-                )
+        events += [
+            MessagesDeleted(
+                account=account,
+                folder=folder,
+                generation=update.generation,
+                uids=tuple(chunk),
             )
+            for chunk in _chunks(deleted, MAX_UIDS_PER_EVENT)
+        ]
         count = db.execute(
             f"SELECT COUNT(*) FROM messages WHERE {_IN_FOLDER}",  # noqa: S608
             where,
@@ -721,6 +736,27 @@ class _Database:
             ),
         )
         return events
+
+
+def read_failures(path: str | os.PathLike[str]) -> list[tuple[str, int, float, str]]:
+    """The events consumers gave up on, read from the store at ``path`` without taking it.
+
+    For ``trio-mailsync failures`` while ``serve`` holds the store (WAL lets a reader
+    in). (consumer, event id, time, error), oldest first.
+    """
+    if not Path(path).is_file():
+        raise StoreError(f"{path}: no such store")
+    try:
+        db = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT consumer, event_id, time, error FROM failures ORDER BY time, event_id"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot be read as a store of this version ({exc})") from None
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 class SQLiteStore:
@@ -813,9 +849,9 @@ class SQLiteStore:
         """Those of the message keys that ``processor`` has a logged result for."""
         return await self._call(self._database.processed, processor, list(keys))
 
-    async def record_failure(self, consumer: str, event_id: int, error: str) -> None:
-        """Record that a consumer (a webhook) gave up on an event."""
-        await self._call(self._database.record_failure, consumer, event_id, error)
+    async def record_failure(self, consumer: str, event_ids: Sequence[int], error: str) -> None:
+        """Record that a consumer (a webhook) gave up on these events, in one transaction."""
+        await self._call(self._database.record_failure, consumer, list(event_ids), error)
 
     async def failures(self, consumer: str | None = None) -> list[tuple[str, int, float, str]]:
         """Events consumers gave up on: (consumer, event id, time, error), oldest first."""
