@@ -13,7 +13,13 @@ is IDLE-ing it measures:
   1,000- and the 4-account runs divided by 996 (interpreter and imports cancel);
 - latency: a message APPENDed over another connection, from the moment the
   APPEND is sent to the moment its new_messages event reaches the client, for
-  each of ``--deliveries`` deliveries to random accounts.
+  each of ``--deliveries`` deliveries to random accounts; the same to a webhook
+  receiver on loopback (``[[webhooks]]``, signed POSTs), and the worker's CPU
+  time per delivery;
+- resume: ``--resumes`` times, a message is APPENDed while a second client is
+  away; it reconnects 1 s later with ``since`` = the last id it had, and the
+  time from the APPEND to the event reaching it (1 s of which is the wait) is
+  measured.
 
 Dovecot notices new mail by inotify and tells an IDLE-ing client within about
 half a second; that is the floor of its figures. The testing server tells at
@@ -45,12 +51,19 @@ import trio
 from _common import MANY_CONFIG, machine, rss_bytes
 
 from trio_mailsync.app import serve
-from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.core.config import (
+    Account,
+    BroadcastSettings,
+    Config,
+    ServiceSettings,
+    WebhookSettings,
+)
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import IMAPConnection, Security, connect_account, imap_account
 from trio_mailsync.sinks import open_event_stream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
+from trio_mailsync.testing.receiver import WebhookReceiver
 
 logger = logging.getLogger("bench.latency")
 
@@ -147,25 +160,23 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(spec["seed"])
     rss_before = rss_bytes()
     token = secrets.token_hex(16)
-    config = Config(
-        accounts=tuple(accounts),
-        store_path=Path(spec["store"]),
-        service=ServiceSettings(sweep_interval=86_400, concurrency=64),
-        broadcast=BroadcastSettings(port=0, token=token),
-    )
+    hook_secret = secrets.token_hex(16)
+    receiver = WebhookReceiver(hook_secret)
     arrived: dict[tuple[str, int], float] = {}
+    last_id = 0
     arrival = trio.Event()
     states: dict[str, str] = {}
     all_idle = trio.Event()
     counts = {"events": 0, "new_messages": 0}
 
     async def read_events(url: str, *, task_status: trio.TaskStatus[None]) -> None:
-        nonlocal arrival
+        nonlocal arrival, last_id
         async with open_event_stream(url, token) as events:
             task_status.started()
             async for event in events:
                 now = trio.current_time()
                 counts["events"] += 1
+                last_id = event.get("id", last_id)
                 if event["type"] == "hello":
                     states.update((a["id"], a["state"]) for a in event["accounts"])
                 elif event["type"] == "account_state":
@@ -187,6 +198,18 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         if account.id not in writers:
             writers[account.id] = await connect_account(account)
     async with trio.open_nursery() as nursery:
+        hook_port = await nursery.start(receiver.serve)
+        config = Config(
+            accounts=tuple(accounts),
+            store_path=Path(spec["store"]),
+            service=ServiceSettings(sweep_interval=86_400, concurrency=64),
+            broadcast=BroadcastSettings(port=0, token=token),
+            webhooks=(
+                WebhookSettings(
+                    name="bench", url=f"http://127.0.0.1:{hook_port}/", secret=hook_secret
+                ),
+            ),
+        )
         started = trio.current_time()
         running = await nursery.start(serve, config)
         await nursery.start(read_events, running.broadcaster.url)
@@ -204,7 +227,8 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         idle_cpu = (time.process_time() - cpu_before) / spec["idle_window"]
         idle_events = counts["events"] - events_before
 
-        latencies, append_times = [], []
+        latencies, append_times, sent_at = [], [], {}
+        cpu_before = time.process_time()
         try:
             for n, account in enumerate(targets):
                 await trio.sleep(rng.uniform(0.2, 0.4))
@@ -214,11 +238,27 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 )
                 append_times.append(trio.current_time() - sent)
                 assert uid is not None
+                sent_at[(account.id, uid)] = sent
                 logger.info("delivered %s UID %d", account.id, uid)
                 with trio.fail_after(30):
                     while (account.id, uid) not in arrived:
                         await arrival.wait()
                 latencies.append(arrived[(account.id, uid)] - sent)
+            cpu = time.process_time() - cpu_before
+            hooked = await webhook_times(receiver, sent_at)
+            resumed = []
+            for n in range(spec["resumes"]):
+                account = targets[n % len(targets)]
+                await trio.sleep(0.3)
+                since = last_id  # a client that had everything so far, then went away
+                sent = trio.current_time()
+                uid = await writers[account.id].append(
+                    "INBOX", sample_message(5000 + n, subject=f"resume probe {n}")
+                )
+                await trio.sleep(1.0)  # away for a second
+                resumed.append(
+                    await resume(running.broadcaster.url, token, since, account.id, uid) - sent
+                )
         finally:
             for conn in writers.values():
                 await conn.logout()
@@ -233,7 +273,41 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "idle_events": idle_events,
         "latencies": latencies,
         "append_times": append_times,
+        "cpu_per_delivery": cpu / len(targets),
+        "webhook_latencies": hooked,
+        "resumed_latencies": resumed,
     }
+
+
+async def webhook_times(
+    receiver: WebhookReceiver, sent_at: dict[tuple[str, int], float]
+) -> list[float]:
+    """Each delivery's time from APPEND to the webhook POST that carried it."""
+    got: dict[tuple[str, int], float] = {}
+    with trio.move_on_after(30):
+        while len(got) < len(sent_at):
+            for d in receiver.deliveries:
+                if d.accepted and d.verified:
+                    for e in d.events:
+                        if e["type"] == "new_messages":
+                            for m in e["messages"]:
+                                got.setdefault((e["account"], m["uid"]), d.time)
+            await trio.sleep(0.05)
+    return [got[k] - t for k, t in sent_at.items() if k in got]
+
+
+async def resume(url: str, token: str, since: int, account: str, uid: int) -> float:
+    """Connect with ``since``; when the event of ``account``'s ``uid`` arrives."""
+    with trio.fail_after(30):
+        async with open_event_stream(url, token, since=since) as events:
+            async for event in events:
+                if (
+                    event["type"] == "new_messages"
+                    and event["account"] == account
+                    and any(m["uid"] == uid for m in event["messages"])
+                ):
+                    return trio.current_time()
+    raise AssertionError("the stream ended")
 
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +350,23 @@ def report(results: list[dict[str, Any]], deliveries: int) -> None:
             f"| {statistics.median(r['append_times']) * 1000:.1f} ms "
             f"| {r['rss_idle'] / 2**20:.1f} MiB | {r['idle_cpu'] * 100:.2f} % |"
         )
+    print(
+        "\nThe same deliveries to a webhook receiver, and to a client that was away and "
+        "resumed with `since` 1 s after the APPEND (the 1 s is included):\n"
+    )
+    print(
+        "| server | accounts | worker CPU per delivery | webhook p50 | webhook max "
+        "| resumed p50 | resumed max |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        hook = [x * 1000 for x in r["webhook_latencies"]] or [float("nan")]
+        back = [x * 1000 for x in r["resumed_latencies"]] or [float("nan")]
+        print(
+            f"| {r['server']} | {r['accounts']:,} | {r['cpu_per_delivery'] * 1000:.2f} ms "
+            f"| {percentile(hook, 50):.1f} ms | {max(hook):.1f} ms "
+            f"| {percentile(back, 50):.1f} ms | {max(back):.1f} ms |"
+        )
     by = {(r["server"], r["accounts"]): r for r in results}
     for server in ("testing", "dovecot"):
         counts = sorted(n for s, n in by if s == server)
@@ -291,6 +382,7 @@ def report(results: list[dict[str, Any]], deliveries: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deliveries", type=int, default=20)
+    parser.add_argument("--resumes", type=int, default=5, help="deliveries to a resuming client")
     parser.add_argument("--many", type=int, default=1000, help="the large account count")
     parser.add_argument("--idle-window", type=float, default=10.0, help="seconds of idle CPU")
     parser.add_argument("--server", choices=["testing", "dovecot", "both"], default="both")
@@ -310,7 +402,12 @@ def main() -> None:
 
     counts = [4, args.many]
     results: list[dict[str, Any]] = []
-    common = {"deliveries": args.deliveries, "idle_window": args.idle_window, "seed": args.seed}
+    common = {
+        "deliveries": args.deliveries,
+        "resumes": args.resumes,
+        "idle_window": args.idle_window,
+        "seed": args.seed,
+    }
     store_dir = Path(tempfile.gettempdir())
 
     def run(spec: dict[str, Any]) -> None:

@@ -78,7 +78,8 @@ def test(args: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
-    run(BIN / "python", "-m", "pytest", *args)
+    # The whole suite, slow tests included (plain `pytest` leaves them out while working).
+    run(BIN / "python", "-m", "pytest", "--run-slow", *args)
 
 
 def fuzz(args: list[str]) -> None:

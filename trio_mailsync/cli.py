@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import attrs
 import trio
 
 from trio_mailsync import __version__
@@ -108,6 +109,25 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+#: ``sync`` goes on with large folders' first syncs at most this many times.
+MAX_BACKFILL_ROUNDS = 10_000
+
+
+def _combined(first: SyncResult, then: SyncResult) -> SyncResult:
+    """Two syncs of one account as one (a first sync that went on)."""
+    return attrs.evolve(
+        then,
+        new_messages=first.new_messages + then.new_messages,
+        flag_changes=first.flag_changes + then.flag_changes,
+        deletions=first.deletions + then.deletions,
+        round_trips=first.round_trips + then.round_trips,
+        duration=first.duration + then.duration,
+        folders_checked=first.folders_checked,
+        folders_synced=first.folders_synced,
+        folder_errors=first.folder_errors + then.folder_errors,
+    )
+
+
 def _summary(result: SyncResult) -> str:
     if not result.ok:
         return f"error: {result.error}"
@@ -118,6 +138,8 @@ def _summary(result: SyncResult) -> str:
     )
     if result.folder_errors:
         text += f" ({len(result.folder_errors)} folder errors)"
+    if result.more:
+        text += f"; more to fetch in {', '.join(result.more)}"
     return text
 
 
@@ -164,6 +186,20 @@ async def _sync(
             results = await engine.sync_all_accounts(
                 sessions, on_result=report, timeout=config.service.sync_timeout
             )
+            # Large folders' first syncs go on batch by batch (each sync fetches a few
+            # batches): again, for the accounts that have more, until none has.
+            for _ in range(MAX_BACKFILL_ROUNDS):
+                pending = [i for i, r in enumerate(results) if r.more and r.ok]
+                if not pending:
+                    break
+                total += len(pending)
+                again = await engine.sync_all_accounts(
+                    [sessions[i] for i in pending],
+                    on_result=report,
+                    timeout=config.service.sync_timeout,
+                )
+                for i, result in zip(pending, again, strict=True):
+                    results[i] = _combined(results[i], result)
     finally:
         with trio.CancelScope(shield=True):
             await store.aclose()

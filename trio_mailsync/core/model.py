@@ -182,6 +182,8 @@ class SyncResult:
     error: str | None = None
     #: Folders that could not be synced (the others were): (folder, error).
     folder_errors: tuple[tuple[str, str], ...] = ()
+    #: Folders with more to fetch (a large folder's first sync goes on in the next sync).
+    more: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

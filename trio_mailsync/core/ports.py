@@ -70,6 +70,10 @@ class SyncTarget(Protocol):
         """Count a folder the sync looked at, changed or not."""
         ...
 
+    def more(self, folder: str) -> None:
+        """The folder has more to fetch (a windowed first sync): sync it again soon."""
+        ...
+
     def folder_failed(self, folder: str, error: str) -> None:
         """A folder that could not be synced; the sync goes on with the others."""
         ...

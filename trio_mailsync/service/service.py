@@ -427,6 +427,10 @@ class SyncService:
                     raise
                 if request.reason is not None:
                     self.publish(SyncCompleted(trigger=request.reason, results=[result]))
+                if result.more:
+                    # A large folder's first sync goes on, batch by batch, in syncs of
+                    # its own: anything else asked meanwhile is merged into them.
+                    account.request(_Request("backfill", list(result.more), set(), []))
                 for reply in request.replies:
                     reply.set(result)
 

@@ -76,6 +76,7 @@ class _Target:
         self.flag_changes: list[FlagChange] = []
         self.deletions: list[Deletion] = []
         self.folder_errors: list[tuple[str, str]] = []
+        self.more_folders: list[str] = []
         self.checked = self.synced = self.reset = self.round_trips = 0
         self.commands: dict[str, int] = {}
 
@@ -108,6 +109,10 @@ class _Target:
 
     def folder_failed(self, folder: str, error: str) -> None:
         self.folder_errors.append((folder, error))
+
+    def more(self, folder: str) -> None:
+        if folder not in self.more_folders:
+            self.more_folders.append(folder)
 
     def add_cost(self, round_trips: int, commands: Mapping[str, int]) -> None:
         self.round_trips += round_trips
@@ -229,4 +234,5 @@ class SyncEngine:
                 duration=trio.current_time() - started,
                 error=error,
                 folder_errors=tuple(target.folder_errors),
+                more=tuple(target.more_folders),
             )

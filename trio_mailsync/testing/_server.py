@@ -783,7 +783,9 @@ def _match_one(s: Session, folder: Folder, message: StoredMessage, keys: list[Va
         b = _match_one(s, folder, message, keys)
         return a or b
     if word == "UID":
-        return message in _uid_set(keys.pop(0), folder)
+        value = keys.pop(0)
+        top = folder.messages[-1].uid if folder.messages else 1
+        return in_sequence_set(message.uid, parse_sequence_set(_text(value), max(top, 1)))
     if word == "MODSEQ":
         return message.modseq >= int(_text(keys.pop(0)))
     if word == "KEYWORD":
@@ -933,8 +935,10 @@ async def _uid_fetch(s: Session, tag: str, args: list[Value]) -> None:
             items.append("MODSEQ")
     if "UID" not in (i.upper() for i in items):
         items.insert(0, "UID")
+    # Sequence numbers by identity, once: index() per message is quadratic in big folders.
+    numbers = {id(m): n for n, m in enumerate(folder.messages, 1)}
     for message in messages:
-        seq = folder.messages.index(message) + 1
+        seq = numbers[id(message)]
         parts = [_fetch_item(s, folder, message, item) for item in items]
         await s.send_raw(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         s.seen_modseq[message.uid] = message.modseq

@@ -16,6 +16,16 @@ one write:
 - a new UIDVALIDITY: the folder's stored messages are dropped and it is
   fetched anew.
 
+A folder's first sync (or a reset) of more than ``BACKFILL_BATCH`` messages is
+windowed, newest first: ``UID SEARCH`` lists its UIDs, and they are fetched
+``BACKFILL_BATCH`` at a time from the top, each batch stored (committed) before
+the next, so memory holds one batch. A sync fetches at most
+``BACKFILL_BATCHES_PER_SYNC`` batches, then tells its target the folder has
+more (``SyncTarget.more``) and ends, so new mail is never stuck behind a
+100,000-message backfill: the service asks for another sync at once, and new
+mail (above the stored UIDNEXT) is fetched first in each. Where the backfill is
+is the cursor's ``backfill``: the UID below which nothing was fetched yet.
+
 The store keeps, per folder, UIDVALIDITY as the generation and
 :class:`ImapCursor` (UIDNEXT, HIGHESTMODSEQ) as the cursor.
 """
@@ -28,11 +38,13 @@ import attrs
 
 from trio_mailsync.core.errors import ProviderError
 from trio_mailsync.core.model import Cursor, FolderState, FolderUpdate, MessageRecord
+from trio_mailsync.core.ports import SyncTarget
 from trio_mailsync.protocol import (
     Close,
     Command,
     CommandCompleted,
     Examine,
+    SequenceSet,
     Status,
     StatusData,
     UidFetch,
@@ -55,6 +67,10 @@ __all__ = ["STATUS_ITEMS", "Capabilities", "FolderJob", "ImapCursor"]
 STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY")
 #: A folder recreated under us is planned again from what EXAMINE said, at most this often.
 MAX_REPLANS = 3
+#: Messages fetched per round trip of a windowed first sync (newest first).
+BACKFILL_BATCH = 500
+#: Batches of a windowed first sync per sync; then the sync ends and asks for another.
+BACKFILL_BATCHES_PER_SYNC = 4
 
 
 class _Recreated(Exception):
@@ -71,15 +87,27 @@ class ImapCursor:
 
     uidnext: int
     highestmodseq: int | None
+    #: A windowed first sync not yet done: the messages below this UID are not fetched yet.
+    backfill: int | None = None
 
     @classmethod
     def of(cls, state: FolderState) -> ImapCursor:
         """The cursor stored with ``state``."""
-        return cls(int(state.cursor["uidnext"]), state.cursor.get("highestmodseq"))
+        return cls(
+            int(state.cursor["uidnext"]),
+            state.cursor.get("highestmodseq"),
+            state.cursor.get("backfill"),
+        )
 
     def to_json(self) -> Cursor:
         """As the store keeps it."""
-        return {"uidnext": self.uidnext, "highestmodseq": self.highestmodseq}
+        cursor: dict[str, int | None] = {
+            "uidnext": self.uidnext,
+            "highestmodseq": self.highestmodseq,
+        }
+        if self.backfill is not None:
+            cursor["backfill"] = self.backfill
+        return cursor
 
 
 @attrs.frozen
@@ -129,6 +157,9 @@ class _Plan:
     #: The stored UIDNEXT (1 after a reset): UIDs from here on are new.
     last_uidnext: int
     condstore: bool
+    #: Lists the UIDs still to backfill (below ``backfill_below``), newest fetched first.
+    backfill_search: UidSearch | None = None
+    backfill_below: int | None = None
 
     def signature(self) -> list[str]:
         return [repr(c) for c in self.commands]
@@ -148,22 +179,82 @@ class FolderJob:
     now: float
     flag_resync_interval: float
 
-    async def sync(self, status: StatusData) -> FolderUpdate | None:
-        """Sync the folder whose STATUS is ``status``: one round trip, or none if unchanged."""
+    async def sync(self, status: StatusData, target: SyncTarget) -> None:
+        """Sync the folder whose STATUS is ``status``: one round trip, or none if unchanged.
+
+        Its update goes to ``target``; then, for a windowed first sync, up to
+        ``BACKFILL_BATCHES_PER_SYNC`` batches of older messages, one round trip each.
+        """
         for _ in range(MAX_REPLANS + 1):
-            plan = self._plan(status)
+            plan = self._plan(status, backfill=True)
             if plan is None:
-                return None
+                return
             completions = await self.conn.run_many(plan.commands)
             try:
-                return self._finish(plan, status, completions)
+                update, backfill = self._finish(plan, status, completions)
             except _Recreated as recreated:
                 status = recreated.status  # plan again from the folder EXAMINE saw
+                continue
+            await target.apply(self.folder.name, update)
+            if plan.backfill_below is not None:
+                await self._backfill(update, plan.backfill_below, backfill, target)
+            return
         raise ProviderError(
             f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
         )
 
-    async def sync_changed(self) -> FolderUpdate | None:
+    async def _backfill(
+        self, update: FolderUpdate, below: int, uids: list[int], target: SyncTarget
+    ) -> None:
+        """Fetch the newest of ``uids`` (all below ``below``) in batches; each one stored."""
+        uids = sorted((u for u in uids if u < below), reverse=True)
+        cursor = ImapCursor(
+            int(update.cursor["uidnext"]), update.cursor.get("highestmodseq"), below
+        )
+        for _ in range(BACKFILL_BATCHES_PER_SYNC):
+            if not uids:
+                break
+            batch, uids = uids[:BACKFILL_BATCH], uids[BACKFILL_BATCH:]
+            examine = Examine(self.folder.wire_name)
+            fetch = UidFetch(
+                SequenceSet.from_ids(batch),
+                self.caps.new_message_items(cursor.highestmodseq is not None),
+            )
+            leave = Unselect() if self.caps.unselect else Close()
+            done = await self.conn.run_many([examine, fetch, leave])
+            self.conn.selected = None
+            failed = [d for d in done if not d.ok]
+            if failed:
+                raise ProviderError(
+                    f"{self.account_id}: {self.folder.name}: {failed[0].command.name} failed: "
+                    f"{failed[0].status.value} {failed[0].text}"
+                )
+            examined = decode_select(self.folder.wire_name, done[0], True)
+            if examined.uidvalidity not in (None, update.generation):
+                return  # recreated meanwhile: the next sync resets it
+            fetched, _ = decode_fetch(done[1])
+            wanted = set(batch)
+            records = [
+                record_from_fetch(self.account_id, self.folder.name, update.generation, item)
+                for item in fetched
+                if item.uid is not None and item.uid in wanted
+            ]
+            # Below the batch's lowest UID nothing is fetched yet; none left: done.
+            cursor = attrs.evolve(cursor, backfill=min(batch) if uids else None)
+            await target.apply(
+                self.folder.name,
+                FolderUpdate(
+                    generation=update.generation,
+                    cursor=cursor.to_json(),
+                    baseline=True,
+                    new=tuple(sorted(records, key=lambda r: r.uid)),
+                    now=self.now,
+                ),
+            )
+        if uids:
+            target.more(self.folder.name)
+
+    async def sync_changed(self, target: SyncTarget) -> None:
         """Sync a folder known to have changed (an IDLE notification) in one round trip.
 
         STATUS goes in the same write as the commands planned for the likeliest
@@ -182,7 +273,8 @@ class FolderJob:
             messages=state.messages + 1,
             highestmodseq=None if cursor.highestmodseq is None else cursor.highestmodseq + 1,
         )
-        plan = self._plan(guess)
+        # New mail first, in one round trip: a backfill goes on in the next sync.
+        plan = self._plan(guess, backfill=False)
         assert plan is not None  # the guess always differs from the state
         leave = self.conn.unselect_command()
         first = [leave] if leave is not None else []
@@ -197,19 +289,27 @@ class FolderJob:
                 f"{self.account_id}: {self.folder.name}: STATUS failed: "
                 f"{done.status.value} {done.text or 'no data'}"
             )
-        real = self._plan(status)
+        if cursor.backfill is not None:
+            target.more(self.folder.name)
+        real = self._plan(status, backfill=False)
         if real is None:
-            return None
+            return
         try:
             if real.signature() == plan.signature():
-                return self._finish(plan, status, completions[1:])
-            completions = await self.conn.run_many(real.commands)
-            return self._finish(real, status, completions)
+                update, _ = self._finish(plan, status, completions[1:])
+            else:
+                completions = await self.conn.run_many(real.commands)
+                update, _ = self._finish(real, status, completions)
         except _Recreated as recreated:
-            return await self.sync(recreated.status)
+            await self.sync(recreated.status, target)
+            return
+        await target.apply(self.folder.name, update)
 
-    def _plan(self, status: StatusData) -> _Plan | None:
-        """The commands that bring the folder from its state to ``status``; ``None``: none."""
+    def _plan(self, status: StatusData, *, backfill: bool) -> _Plan | None:
+        """The commands that bring the folder from its state to ``status``; ``None``: none.
+
+        ``backfill``: also list the UIDs a windowed first sync has still to fetch.
+        """
         state, caps, folder = self.state, self.caps, self.folder
         if status.uidvalidity is None:
             raise ProviderError(f"{self.account_id}: {folder.name}: the server gave no UIDVALIDITY")
@@ -241,12 +341,28 @@ class FolderJob:
         commands: list[Command] = [
             Examine(folder.wire_name, condstore=condstore and not caps.qresync)
         ]
-        fetch_new = fetch_flags = search = None
-        # UIDNEXT moved (or is unknown): new mail. UIDs are never reused, so the
-        # stored UIDNEXT is where the new ones start.
-        if reset or status.uidnext is None or status.uidnext > last_uidnext:
-            fetch_new = UidFetch(f"{last_uidnext}:*", caps.new_message_items(condstore))
-            commands.append(fetch_new)
+        fetch_new = fetch_flags = search = backfill_search = None
+        backfill_below = None
+        esearch_all = ("ALL",) if caps.esearch else None
+        if reset and (status.messages or 0) > BACKFILL_BATCH:
+            # A large folder's first sync: list it, then fetch it newest first in batches.
+            backfill_search = UidSearch("ALL", return_=esearch_all)
+            commands.append(backfill_search)
+            backfill_below = upper
+        else:
+            # UIDNEXT moved (or is unknown): new mail. UIDs are never reused, so the
+            # stored UIDNEXT is where the new ones start.
+            if reset or status.uidnext is None or status.uidnext > last_uidnext:
+                fetch_new = UidFetch(f"{last_uidnext}:*", caps.new_message_items(condstore))
+                commands.append(fetch_new)
+            if not reset and cursor is not None and cursor.backfill is not None:
+                # Kept as it is unless listed now (a sync that fetches new mail only).
+                backfill_below = cursor.backfill
+                if backfill and backfill_below > 1:
+                    backfill_search = UidSearch(
+                        "UID", f"1:{backfill_below - 1}", return_=esearch_all
+                    )
+                    commands.append(backfill_search)
         if not reset and stored and known_range is not None and cursor is not None:
             if (
                 condstore
@@ -285,12 +401,14 @@ class FolderJob:
             reset=reset,
             last_uidnext=last_uidnext,
             condstore=condstore,
+            backfill_search=backfill_search,
+            backfill_below=backfill_below,
         )
 
     def _finish(
         self, plan: _Plan, status: StatusData, completions: Sequence[CommandCompleted]
-    ) -> FolderUpdate:
-        """The folder's update from the answers to ``plan``'s commands."""
+    ) -> tuple[FolderUpdate, list[int]]:
+        """The folder's update from the answers to ``plan``'s commands, and UIDs to backfill."""
         folder = self.folder
         uidvalidity = status.uidvalidity
         assert uidvalidity is not None
@@ -342,13 +460,25 @@ class FolderJob:
                 present = frozenset(flags)
         if plan.search is not None:
             present = frozenset(decode_search(by_command[id(plan.search)]))
-        return FolderUpdate(
+        backfill: list[int] = []
+        backfill_below = plan.backfill_below
+        if plan.backfill_search is not None:
+            backfill = decode_search(by_command[id(plan.backfill_search)])
+            if plan.reset:
+                # The listing is the folder: all of it is below its highest UID + 1.
+                top = max([top, *backfill])
+                backfill_below = top + 1
+            if not any(u < (backfill_below or 0) for u in backfill):
+                backfill_below = None  # nothing (left) below: the backfill is done
+        uidnext = max(last_uidnext, status.uidnext or 0, top + 1)
+        update = FolderUpdate(
             generation=uidvalidity,
             cursor=ImapCursor(
-                uidnext=max(last_uidnext, status.uidnext or 0, top + 1),
+                uidnext=uidnext,
                 # STATUS's HIGHESTMODSEQ is a lower bound of what was fetched: a change
                 # made meanwhile is seen next time.
                 highestmodseq=status.highestmodseq if plan.condstore else None,
+                backfill=backfill_below,
             ).to_json(),
             reset=plan.reset,
             new=tuple(new),
@@ -358,3 +488,5 @@ class FolderJob:
             full_sync=plan.fetch_flags is not None or plan.reset,
             now=self.now,
         )
+        plan.backfill_below = backfill_below
+        return update, backfill

@@ -111,20 +111,17 @@ class ImapSession:
             )
             try:
                 if folder.name in hinted:
-                    update = await job.sync_changed()
+                    await job.sync_changed(target)
                 else:
                     status = statuses[folder.wire_name]
                     if isinstance(status, ProviderError):
                         target.folder_failed(folder.name, str(status))
                         continue
-                    update = await job.sync(status)
+                    await job.sync(status, target)
             except ProviderError as exc:
                 if conn.broken:
                     raise  # the connection is gone: no other folder can be synced either
                 target.folder_failed(folder.name, str(exc))
-                continue
-            if update is not None:
-                await target.apply(folder.name, update)
 
 
 class ImapProvider:
