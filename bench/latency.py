@@ -255,6 +255,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 uid = await writers[account.id].append(
                     "INBOX", sample_message(5000 + n, subject=f"resume probe {n}")
                 )
+                assert uid is not None
                 await trio.sleep(1.0)  # away for a second
                 resumed.append(
                     await resume(running.broadcaster.url, token, since, account.id, uid) - sent

@@ -286,8 +286,8 @@ async def resume_after_an_absence(
             await ws.send_message(json.dumps({"since": last}))
         hello = await receive(ws)
         assert hello["type"] == "hello"
-        got = []
-        ids = []
+        got: list[tuple[str, int]] = []
+        ids: list[int] = []
         while len(got) < len(delivered):
             event = await receive(ws)
             if event["type"] == "new_messages":

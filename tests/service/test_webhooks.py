@@ -20,7 +20,7 @@ import attrs
 import pytest
 import trio
 
-from tests.service_support import running_in_memory, wait_for_state
+from tests.service_support import next_event, running_in_memory, wait_for_state
 from trio_mailsync import cli
 from trio_mailsync.app import serve
 from trio_mailsync.config import parse_config
@@ -214,19 +214,13 @@ async def test_a_batch_is_given_up_after_max_attempts_visibly_and_the_rest_goes_
             await s.start(sink)
             s.receiver.script(Answer(status=500), Answer(status=500), Answer(status=500))
             s.deliver(1)
-            with trio.fail_after(10):
-                async for event in events:
-                    if isinstance(event, DeliveryFailed):
-                        break
+            event = await next_event(events, DeliveryFailed, within=10)
             assert event.consumer == "webhook:test"
             assert "HTTP 500" in event.error
             assert "attempt 3" in event.error
             s.receiver.script(Answer(status=400))  # refused: given up at once
             s.deliver(1)
-            with trio.fail_after(10):
-                async for event in events:
-                    if isinstance(event, DeliveryFailed):
-                        break
+            event = await next_event(events, DeliveryFailed, within=10)
             assert "attempt 1: HTTP 400" in event.error
             s.deliver(1)
             logged = await s.caught_up(sink, 3)
@@ -341,8 +335,8 @@ def test_webhook_config_reads_every_key(monkeypatch: pytest.MonkeyPatch) -> None
     assert first.name == "127.0.0.1"
     assert first.secret.reveal() == "from-env"
     assert "from-env" not in repr(first)
-    assert crm.events == {"new_messages", "message_processed"}
-    assert crm.accounts == {"a"}
+    assert crm.events == frozenset({"new_messages", "message_processed"})
+    assert crm.accounts == frozenset({"a"})
     assert (crm.batch_size, crm.timeout, crm.max_attempts) == (10, 3, 4)
     assert (crm.retry_initial, crm.retry_max) == (2, 60)
     with pytest.raises(ConfigError, match="names another webhook"):

@@ -59,7 +59,9 @@ def update(**fields: object) -> FolderUpdate:
 async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite3"
     db = sqlite3.connect(path)
-    db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    v1 = MIGRATIONS[0]
+    assert isinstance(v1, str)
+    db.executescript(v1 + "PRAGMA user_version = 1;")
     db.execute("INSERT INTO folders VALUES ('alice', 'INBOX', 1700000000, 42, 9001, 2, 10.0, 5.0)")
     columns = (
         "account, folder, uidvalidity, uid, message_id, date, internaldate, sender, recipients, "

@@ -162,9 +162,11 @@ async def test_the_service_goes_on_with_a_backfill_by_itself_and_announces_only_
                     seen.append(event)
                     if isinstance(event, NewMessages):
                         break
+            assert isinstance(event, NewMessages)
             assert [m.uid for m in event.messages] == [uid]
             triggers = [e.trigger for e in seen if isinstance(e, SyncCompleted)]
             # Three syncs' worth of batches: the startup sync, the watcher's catch-up,
             # and one the service asked for because the folder had more.
             assert triggers[-1] == "backfill"
+            assert isinstance(service.store, SQLiteStore)
             assert await store_view(service.store, account) == server_view(mail, "alice", ["INBOX"])
