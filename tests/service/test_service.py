@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import trio
@@ -18,7 +19,9 @@ from tests.service_support import (
     wait_for_state,
 )
 from trio_mailsync.core.config import Config, ServiceSettings
-from trio_mailsync.core.events import AccountState, NewMessages, SyncCompleted
+from trio_mailsync.core.events import AccountState, LoggedEvent, NewMessages, SyncCompleted
+from trio_mailsync.core.model import FolderUpdate
+from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import MemoryMail, MemoryProvider, memory_account
 
 
@@ -168,3 +171,51 @@ async def test_a_sweep_and_a_change_during_a_sync_become_one_sync_serving_both(
             assert [e.trigger for e in completed] == ["manual", "exists", "manual"]
             assert [r.new_messages[0].uid for r in completed[1].results] == [uid]
             assert completed[2].results == completed[1].results
+
+
+class SlowStore(SQLiteStore):
+    """A store whose applies take a second of the worker thread's time (a slow disk)."""
+
+    async def apply(
+        self, account: str, folder: str, update: FolderUpdate, *, notify_from: float
+    ) -> list[LoggedEvent]:
+        def slow_apply() -> list[LoggedEvent]:
+            time.sleep(1.0)
+            return self._database.apply(account, folder, update, notify_from)
+
+        return await trio.to_thread.run_sync(slow_apply)
+
+
+async def test_a_stop_during_a_store_call_loses_no_report(tmp_path: Path) -> None:
+    """Issue 17, finding 13: Ctrl-C while a sync's store call runs announced to nobody.
+
+    The call runs on in its thread and commits; the event is in the log with the row, so
+    a subscriber that resumes after the restart gets it, once.
+    """
+    mail = MemoryMail()
+    mail.add_account("alice")
+    config = Config(
+        accounts=(memory_account("alice", notify_from="all"),),
+        service=ServiceSettings(sweep_interval=600),
+    )
+    path = tmp_path / "s.sqlite3"
+    store = await SlowStore.open(path)
+    with trio.move_on_after(10):
+        async with running_in_memory(config, MemoryProvider(mail), tmp_path, store=store) as s:
+            with s.subscribe() as events:
+                await wait_for_state(s, "alice", AccountState.IDLE, within=10)
+                mail.deliver("alice", subject="during the stop")
+                with trio.fail_after(5):
+                    while s.state("alice") is not AccountState.SYNCING:
+                        await trio.sleep(0.01)
+                await trio.sleep(0.3)  # in the store call
+            # leaving the block stops the service in the middle of the call
+    reopened = await SQLiteStore.open(path)
+    async with running_in_memory(config, MemoryProvider(mail), tmp_path, store=reopened) as s:
+        with s.subscribe(since=0) as events:
+            got = []
+            with trio.move_on_after(1):
+                async for event in events:
+                    if isinstance(event, NewMessages):
+                        got += [m.subject for m in event.messages]
+    assert got == ["during the stop"]
