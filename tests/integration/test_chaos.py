@@ -9,7 +9,11 @@ one-byte writes, or fed garbage; once, Dovecot itself restarts. At the end, with
 - the store equals the server;
 - the healthy account's mail kept arriving promptly while the others were faulted (its
   INBOX by IDLE, its other folders by sweeps that others' hung syncs do not hold up);
-- resident memory stayed bounded.
+- resident memory stayed bounded;
+- a second WebSocket client, disconnected and reconnected at random moments (resuming
+  with ``since``), and a webhook receiver, stopped and restarted at random moments,
+  each ended with every delivered message exactly once (the receiver after
+  de-duplicating by event id, as receivers must).
 
 A short run (20 s, every kind of fault at least once) is part of the default suite;
 ``TRIO_MAILSYNC_CHAOS_SECONDS=600`` makes it long, ``TRIO_MAILSYNC_CHAOS_SEED`` picks
@@ -31,13 +35,20 @@ import pytest
 import trio
 
 from trio_mailsync.app import serve
-from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
+from trio_mailsync.core.config import (
+    Account,
+    BroadcastSettings,
+    Config,
+    ServiceSettings,
+    WebhookSettings,
+)
 from trio_mailsync.providers.imap import IMAPConnection, connect_account, imap_settings
-from trio_mailsync.sinks import open_event_stream
+from trio_mailsync.sinks import EventStreamClosed, EventStreamRejected, open_event_stream
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ensure_installed
 from trio_mailsync.testing.proxy import FaultProxy
+from trio_mailsync.testing.receiver import WebhookReceiver
 
 SECONDS = float(os.environ.get("TRIO_MAILSYNC_CHAOS_SECONDS", "20"))
 SEED = int(os.environ.get("TRIO_MAILSYNC_CHAOS_SEED", "2026"))
@@ -46,12 +57,74 @@ HEALTHY = "chaos1"
 KINDS = ("reset", "reset_after", "stall", "refuse", "slow", "throttle", "garbage", "slice")
 FOLDERS = ("INBOX", "Archive")
 TOKEN = "chaos-token"
+HOOK_SECRET = "chaos-webhook-secret"
 #: The healthy account's mail must reach the client within this, faults elsewhere or not
 #: (Dovecot itself takes about 0.5 s to notice new mail). A bound, not a benchmark.
 HEALTHY_WITHIN = 5.0
 SWEEP_INTERVAL = 3.0
 
 Key = tuple[str, str, int]  # account, folder, UID
+
+
+@attrs.define
+class FlakyConsumers:
+    """A WebSocket client and a webhook receiver that go away and come back at random."""
+
+    rng: random.Random
+    url: str = ""
+    receiver: WebhookReceiver = attrs.field(factory=lambda: WebhookReceiver(HOOK_SECRET))
+    hook_port: int = 0
+    #: What the resuming client got: key -> the ids of the events that reported it.
+    client: dict[Key, list[int]] = attrs.field(factory=dict)
+    ids: list[int] = attrs.field(factory=list)
+    disconnects: int = 0
+    receiver_restarts: int = 0
+
+    async def run_client(self) -> None:
+        """Connect, read for 0.5-3 s, drop the connection, wait, resume after the last id."""
+        since: int | None = None
+        while True:
+            with trio.move_on_after(self.rng.uniform(0.5, 3.0)):
+                try:
+                    async with open_event_stream(self.url, TOKEN, since=since) as events:
+                        async for event in events:
+                            if event["type"] == "hello" and since is None:
+                                since = event["last_id"]
+                            if isinstance(event.get("id"), int):
+                                self.ids.append(event["id"])
+                                since = event["id"]
+                            if event["type"] == "new_messages":
+                                for m in event["messages"]:
+                                    key = (event["account"], m["folder"], m["uid"])
+                                    self.client.setdefault(key, []).append(event["id"])
+                except (OSError, EventStreamClosed, EventStreamRejected):
+                    pass
+            self.disconnects += 1
+            await trio.sleep(self.rng.uniform(0.1, 1.0))
+
+    async def run_receiver(self, *, task_status: trio.TaskStatus[int]) -> None:
+        """Serve for 1-4 s, stop (connections refused) for 0.2-1.5 s, serve again."""
+        with trio.CancelScope() as first:
+            async with trio.open_nursery() as nursery:
+                self.hook_port = await nursery.start(self.receiver.serve)
+                task_status.started(self.hook_port)
+                await trio.sleep(self.rng.uniform(1.0, 4.0))
+                first.cancel()
+        while True:
+            self.receiver_restarts += 1
+            await trio.sleep(self.rng.uniform(0.2, 1.5))
+            with trio.move_on_after(self.rng.uniform(1.0, 4.0)):
+                await self.receiver.serve(self.hook_port)
+
+    def receiver_keys(self) -> dict[Key, set[int]]:
+        """key -> the distinct ids of accepted events that reported it."""
+        got: dict[Key, set[int]] = {}
+        for event in self.receiver.accepted_events():
+            if event["type"] == "new_messages":
+                for m in event["messages"]:
+                    key = (event["account"], m["folder"], m["uid"])
+                    got.setdefault(key, set()).add(event["id"])
+        return got
 
 
 def rss() -> int:
@@ -197,7 +270,9 @@ async def test_nothing_lost_nothing_twice_under_faults(
     memory: list[int] = []
     trail: list[str] = []
 
-    async with proxies_for(dovecot) as (proxies, ports):
+    flaky = FlakyConsumers(random.Random(SEED + 1))
+    async with proxies_for(dovecot) as (proxies, ports), trio.open_nursery() as hooks:
+        await hooks.start(flaky.run_receiver)
         faults = Faults(proxies, dovecot, rng)
         config = Config(
             accounts=tuple(service_accounts(dovecot, ports)),
@@ -210,6 +285,17 @@ async def test_nothing_lost_nothing_twice_under_faults(
                 sync_timeout=10.0,
             ),
             broadcast=BroadcastSettings(port=0, token=TOKEN),
+            webhooks=(
+                WebhookSettings(
+                    name="chaos",
+                    url=f"http://127.0.0.1:{flaky.hook_port}/",
+                    secret=HOOK_SECRET,
+                    timeout=2.0,
+                    max_attempts=10_000,
+                    retry_initial=0.05,
+                    retry_max=0.5,
+                ),
+            ),
         )
         store = await SQLiteStore.open(tmp_path / "chaos.sqlite3")
         try:
@@ -231,6 +317,8 @@ async def test_nothing_lost_nothing_twice_under_faults(
                                 reported.setdefault(key, trio.current_time())
 
                 await nursery.start(read_events)
+                flaky.url = running.broadcaster.url
+                nursery.start_soon(flaky.run_client)
                 with trio.fail_after(60):
                     while any(running.service.state(u).value != "idle" for u in USERS):
                         await trio.sleep(0.1)
@@ -286,7 +374,11 @@ async def test_nothing_lost_nothing_twice_under_faults(
 
                 # Everything delivered is reported, once the faults are gone.
                 with trio.fail_after(60):
-                    while not set(delivered) <= set(reported):
+                    while not (
+                        set(delivered) <= set(reported)
+                        and set(delivered) <= set(flaky.client)
+                        and set(delivered) <= set(flaky.receiver_keys())
+                    ):
                         await trio.sleep(0.2)
                 await running.service.sync_all("manual")
                 await trio.sleep(1.0)  # a late duplicate would show up here
@@ -298,6 +390,7 @@ async def test_nothing_lost_nothing_twice_under_faults(
             }
         finally:
             await store.aclose()
+        hooks.cancel_scope.cancel()
 
     story = "\n".join(faults.log)
     assert delivered, "the generator delivered nothing"
@@ -306,6 +399,17 @@ async def test_nothing_lost_nothing_twice_under_faults(
     assert faults.restart_window is not None, "Dovecot was not restarted"
     assert duplicates == [], story
     assert set(reported) == set(delivered), story
+
+    # The consumers that came and went: each message once, ids only ever going up.
+    assert flaky.disconnects >= 3, flaky.disconnects
+    assert flaky.receiver_restarts >= 2, flaky.receiver_restarts
+    assert flaky.ids == sorted(set(flaky.ids)), "the resuming client got an id twice"
+    assert set(flaky.client) == set(delivered)
+    assert all(len(ids) == 1 for ids in flaky.client.values())
+    hooked = flaky.receiver_keys()
+    assert set(hooked) == set(delivered)
+    assert all(len(ids) == 1 for ids in hooked.values()), "one message in two events"
+    assert all(d.verified for d in flaky.receiver.deliveries)
 
     # The store equals the server.
     for user in USERS:
