@@ -16,7 +16,8 @@ is IDLE-ing it measures:
   each of ``--deliveries`` deliveries to random accounts, and the worker's CPU
   time per delivery (the client's share included); then as many deliveries
   again with a webhook running, to a receiver on loopback (signed POSTs), from
-  the APPEND to the POST's arrival;
+  the APPEND to the POST's arrival; then again with a slow processor (0.5 s per
+  message) added, to the WebSocket client as in the first phase;
 - resume: ``--resumes`` times, a message is APPENDed while a second client is
   away; it reconnects 1 s later with ``since`` = the last id it had, and the
   time from the APPEND to the event reaching it (1 s of which is the wait) is
@@ -59,6 +60,7 @@ from trio_mailsync.core.config import (
     ServiceSettings,
     WebhookSettings,
 )
+from trio_mailsync.core.model import MessageRecord
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import IMAPConnection, Security, connect_account, imap_account
 from trio_mailsync.sinks import open_event_stream
@@ -257,6 +259,21 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 assert uid is not None
                 hook_sent[(account.id, uid)] = sent
             hooked = await webhook_times(receiver, hook_sent)
+            # And again with a slow processor on every new message (a classifier that
+            # takes half a second): the new_messages event must not wait for it.
+            running.service.add_processor(slow_classifier, concurrency=4, timeout=5)
+            processed = []
+            for n, account in enumerate(targets):
+                await trio.sleep(rng.uniform(0.2, 0.4))
+                sent = trio.current_time()
+                uid = await writers[account.id].append(
+                    "INBOX", sample_message(4000 + n, subject=f"processor probe {n}")
+                )
+                assert uid is not None
+                with trio.fail_after(30):
+                    while (account.id, uid) not in arrived:
+                        await arrival.wait()
+                processed.append(arrived[(account.id, uid)] - sent)
             resumed = []
             for n in range(spec["resumes"]):
                 account = targets[n % len(targets)]
@@ -287,8 +304,15 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "append_times": append_times,
         "cpu_per_delivery": cpu / len(targets),
         "webhook_latencies": hooked,
+        "processor_latencies": processed,
         "resumed_latencies": resumed,
     }
+
+
+async def slow_classifier(message: MessageRecord) -> dict[str, str]:
+    """A stand-in for a model call: half a second, and a little CPU."""
+    await trio.sleep(0.5)
+    return {"label": "long" if len(json.dumps(message.subject)) > 20 else "short"}
 
 
 async def webhook_times(
@@ -368,15 +392,17 @@ def report(results: list[dict[str, Any]], deliveries: int) -> None:
     )
     print(
         "| server | accounts | worker CPU per delivery | webhook p50 | webhook max "
-        "| resumed p50 | resumed max |"
+        "| with a slow processor: p50 | max | resumed p50 | resumed max |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         hook = [x * 1000 for x in r["webhook_latencies"]] or [float("nan")]
         back = [x * 1000 for x in r["resumed_latencies"]] or [float("nan")]
+        slow = [x * 1000 for x in r["processor_latencies"]] or [float("nan")]
         print(
             f"| {r['server']} | {r['accounts']:,} | {r['cpu_per_delivery'] * 1000:.2f} ms "
             f"| {percentile(hook, 50):.1f} ms | {max(hook):.1f} ms "
+            f"| {percentile(slow, 50):.1f} ms | {max(slow):.1f} ms "
             f"| {percentile(back, 50):.1f} ms | {max(back):.1f} ms |"
         )
     by = {(r["server"], r["accounts"]): r for r in results}
