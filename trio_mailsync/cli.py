@@ -30,7 +30,12 @@ from trio_mailsync.demo import run_demo
 from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
 from trio_mailsync.providers.imap.transcript import print_transcript
 from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, open_event_stream
-from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path, read_failures
+from trio_mailsync.stores.sqlite import (
+    SQLiteStore,
+    default_store_path,
+    read_degraded,
+    read_failures,
+)
 from trio_mailsync.sync import SyncEngine
 
 TOKEN_ENV = "TRIO_MAILSYNC_TOKEN"  # noqa: S105 (the name of the variable)
@@ -138,6 +143,8 @@ def _summary(result: SyncResult) -> str:
     )
     if result.folder_errors:
         text += f" ({len(result.folder_errors)} folder errors)"
+    if result.degraded:
+        text += f"; {result.degraded} stored degraded (see `trio-mailsync degraded`)"
     if result.more:
         text += f"; more to fetch in {', '.join(result.more)}"
     return text
@@ -248,6 +255,25 @@ def _failures(store: Path, out: TextIO, err: TextIO) -> int:
         file=out,
     )
     print(f"{len(rows)} event(s) given up; their ids are in the log until retention", file=err)
+    return 0
+
+
+def _degraded(store: Path, out: TextIO, err: TextIO) -> int:
+    try:
+        rows = read_degraded(store)
+    except StoreError as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    if not rows:
+        print("every stored message was read whole", file=out)
+        return 0
+    print(
+        _table(
+            ["account", "folder", "uid", "subject", "why"],
+            [[a, f, str(u), subject or "", why] for a, f, u, subject, why in rows],
+        ),
+        file=out,
+    )
     return 0
 
 
@@ -458,6 +484,14 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     failures.add_argument("--config", required=True, type=Path, help="TOML config file")
     failures.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
 
+    degraded = commands.add_parser(
+        "degraded",
+        help="list messages the server's answers for could not be read whole (works while "
+        "serve runs)",
+    )
+    degraded.add_argument("--config", required=True, type=Path, help="TOML config file")
+    degraded.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
+
     check = commands.add_parser("check", help="check the config and try each account's login")
     check.add_argument("--config", required=True, type=Path, help="TOML config file")
 
@@ -531,7 +565,7 @@ def _command(
             with open(args.file, "rb") as f:
                 return print_transcript(f, out)
         return print_transcript(sys.stdin.buffer, out)
-    if args.command in ("sync", "check", "serve", "failures"):
+    if args.command in ("sync", "check", "serve", "failures", "degraded"):
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -542,6 +576,8 @@ def _command(
         store = args.store or config.store_path or default_store_path()
         if args.command == "failures":
             return _failures(store, out, err)
+        if args.command == "degraded":
+            return _degraded(store, out, err)
         if args.command == "sync" and args.concurrency < 1:
             print("error: --concurrency must be at least 1", file=err)
             return 2

@@ -55,6 +55,7 @@ from trio_mailsync.protocol import (
     UidFetch,
     UidSearch,
     UidStore,
+    UnparsedResponse,
     Unselect,
     UntaggedStatus,
     XOAuth2,
@@ -415,6 +416,35 @@ def test_streaming_fetch_delivers_items_at_once() -> None:
     assert isinstance(second, CommandData)
     assert isinstance(done, CommandCompleted)
     assert done.data == ()
+
+
+def test_one_unreadable_fetch_response_costs_that_message_only() -> None:
+    """A content error is listed by the command's completion; the connection carries on."""
+    client = ready_client(selected=True)
+    fetch = UidFetch("1:*", ("UID", "FLAGS", "ENVELOPE"))
+    client.send(fetch)
+    client.receive_data(
+        b"* 1 FETCH (UID 7 FLAGS ())\r\n"
+        b'* 2 FETCH (UID 8 FLAGS () ENVELOPE ("date" "subject" (("a" NIL "b" "c")) oops\r\n'
+        b"* 3 FETCH (UID 9 FLAGS ())\r\n"
+        b"A3 OK done\r\n"
+    )
+    (done,) = completed(client)
+    assert done.ok
+    assert [d.uid for d in done.data if isinstance(d, FetchData)] == [7, 9]
+    (bad,) = done.unparsed
+    assert (bad.kind, bad.number, bad.uid) == ("FETCH", 2, 8)
+    assert not client.broken
+    client.send(Noop())
+    client.receive_data(b"A4 OK\r\n")
+    assert completed(client)[0].ok
+    # Streamed, it arrives as the command's data too.
+    client.send(UidFetch("1:*", ("UID", "ENVELOPE"), stream=True))
+    client.receive_data(b"* 1 FETCH (UID 7 ENVELOPE (\r\nA5 OK\r\n")
+    item, end = events(client)
+    assert isinstance(item, CommandData)
+    assert isinstance(item.response, UnparsedResponse)
+    assert isinstance(end, CommandCompleted)
 
 
 def test_noop_collects_updates() -> None:

@@ -11,6 +11,7 @@ from trio_mailsync.protocol import (
     ConnectionClosed,
     RemoteProtocolError,
     ResponseParser,
+    UnparsedResponse,
 )
 
 from .corpus import corpus
@@ -69,3 +70,42 @@ def test_eof_inside_a_literal_is_an_error() -> None:
     parser.receive_data(b"")
     with pytest.raises(RemoteProtocolError, match="closed in the middle"):
         parser.next_response()
+
+
+def _boundaries() -> list[int]:
+    """The offsets where each response of the corpus ends."""
+    parser = ResponseParser()
+    parser.receive_data(CORPUS)
+    ends = []
+    while parser.next_response() is not NEED_DATA:
+        ends.append(parser.offset)
+    return ends
+
+
+BOUNDARIES = _boundaries()
+GARBLED = (
+    b'* 3 FETCH (UID 5 FLAGS () ENVELOPE ("date" ("unbalanced) BODY[] {5}\r\nhello)\r\n',
+    b"* STATUS INBOX MESSAGES 1\r\n",
+    b"* 2 FETCH (UID)\r\n",
+    b"* SEARCH 1 2 x\r\n",
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=len(BOUNDARIES) - 1),
+    st.sampled_from(GARBLED),
+    st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=50),
+)
+def test_an_unreadable_response_loses_nothing_around_it(
+    at: int, garbled: bytes, sizes: list[int]
+) -> None:
+    """Inserted anywhere, in any chunking: itself unparsed, every other response intact."""
+    cut = BOUNDARIES[at]
+    data = CORPUS[:cut] + garbled + CORPUS[cut:]
+    repeated = (sizes * (len(data) // len(sizes) + 1))[: len(data)]
+    got = parse_all(data, chunks=repeated)
+    before, (odd, *after) = got[: at + 1], got[at + 1 :]
+    assert isinstance(odd, UnparsedResponse)
+    assert (odd.raw, odd.offset) == (garbled, cut)
+    assert before + after == WHOLE

@@ -35,6 +35,7 @@ from trio_mailsync.protocol import (
     StatusData,
     TaggedResponse,
     UnknownData,
+    UnparsedResponse,
     UntaggedStatus,
     VanishedData,
 )
@@ -592,23 +593,41 @@ def test_internaldate_forms() -> None:
 
 
 @pytest.mark.parametrize(
+    ("data", "message", "kind", "uid"),
+    [
+        (b"* 1 FETCH (UID)\r\n", "FETCH item without a value", "FETCH", None),
+        (b"* 1 FETCH (UID 1\r\n", "ended in the middle", "FETCH", 1),
+        (b"* 1 FETCH (UID 1))\r\n", "unexpected data at the end", "FETCH", 1),
+        (b"* 1 FETCH (UID abc)\r\n", "bad FETCH UID", "FETCH", None),
+        (b"* 1 FETCH UID 1\r\n", "expected a parenthesized list", "FETCH", 1),
+        (b'* LIST (\\Noselect) "/"\r\n', "ended in the middle", "LIST", None),
+        (b"* STATUS INBOX MESSAGES 1\r\n", "STATUS needs", "STATUS", None),
+        (b"* SEARCH 1 2 x\r\n", "unexpected data in SEARCH", "SEARCH", None),
+        (b"* VANISHED (LATER) 1\r\n", "EARLIER", "VANISHED", None),
+    ],
+)
+def test_an_unreadable_untagged_response_is_kept_and_the_stream_goes_on(
+    data: bytes, message: str, kind: str, uid: int | None
+) -> None:
+    """A content error costs that response only: the next one is read as usual."""
+    first, after = parse_all(data + b"* 7 EXISTS\r\n")
+    assert isinstance(first, UnparsedResponse)
+    assert message in first.reason
+    assert (first.kind, first.uid, first.offset, first.raw) == (kind, uid, 0, data)
+    assert after == ExistsData(count=7)
+
+
+@pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"* 1 FETCH (UID)\r\n", "FETCH item without a value"),
-        (b"* 1 FETCH (UID 1\r\n", "ended in the middle"),
-        (b"* 1 FETCH (UID 1))\r\n", "unexpected data at the end"),
-        (b"* 1 FETCH (UID abc)\r\n", "bad FETCH UID"),
-        (b"* 1 FETCH UID 1\r\n", "expected a parenthesized list"),
         (b"A1 MAYBE done\r\n", "not OK, NO or BAD"),
         (b"\r\n", "expected a tagged"),
-        (b'* LIST (\\Noselect) "/"\r\n', "ended in the middle"),
-        (b"* STATUS INBOX MESSAGES 1\r\n", "STATUS needs"),
-        (b"* SEARCH 1 2 x\r\n", "unexpected data in SEARCH"),
-        (b"* VANISHED (LATER) 1\r\n", "EARLIER"),
+        (b"* 1 FETCH (BODY (" + b"(" * 70 + b")\r\n", "nested deeper"),
         (b"* 1 FETCH (BODY[] {3}\r\nab", None),
     ],
 )
-def test_malformed_input_raises_remote_protocol_error(data: bytes, message: str | None) -> None:
+def test_malformed_framing_raises_remote_protocol_error(data: bytes, message: str | None) -> None:
+    """What cannot be tied to a command, or breaks a limit, is fatal for the stream."""
     if message is None:
         # Incomplete, not malformed: the parser waits.
         assert parse_all_incomplete(data)
@@ -626,13 +645,14 @@ def parse_all_incomplete(data: bytes) -> bool:
     return parser.next_response() is NEED_DATA
 
 
-def test_error_offset_counts_from_start_of_stream() -> None:
-    data = b"* 1 EXISTS\r\n* 2 FETCH (UID x)\r\n"
-    with pytest.raises(RemoteProtocolError) as info:
-        parse_all(data)
-    # The fault is inside the second response, which starts at byte 12.
-    assert info.value.offset is not None
-    assert 12 <= info.value.offset < len(data)
+def test_an_unreadable_response_has_its_offset_in_the_stream_and_a_redacted_repr() -> None:
+    data = b"* 1 EXISTS\r\n* 2 FETCH (UID x BODY[] {40}\r\n" + b"A" * 40 + b")\r\n"
+    _, unparsed = parse_all(data)
+    assert isinstance(unparsed, UnparsedResponse)
+    assert unparsed.offset == 12
+    assert unparsed.number == 2
+    assert unparsed.raw == data[12:]
+    assert "A" * 30 not in repr(unparsed)
 
 
 # ---------------------------------------------------------------- RFC examples, in bulk

@@ -17,6 +17,7 @@ from trio_mailsync.protocol import (
     Plain,
     RemoteProtocolError,
     Secret,
+    UnparsedResponse,
     XOAuth2,
 )
 
@@ -84,6 +85,16 @@ def test_remote_error_snippets_redact_token_like_data() -> None:
     client.receive_data(b"* OK hi\r\n" + b"* 1 FETCH (" + echoed + b"\r\n")
     events_before = client.next_event()
     assert events_before is not None
+    # Unreadable but whole: kept as an UnparsedResponse, whose repr and reason redact.
+    unparsed = client.next_event()
+    assert isinstance(unparsed, UnparsedResponse)
+    for text in (repr(unparsed), unparsed.reason):
+        assert echoed.decode()[:30] not in text
+    assert "<redacted>" in repr(unparsed)
+    # A tagged line that cannot be read is fatal, and its snippet is redacted too.
+    client = Client()
+    client.receive_data(b"* OK hi\r\n" + b"A1 " + echoed + b"\r\n")
+    client.next_event()
     with pytest.raises(RemoteProtocolError) as info:
         client.next_event()
     message = str(info.value)

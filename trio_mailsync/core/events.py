@@ -242,6 +242,7 @@ def _message(m: MessageRecord) -> dict[str, Any]:
         "email_id": m.email_id,
         "thread_id": m.thread_id,
         "labels": None if m.labels is None else list(m.labels),
+        "degraded": m.degraded,
     }
 
 
@@ -263,6 +264,7 @@ def _record(account: str, d: Mapping[str, Any]) -> MessageRecord:
         email_id=d.get("email_id"),
         thread_id=d.get("thread_id"),
         labels=None if labels is None else tuple(labels),
+        degraded=d.get("degraded"),
     )
 
 
@@ -270,6 +272,7 @@ def _result(r: SyncResult) -> dict[str, Any]:
     return {
         "account": r.account,
         "new": len(r.new_messages),
+        "degraded": r.degraded,
         "changed": len(r.flag_changes),
         "deleted": len(r.deletions),
         "folders_checked": r.folders_checked,

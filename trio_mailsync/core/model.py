@@ -83,6 +83,10 @@ class MessageRecord:
     thread_id: str | None = None
     #: Labels, where the provider has them (Gmail).
     labels: tuple[str, ...] | None = None
+    #: Why the message could not be read whole (the server's answer for it was
+    #: unreadable): the fields are what a simpler fetch found, or only the uid.
+    #: ``None``: read whole.
+    degraded: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -184,6 +188,11 @@ class SyncResult:
     folder_errors: tuple[tuple[str, str], ...] = ()
     #: Folders with more to fetch (a large folder's first sync goes on in the next sync).
     more: tuple[str, ...] = ()
+
+    @property
+    def degraded(self) -> int:
+        """New messages that could not be read whole (``MessageRecord.degraded``)."""
+        return sum(1 for m in self.new_messages if m.degraded is not None)
 
     @property
     def ok(self) -> bool:

@@ -38,6 +38,7 @@ from ._responses import (
     ResponseStatus,
     StatusData,
     TaggedResponse,
+    UnparsedResponse,
     UntaggedStatus,
 )
 from ._states import ConnectionState, IdleState
@@ -425,6 +426,12 @@ class Client:
     def _owner(self, response: Response) -> _Running | None:
         if isinstance(response, ESearchData) and response.tag is not None:
             return self._running.get(response.tag)
+        if isinstance(response, UnparsedResponse):
+            # Whoever would have claimed it, had it been readable: by its name.
+            for running in self._running.values():
+                if response.kind is not None and _would_claim(running.command, response.kind):
+                    return running
+            return None
         if isinstance(response, StatusData):
             # Pipelined STATUS commands: match by mailbox name first.
             for running in self._running.values():
@@ -435,6 +442,23 @@ class Client:
             if running.command.claims(response):
                 return running
         return None
+
+
+#: Untagged response names, and the commands that claim them (by the words of their names).
+_CLAIMED_BY = {
+    "FETCH": ("FETCH", "STORE"),
+    "STATUS": ("STATUS",),
+    "LIST": ("LIST",),
+    "LSUB": ("LSUB",),
+    "SEARCH": ("SEARCH",),
+    "ESEARCH": ("SEARCH",),
+    "VANISHED": ("FETCH", "STORE", "EXPUNGE"),
+}
+
+
+def _would_claim(command: Command, kind: str) -> bool:
+    words = command.name.split()
+    return any(word in words for word in _CLAIMED_BY.get(kind, ()))
 
 
 def _same_mailbox(name: str | bytes, response: StatusData) -> bool:

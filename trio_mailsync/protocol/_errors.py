@@ -25,13 +25,18 @@ class RemoteProtocolError(ProtocolError):
 
     ``offset`` is the position of the fault in the bytes received on this
     connection, counted from the first byte; ``snippet`` is a short, redacted
-    excerpt around it.
+    excerpt around it. ``limit`` is true when the server went past one of the
+    :class:`Limits` (line, literal, depth, a command's data): never recovered from,
+    even inside an otherwise readable response.
     """
 
-    def __init__(self, message: str, *, offset: int | None = None, snippet: bytes = b"") -> None:
+    def __init__(
+        self, message: str, *, offset: int | None = None, snippet: bytes = b"", limit: bool = False
+    ) -> None:
         self.message = message
         self.offset = offset
         self.snippet = redact(snippet)
+        self.limit = limit
         super().__init__(message, offset, self.snippet)
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ._commands import Command
-from ._responses import Event, Response, ResponseCode, ResponseStatus
+from ._responses import Event, Response, ResponseCode, ResponseStatus, UnparsedResponse
 
 __all__ = ["CommandCompleted", "CommandData", "Greeting", "IdleAccepted", "IdleRejected"]
 
@@ -38,6 +38,11 @@ class CommandCompleted(Event):
     @property
     def ok(self) -> bool:
         return self.status is ResponseStatus.OK
+
+    @property
+    def unparsed(self) -> tuple[UnparsedResponse, ...]:
+        """Its responses that were whole but could not be read (content errors)."""
+        return tuple(d for d in self.data if isinstance(d, UnparsedResponse))
 
 
 @attrs.frozen(kw_only=True)

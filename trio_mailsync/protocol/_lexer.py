@@ -71,7 +71,7 @@ class Cursor:
             self.toks = TOKENS.findall(self.frame.lines[self.li], self.pos if self.li == 0 else 0)
         return self.toks
 
-    def error(self, message: str) -> RemoteProtocolError:
+    def error(self, message: str, *, limit: bool = False) -> RemoteProtocolError:
         line = self.frame.lines[self.li]
         start = self.pos if self.li == 0 else 0
         pos = start
@@ -83,7 +83,10 @@ class Cursor:
             else:
                 pos = len(line)
         return RemoteProtocolError(
-            message, offset=self.frame.offsets[self.li] + pos, snippet=snippet_at(line, pos)
+            message,
+            offset=self.frame.offsets[self.li] + pos,
+            snippet=snippet_at(line, pos),
+            limit=limit,
         )
 
     def at_end(self) -> bool:
@@ -131,7 +134,7 @@ class Cursor:
                 depth += 1
                 if depth > max_depth:
                     self.ti = i
-                    raise self.error(f"lists nested deeper than {max_depth}")
+                    raise self.error(f"lists nested deeper than {max_depth}", limit=True)
                 cur = []
                 add = cur.append
                 continue

@@ -62,6 +62,7 @@ from ._responses import (
     StatusData,
     TaggedResponse,
     UnknownData,
+    UnparsedResponse,
     UntaggedStatus,
     Value,
     VanishedData,
@@ -343,6 +344,44 @@ _STATUSES = {s.value.encode(): s for s in ResponseStatus}
 _TAGGED_STATUSES = {b"OK": ResponseStatus.OK, b"NO": ResponseStatus.NO, b"BAD": ResponseStatus.BAD}
 
 
+def _parse_star(frame: Frame, max_depth: int, utf8: bool) -> Response:
+    line = frame.lines[0]
+    if len(frame.lines) == 1:
+        hot = UID_FLAGS.match(line)
+        if hot is not None:
+            return parse_uid_flags(hot)
+        # A quote rules the simple form out; looking for one is cheaper than failing.
+        simple = None if b'"' in line else SIMPLE_FETCH.match(line)
+        if simple is not None:
+            fetch = parse_simple_fetch(simple)
+            if fetch is not None:
+                return fetch
+    return _parse_untagged(frame, max_depth, utf8)
+
+
+_UNPARSED_HEAD = re.compile(rb"\* +(?:(\d+) +)?([A-Za-z][A-Za-z0-9.-]*)")
+_UID_HINT = re.compile(rb"[( ]UID +(\d{1,19})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def _unparsed(frame: Frame, reason: str) -> UnparsedResponse:
+    """An untagged response that is whole but unreadable: a content error, not a framing one.
+
+    Its bytes are kept; its name, message number and a ``UID n`` are looked for by plain
+    searches, so that the caller can tell which command and which message it concerns.
+    """
+    line = frame.lines[0]
+    head = _UNPARSED_HEAD.match(line)
+    number = int(head.group(1)) if head is not None and head.group(1) else None
+    kind = head.group(2).decode("ascii").upper() if head is not None else None
+    uid_hint = _UID_HINT.search(line)
+    uid = int(uid_hint.group(1)) if uid_hint is not None else None
+    if uid is not None and not 0 < uid < 2**32:
+        uid = None
+    return UnparsedResponse(
+        kind=kind, number=number, uid=uid, reason=reason, offset=frame.offsets[0], raw=frame.raw()
+    )
+
+
 def _parse_frame(frame: Frame, max_depth: int, utf8: bool) -> Response:
     line = frame.lines[0]
     first = line[:1]
@@ -355,22 +394,14 @@ def _parse_frame(frame: Frame, max_depth: int, utf8: bool) -> Response:
         code, text = _resp_text(line, 0)
         return UntaggedStatus(status=ResponseStatus.OK, code=code, text=text)
     if first == b"*":
-        if len(frame.lines) == 1:
-            hot = UID_FLAGS.match(line)
-            if hot is not None:
-                return parse_uid_flags(hot)
-            # A quote rules the simple form out; looking for one is cheaper than failing.
-            simple = None if b'"' in line else SIMPLE_FETCH.match(line)
-            if simple is not None:
-                fetch = parse_simple_fetch(simple)
-                if fetch is not None:
-                    return fetch
         try:
-            return _parse_untagged(frame, max_depth, utf8)
+            return _parse_star(frame, max_depth, utf8)
+        except RemoteProtocolError as exc:
+            if exc.limit:
+                raise
+            return _unparsed(frame, exc.message)
         except ValueError as exc:  # conversions of names and numbers
-            raise RemoteProtocolError(
-                str(exc), offset=frame.offsets[0], snippet=line[:48]
-            ) from None
+            return _unparsed(frame, str(exc))
     m = _TAGGED.match(line)
     if m is None:
         raise RemoteProtocolError(

@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 import attrs
 
+from ._errors import redact
 from ._seqset import SequenceSet
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "StatusData",
     "TaggedResponse",
     "UnknownData",
+    "UnparsedResponse",
     "UntaggedStatus",
     "Value",
     "VanishedData",
@@ -397,6 +399,33 @@ class UnknownData(Event):
     raw: bytes
 
 
+@attrs.frozen(kw_only=True, repr=False)
+class UnparsedResponse(Event):
+    """An untagged response that was framed whole but could not be read: a content error.
+
+    The stream is still in step, so the connection and the command in flight carry
+    on; the command's completion lists it (``CommandCompleted.unparsed``). ``kind`` is
+    the response's name where it could be seen (``FETCH``, ``STATUS``...), ``number`` the
+    message number of ``* n FETCH``, and ``uid`` a ``UID n`` found in it by a plain
+    search: a hint for recovering the message, not a parsed value. ``raw`` is the whole
+    response (lines and literals), ``offset`` where it starts in the stream.
+    """
+
+    kind: str | None
+    number: int | None
+    uid: int | None
+    reason: str
+    offset: int
+    raw: bytes
+
+    def __repr__(self) -> str:
+        # The raw bytes may hold anything (a message's headers): only a redacted snippet.
+        return (
+            f"UnparsedResponse(kind={self.kind!r}, number={self.number!r}, uid={self.uid!r}, "
+            f"reason={self.reason!r}, offset={self.offset}, raw={redact(self.raw)!r}...)"
+        )
+
+
 Response: TypeAlias = (
     TaggedResponse
     | UntaggedStatus
@@ -414,4 +443,5 @@ Response: TypeAlias = (
     | ESearchData
     | VanishedData
     | UnknownData
+    | UnparsedResponse
 )

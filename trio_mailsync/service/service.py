@@ -81,6 +81,8 @@ class ServiceStatistics:
     pruned: int = 0
     #: Logged events a consumer (a webhook) gave up on after its attempts.
     gave_up: int = 0
+    #: New messages stored degraded: the server's answer for them could not be read.
+    degraded: int = 0
 
 
 class _Reply:
@@ -448,6 +450,7 @@ class SyncService:
                 timeout=self.config.service.sync_timeout,
             )
             self.stats.syncs += 1
+            self.stats.degraded += result.degraded
             account.error = result.error
             if result.error is None:
                 account.crashed = None

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 import attrs
 import trio
@@ -154,15 +154,17 @@ def default_store_path() -> Path:
     return Path(state) / "trio-mailsync" / "mailsync.sqlite3"
 
 
-_COLUMNS = (
+# The messages' columns as version 3 had them (its migration reads them), and now.
+_V3_COLUMNS = (
     "account, folder, generation, uid, message_id, date, internaldate, sender, recipients, "
     "subject, flags, size, version, email_id, thread_id, labels"
 )
+_COLUMNS = _V3_COLUMNS + ", degraded"
 # Queries built from the constant column list above, never from data.
 _SELECT = f"SELECT {_COLUMNS} FROM messages WHERE account = ?"  # noqa: S608
 _INSERT = (
     f"INSERT OR IGNORE INTO messages ({_COLUMNS}, announced, first_seen) "  # noqa: S608
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _IN_FOLDER = "account = ? AND folder = ? AND generation = ?"
 
@@ -189,6 +191,7 @@ def _row(record: MessageRecord) -> tuple[object, ...]:
         record.email_id,
         record.thread_id,
         None if record.labels is None else json.dumps(list(record.labels)),
+        record.degraded,
     )
 
 
@@ -216,6 +219,7 @@ def _record(row: sqlite3.Row) -> MessageRecord:
         email_id=row["email_id"],
         thread_id=row["thread_id"],
         labels=None if labels is None else tuple(json.loads(labels)),
+        degraded=row["degraded"] if "degraded" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -306,7 +310,7 @@ def _to_v3(db: sqlite3.Connection) -> None:
         )
     db.row_factory = sqlite3.Row
     pending = db.execute(
-        f"SELECT {_COLUMNS} FROM messages WHERE announced = 0 "  # noqa: S608
+        f"SELECT {_V3_COLUMNS} FROM messages WHERE announced = 0 "  # noqa: S608
         "ORDER BY account, folder, first_seen, uid"
     ).fetchall()
     by_folder: dict[tuple[str, str], list[MessageRecord]] = {}
@@ -321,9 +325,16 @@ def _to_v3(db: sqlite3.Connection) -> None:
     db.execute("UPDATE messages SET announced = 1 WHERE announced = 0")
 
 
+# Version 4: why a message could not be read whole (issue 11), NULL when it was.
+_V4 = """
+    ALTER TABLE messages ADD COLUMN degraded TEXT;
+    CREATE INDEX messages_degraded ON messages (account) WHERE degraded IS NOT NULL;
+"""
+
+
 # Each entry moves the schema one version up; never edit a released one. A string is
 # run statement by statement; a function gets the connection. Both run in one transaction.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3, _V4]
 
 
 #: Messages per logged event at most: a 60,000-message first sync becomes many events of
@@ -738,25 +749,39 @@ class _Database:
         return events
 
 
-def read_failures(path: str | os.PathLike[str]) -> list[tuple[str, int, float, str]]:
-    """The events consumers gave up on, read from the store at ``path`` without taking it.
+def _read_only(path: str | os.PathLike[str], query: str) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` from the store at ``path``, read without taking it.
 
-    For ``trio-mailsync failures`` while ``serve`` holds the store (WAL lets a reader
-    in). (consumer, event id, time, error), oldest first.
+    For the CLI's listings while ``serve`` holds the store (WAL lets a reader in).
     """
     if not Path(path).is_file():
         raise StoreError(f"{path}: no such store")
     try:
         db = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
         try:
-            rows = db.execute(
-                "SELECT consumer, event_id, time, error FROM failures ORDER BY time, event_id"
-            ).fetchall()
+            return [tuple(row) for row in db.execute(query).fetchall()]
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot be read as a store of this version ({exc})") from None
+
+
+def read_failures(path: str | os.PathLike[str]) -> list[tuple[str, int, float, str]]:
+    """The events consumers gave up on: (consumer, event id, time, error), oldest first."""
+    rows = _read_only(
+        path, "SELECT consumer, event_id, time, error FROM failures ORDER BY time, event_id"
+    )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def read_degraded(path: str | os.PathLike[str]) -> list[tuple[str, str, int, str | None, str]]:
+    """Messages that could not be read whole: (account, folder, uid, subject, why)."""
+    rows = _read_only(
+        path,
+        "SELECT account, folder, uid, subject, degraded FROM messages "
+        "WHERE degraded IS NOT NULL ORDER BY account, folder, uid",
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 class SQLiteStore:

@@ -90,6 +90,12 @@ class Behavior:
     on_command: Hook | None = None
     #: Server TLS context offered by STARTTLS (when STARTTLS is in capabilities).
     starttls_context: ssl.SSLContext | None = None
+    #: Message ids (``Message-ID`` headers, as written) whose ENVELOPE is sent broken: an
+    #: unbalanced quote inside it, as servers mangle odd headers (the response stays
+    #: framed: it is the content that cannot be read).
+    broken_envelopes: set[str] = attrs.field(factory=set)
+    #: The same, for every FETCH answer about the message (the fallback fails too).
+    broken_fetches: set[str] = attrs.field(factory=set)
 
 
 @attrs.define
@@ -937,12 +943,33 @@ async def _uid_fetch(s: Session, tag: str, args: list[Value]) -> None:
         items.insert(0, "UID")
     # Sequence numbers by identity, once: index() per message is quadratic in big folders.
     numbers = {id(m): n for n, m in enumerate(folder.messages, 1)}
+    broken = s.server.behavior.broken_envelopes | s.server.behavior.broken_fetches
     for message in messages:
         seq = numbers[id(message)]
         parts = [_fetch_item(s, folder, message, item) for item in items]
+        if broken and _message_id(message.body) in broken:
+            parts = _broken(s.server.behavior, message, items, parts)
         await s.send_raw(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
         s.seen_modseq[message.uid] = message.modseq
     await s.send(f"{tag} OK UID FETCH completed".encode())
+
+
+def _message_id(body: bytes) -> str | None:
+    match = re.search(rb"^Message-ID:[ \t]*(\S+)", body.split(b"\r\n\r\n", 1)[0], re.I | re.M)
+    return None if match is None else match.group(1).decode("ascii", "replace")
+
+
+def _broken(
+    behavior: Behavior, message: StoredMessage, items: list[str], parts: list[bytes]
+) -> list[bytes]:
+    """``parts`` with an unbalanced quote where the behaviour says (see ``Behavior``)."""
+    mid = _message_id(message.body)
+    if mid in behavior.broken_fetches:
+        return [b"UID %d" % message.uid, b'FLAGS () ENVELOPE ("unterminated']
+    return [
+        b'ENVELOPE ("unterminated' if item.upper() == "ENVELOPE" else part
+        for item, part in zip(items, parts, strict=True)
+    ]
 
 
 async def _uid_store(s: Session, tag: str, args: list[Value]) -> None:

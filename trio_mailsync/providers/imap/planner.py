@@ -32,6 +32,7 @@ The store keeps, per folder, UIDVALIDITY as the generation and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import attrs
@@ -59,9 +60,16 @@ from trio_mailsync.providers.imap.connection import (
     decode_status,
 )
 from trio_mailsync.providers.imap.folders import FolderInfo
-from trio_mailsync.providers.imap.records import lasting_flags, record_from_fetch
+from trio_mailsync.providers.imap.records import (
+    FALLBACK_HEADERS,
+    lasting_flags,
+    record_from_fetch,
+    record_from_headers,
+)
 
 __all__ = ["STATUS_ITEMS", "Capabilities", "FolderJob", "ImapCursor"]
+
+logger = logging.getLogger(__name__)
 
 #: What STATUS is asked for every folder (plus HIGHESTMODSEQ with CONDSTORE).
 STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY")
@@ -160,6 +168,8 @@ class _Plan:
     #: Lists the UIDs still to backfill (below ``backfill_below``), newest fetched first.
     backfill_search: UidSearch | None = None
     backfill_below: int | None = None
+    #: New messages whose FETCH answer could not be read: uid -> why (set by ``_finish``).
+    unreadable: dict[int, str] = attrs.field(factory=dict)
 
     def signature(self) -> list[str]:
         return [repr(c) for c in self.commands]
@@ -195,6 +205,8 @@ class FolderJob:
             except _Recreated as recreated:
                 status = recreated.status  # plan again from the folder EXAMINE saw
                 continue
+            if plan.unreadable:
+                update = await self._recover(update, plan.unreadable)
             await target.apply(self.folder.name, update)
             if plan.backfill_below is not None:
                 await self._backfill(update, plan.backfill_below, backfill, target)
@@ -202,6 +214,84 @@ class FolderJob:
         raise ProviderError(
             f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
         )
+
+    def _unreadable(self, done: CommandCompleted, above: int) -> dict[int, str]:
+        """The new messages (uid >= ``above``) whose FETCH answers could not be read."""
+        found: dict[int, str] = {}
+        for unparsed in done.unparsed:
+            if unparsed.kind != "FETCH":
+                continue
+            if unparsed.uid is None:
+                # Not even a UID to tie it to a message: it cannot be stored.
+                logger.warning(
+                    "%s: %s: an unreadable FETCH answer without a UID (message %s): %s",
+                    self.account_id,
+                    self.folder.name,
+                    unparsed.number,
+                    unparsed.reason,
+                )
+            elif unparsed.uid >= above:
+                found[unparsed.uid] = unparsed.reason
+        return found
+
+    async def _recover(self, update: FolderUpdate, unreadable: dict[int, str]) -> FolderUpdate:
+        """``update`` with the unreadable new messages added, from a simpler fetch.
+
+        UID, FLAGS, INTERNALDATE, RFC822.SIZE and the headers the record needs as text,
+        read with the ``email`` parser; a message whose second answer cannot be read
+        either is stored with its uid alone. Each is marked ``degraded`` with the reason.
+        """
+        uids = sorted(unreadable)
+        headers = " ".join(FALLBACK_HEADERS)
+        fetch = UidFetch(
+            SequenceSet.from_ids(uids),
+            (
+                "UID",
+                "FLAGS",
+                "INTERNALDATE",
+                "RFC822.SIZE",
+                f"BODY.PEEK[HEADER.FIELDS ({headers})]",
+            ),
+        )
+        leave = Unselect() if self.caps.unselect else Close()
+        done = await self.conn.run_many([Examine(self.folder.wire_name), fetch, leave])
+        self.conn.selected = None
+        by_uid = {}
+        if done[0].ok and done[1].ok:
+            by_uid = {item.uid: item for item in decode_fetch(done[1])[0] if item.uid in unreadable}
+        records = []
+        for uid in uids:
+            reason = f"the server's answer could not be read ({unreadable[uid]})"
+            item = by_uid.get(uid)
+            if item is not None:
+                records.append(
+                    record_from_headers(
+                        self.account_id,
+                        self.folder.name,
+                        update.generation,
+                        item,
+                        f"{reason}; headers from a simpler fetch",
+                    )
+                )
+            else:
+                records.append(
+                    MessageRecord(
+                        account=self.account_id,
+                        folder=self.folder.name,
+                        generation=update.generation,
+                        uid=uid,
+                        degraded=f"{reason}; nothing more could be read",
+                    )
+                )
+            logger.warning(
+                "%s: %s: UID %d stored degraded: %s",
+                self.account_id,
+                self.folder.name,
+                uid,
+                records[-1].degraded,
+            )
+        new = sorted([*update.new, *records], key=lambda r: r.uid)
+        return attrs.evolve(update, new=tuple(new))
 
     async def _backfill(
         self, update: FolderUpdate, below: int, uids: list[int], target: SyncTarget
@@ -241,16 +331,17 @@ class FolderJob:
             ]
             # Below the batch's lowest UID nothing is fetched yet; none left: done.
             cursor = attrs.evolve(cursor, backfill=min(batch) if uids else None)
-            await target.apply(
-                self.folder.name,
-                FolderUpdate(
-                    generation=update.generation,
-                    cursor=cursor.to_json(),
-                    baseline=True,
-                    new=tuple(sorted(records, key=lambda r: r.uid)),
-                    now=self.now,
-                ),
+            batch_update = FolderUpdate(
+                generation=update.generation,
+                cursor=cursor.to_json(),
+                baseline=True,
+                new=tuple(sorted(records, key=lambda r: r.uid)),
+                now=self.now,
             )
+            unreadable = {u: r for u, r in self._unreadable(done[1], 1).items() if u in wanted}
+            if unreadable:
+                batch_update = await self._recover(batch_update, unreadable)
+            await target.apply(self.folder.name, batch_update)
         if uids:
             target.more(self.folder.name)
 
@@ -303,6 +394,9 @@ class FolderJob:
         except _Recreated as recreated:
             await self.sync(recreated.status, target)
             return
+        used = plan if real.signature() == plan.signature() else real
+        if used.unreadable:
+            update = await self._recover(update, used.unreadable)
         await target.apply(self.folder.name, update)
 
     def _plan(self, status: StatusData, *, backfill: bool) -> _Plan | None:
@@ -441,12 +535,15 @@ class FolderJob:
         new: list[MessageRecord] = []
         top = last_uidnext - 1
         if plan.fetch_new is not None:
-            fetched, _ = decode_fetch(by_command[id(plan.fetch_new)])
+            done_new = by_command[id(plan.fetch_new)]
+            fetched, _ = decode_fetch(done_new)
             for item in fetched:
                 # n:* returns the last message even when nothing is new: below n is old.
                 if item.uid is not None and item.uid >= last_uidnext:
                     new.append(record_from_fetch(self.account_id, folder.name, uidvalidity, item))
                     top = max(top, item.uid)
+            plan.unreadable = self._unreadable(done_new, last_uidnext)
+            top = max([top, *plan.unreadable])
         flags: dict[int, tuple[tuple[str, ...], int | None]] = {}
         deleted: set[int] = set()
         present: frozenset[int] | None = None

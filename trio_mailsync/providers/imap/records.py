@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import codecs
 import email.header
+import email.parser
+import email.utils
 import re
 
 from trio_mailsync.core.model import Address, MessageRecord
 from trio_mailsync.protocol import Address as EnvelopeAddress
 from trio_mailsync.protocol import Envelope, FetchData
 
-__all__ = ["decode_header_text", "lasting_flags", "record_from_fetch"]
+__all__ = [
+    "FALLBACK_HEADERS",
+    "decode_header_text",
+    "lasting_flags",
+    "record_from_fetch",
+    "record_from_headers",
+]
+
+#: The headers a message's record needs, fetched as text when its ENVELOPE could not be read.
+FALLBACK_HEADERS = ("FROM", "TO", "CC", "SUBJECT", "DATE", "MESSAGE-ID")
 
 
 def lasting_flags(flags: tuple[str, ...]) -> tuple[str, ...]:
@@ -104,4 +115,48 @@ def record_from_fetch(
         email_id=None if item.gm_msgid is None else str(item.gm_msgid),
         thread_id=None if item.gm_thrid is None else str(item.gm_thrid),
         labels=item.gm_labels,
+    )
+
+
+def record_from_headers(
+    account: str, folder: str, uidvalidity: int, item: FetchData, degraded: str
+) -> MessageRecord:
+    """The record of a message from a plain FETCH of its headers (the fallback).
+
+    ``item`` holds UID, FLAGS, INTERNALDATE, RFC822.SIZE and one ``BODY[HEADER.FIELDS
+    (...)]`` section, read with the standard library's ``email`` parser, which takes
+    malformed headers as they come. ``degraded`` says why the fallback was needed.
+    """
+    assert item.uid is not None
+    raw = next((v for k, v in item.sections.items() if "HEADER" in k and v is not None), b"")
+    headers = email.parser.BytesHeaderParser().parsebytes(raw)
+
+    def text(name: str) -> str | None:
+        value = headers.get(name)
+        return None if value is None else decode_header_text(str(value).encode("utf-8", "replace"))
+
+    def addresses(*names: str) -> tuple[Address, ...]:
+        values = [str(v) for name in names for v in headers.get_all(name, [])]
+        return tuple(
+            Address(decode_header_text(n.encode("utf-8", "replace")) or None, a)
+            for n, a in email.utils.getaddresses(values)
+            if a
+        )
+
+    senders = addresses("From")
+    return MessageRecord(
+        account=account,
+        folder=folder,
+        generation=uidvalidity,
+        uid=item.uid,
+        flags=lasting_flags(item.flags or ()),
+        message_id=text("Message-ID"),
+        date=text("Date"),
+        internaldate=None if item.internaldate is None else item.internaldate.isoformat(),
+        sender=senders[0] if senders else None,
+        recipients=addresses("To", "Cc"),
+        subject=text("Subject"),
+        size=item.rfc822_size,
+        version=item.modseq,
+        degraded=degraded,
     )
