@@ -28,6 +28,7 @@ from trio_mailsync.core.events import LoggedEvent, describe, to_dict
 from trio_mailsync.core.model import SyncResult
 from trio_mailsync.demo import run_demo
 from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
+from trio_mailsync.providers.imap.trace import WireTrace
 from trio_mailsync.providers.imap.transcript import print_transcript
 from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, open_event_stream
 from trio_mailsync.stores.sqlite import (
@@ -38,6 +39,10 @@ from trio_mailsync.stores.sqlite import (
 )
 from trio_mailsync.sync import SyncEngine
 
+TRACE_HELP = (
+    "record every IMAP connection's bytes to this file, passwords and tokens redacted "
+    "(for reporting an odd server; read it back with `trio-mailsync parse FILE`)"
+)
 TOKEN_ENV = "TRIO_MAILSYNC_TOKEN"  # noqa: S105 (the name of the variable)
 
 T = TypeVar("T")
@@ -281,6 +286,15 @@ def _degraded(store: Path, out: TextIO, err: TextIO) -> int:
 
 
 async def _check(config: Config, out: TextIO) -> int:
+    trace = None if config.service.trace is None else WireTrace.open(config.service.trace)
+    try:
+        return await _check_accounts(config, out, trace)
+    finally:
+        if trace is not None:
+            trace.close()
+
+
+async def _check_accounts(config: Config, out: TextIO, trace: WireTrace | None) -> int:
     failures = 0
 
     async def one(index: int) -> None:
@@ -290,7 +304,7 @@ async def _check(config: Config, out: TextIO) -> int:
         where = f"{settings.host}:{settings.port} {settings.security.value}"
         try:
             with trio.fail_after(settings.limits.connect_timeout + 30):
-                conn = await connect_account(account)
+                conn = await connect_account(account, trace=trace)
                 try:
                     listing, _ = await conn.list_folders()
                 finally:
@@ -432,6 +446,7 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     )
     serve.add_argument("--config", required=True, type=Path, help="TOML config file")
     serve.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
+    serve.add_argument("--trace", type=Path, help=TRACE_HELP)
 
     demo = commands.add_parser(
         "demo", help="run the service against a built-in testing server: no config needed"
@@ -469,6 +484,7 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help=f"SQLite file (default: from the config, or {default_store_path()})",
     )
     sync.add_argument("--concurrency", type=int, default=32, help="accounts synced at once")
+    sync.add_argument("--trace", type=Path, help=TRACE_HELP)
     sync.add_argument(
         "--list", action="store_true", help="also list the new messages (as each account ends)"
     )
@@ -494,11 +510,16 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
 
     check = commands.add_parser("check", help="check the config and try each account's login")
     check.add_argument("--config", required=True, type=Path, help="TOML config file")
+    check.add_argument("--trace", type=Path, help=TRACE_HELP)
 
     parse = commands.add_parser(
         "parse", help="decode a captured IMAP server transcript and print its responses"
     )
-    parse.add_argument("file", nargs="?", help="transcript file (default: standard input)")
+    parse.add_argument(
+        "file",
+        nargs="?",
+        help="the server's bytes, or a --trace file (default: standard input)",
+    )
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -571,6 +592,8 @@ def _command(
         except ConfigError as exc:
             print(f"error: {exc}", file=err)
             return 2
+        if getattr(args, "trace", None) is not None:
+            config = attrs.evolve(config, service=attrs.evolve(config.service, trace=args.trace))
         if args.command == "check":
             return _run(_check, config, out)
         store = args.store or config.store_path or default_store_path()

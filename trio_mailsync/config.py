@@ -244,14 +244,16 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
         "sweep_interval",
         "sync_timeout",
     )
-    r.only(t, "service", {*names, "concurrency"})
-    values = {
+    r.only(t, "service", {*names, "concurrency", "trace"})
+    values: dict[str, Any] = {
         name: r.number(t, "service", name, default=getattr(defaults, name), low=1) for name in names
     }
+    trace = r.string(t, "service", "trace", default=None)
     return ServiceSettings(
         concurrency=r.integer(
             t, "service", "concurrency", default=defaults.concurrency, low=1, high=100_000
         ),
+        trace=None if trace is None else Path(trace).expanduser(),
         **values,
     )
 

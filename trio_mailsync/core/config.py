@@ -101,6 +101,8 @@ class ServiceSettings:
     sweep_interval: float = 300.0
     #: A sync still running after this long is abandoned with an error (a hung server).
     sync_timeout: float = 900.0
+    #: Where to record every connection's bytes, secrets redacted (``--trace``); ``None``: not.
+    trace: Path | None = None
     #: Syncs running at once, of all accounts and all kinds (triggered, swept, manual).
     concurrency: int = 32
 

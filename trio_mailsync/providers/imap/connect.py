@@ -22,6 +22,7 @@ from trio_mailsync.providers.auth import Credentials, OAuth2Credentials, credent
 from trio_mailsync.providers.imap.connection import IMAPConnection, tls_reason
 from trio_mailsync.providers.imap.settings import ImapSettings, Security, imap_settings
 from trio_mailsync.providers.imap.tls import client_ssl_context
+from trio_mailsync.providers.imap.trace import WireTrace
 
 __all__ = ["Connector", "connect_account", "log_in", "open_connection", "tcp_connector"]
 
@@ -42,6 +43,7 @@ async def connect_account(
     connector: Connector = tcp_connector,
     ssl_context: ssl.SSLContext | None = None,
     limits: Limits | None = None,
+    trace: WireTrace | None = None,
 ) -> IMAPConnection:
     """Open, secure and authenticate one connection. The caller closes it.
 
@@ -75,7 +77,7 @@ async def connect_account(
             await trio.aclose_forcefully(stream)
             raise
         stream = tls
-    conn = IMAPConnection(stream, name=account.id, limits=limits)
+    conn = IMAPConnection(stream, name=account.id, limits=limits, trace=trace)
     try:
         await conn.wait_greeting()
         if conn.client.capabilities is None:

@@ -95,6 +95,7 @@ from trio_mailsync.providers.imap.errors import (
     bye_error,
     failure,
 )
+from trio_mailsync.providers.imap.trace import REDACTED, WireTrace
 from trio_mailsync.secret import Secret
 
 __all__ = [
@@ -215,8 +216,13 @@ class IMAPConnection:
         name: str = "imap",
         limits: Limits | None = None,
         encrypted: bool = False,
+        trace: WireTrace | None = None,
     ) -> None:
         self.stream = stream
+        #: Where both directions are recorded (``--trace``), secrets redacted.
+        self.trace = trace
+        # Tags of LOGIN and AUTHENTICATE in flight: what the client sends meanwhile is secret.
+        self._secret_tags: set[str] = set()
         self.name = name
         self.client = Client(limits=limits)
         #: True once the stream is TLS.
@@ -288,6 +294,17 @@ class IMAPConnection:
 
     # ------------------------------------------------------------ I/O
 
+    def _traced(self, command: Command | Done, data: bytes) -> None:
+        """Record what ``command`` sent (redacted when it carries a credential)."""
+        if isinstance(command, Login | Authenticate):
+            tag = self.client.tag_of(command)
+            if tag is not None:
+                self._secret_tags.add(tag)
+            if self.trace is not None:
+                self.trace.write(self.name, "C", f"{tag} {command.name} ".encode() + REDACTED)
+        elif self.trace is not None and data:
+            self.trace.write(self.name, "C", data)
+
     async def _send_bytes(self, data: bytes) -> None:
         try:
             await self.stream.send_all(data)
@@ -308,6 +325,8 @@ class IMAPConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
             raise self._break(ConnectionLost(f"{self.name}: connection lost: {exc}")) from exc
         self.last_activity = trio.current_time()
+        if self.trace is not None:
+            self.trace.write(self.name, "S", data)
         self.client.receive_data(data)
         try:
             while (event := self.client.next_event()) is not NEED_DATA:
@@ -318,6 +337,9 @@ class IMAPConnection:
             raise self._break(ProviderError(f"{self.name}: protocol error: {exc}")) from exc
         pending = self.client.data_to_send()
         if pending:
+            if self.trace is not None:
+                # A literal's rest, or a SASL response: secret while a login is in flight.
+                self.trace.write(self.name, "C", REDACTED if self._secret_tags else pending)
             async with self._send_lock:
                 await self._send_bytes(pending)
         self._check()
@@ -325,6 +347,7 @@ class IMAPConnection:
     def _file(self, event: Event) -> None:
         if isinstance(event, CommandCompleted | IdleRejected):
             self._results[event.tag] = event
+            self._secret_tags.discard(event.tag)
         elif isinstance(event, CommandData):
             self._streamed.setdefault(event.tag, deque()).append(event.response)
         elif isinstance(event, IdleAccepted):
@@ -372,6 +395,7 @@ class IMAPConnection:
             except ProtocolError as exc:
                 raise ProviderError(f"{self.name}: {exc}") from exc
             self._count(command)
+            self._traced(command, data)
             if data:
                 await self._send_bytes(data)
         return None if isinstance(command, Done) else self.client.tag_of(command)
@@ -407,8 +431,10 @@ class IMAPConnection:
             data = bytearray()
             try:
                 for command in commands:
-                    data += self.client.send(command)
+                    sent = self.client.send(command)
+                    data += sent
                     self._count(command)
+                    self._traced(command, sent)
                     tag = self.client.tag_of(command)
                     assert tag is not None
                     tags.append(tag)

@@ -44,6 +44,7 @@ from trio_mailsync.providers.imap.connect import Connector, connect_account, tcp
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT, IMAPConnection
 from trio_mailsync.providers.imap.errors import token_expired
 from trio_mailsync.providers.imap.settings import imap_settings
+from trio_mailsync.providers.imap.trace import WireTrace
 
 __all__ = ["ConnectionPool", "PoolStatistics", "open_pool"]
 
@@ -117,8 +118,10 @@ class ConnectionPool:
         connector: Connector = tcp_connector,
         ssl_context: ssl.SSLContext | None = None,
         jitter: Callable[[], float] = random.random,
+        trace: WireTrace | None = None,
     ) -> None:
         credentials = credentials or {}
+        self._trace = trace
         self._accounts = {a.id: _AccountPool(a, credentials.get(a.id)) for a in accounts}
         self._connector = connector
         self._ssl_context = ssl_context
@@ -241,6 +244,7 @@ class ConnectionPool:
                     connector=self._connector,
                     ssl_context=self._ssl_context,
                     limits=Limits(max_command_data=limits.max_command_data),
+                    trace=self._trace,
                 )
         except ServerBusy:
             raise
@@ -363,6 +367,7 @@ async def open_pool(
     connector: Connector = tcp_connector,
     ssl_context: ssl.SSLContext | None = None,
     jitter: Callable[[], float] = random.random,
+    trace: WireTrace | None = None,
 ) -> AsyncIterator[ConnectionPool]:
     """A pool for the block, with its janitor; every connection is logged out at the end."""
     pool = ConnectionPool(
@@ -371,6 +376,7 @@ async def open_pool(
         connector=connector,
         ssl_context=ssl_context,
         jitter=jitter,
+        trace=trace,
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(pool.run_janitor)

@@ -33,6 +33,7 @@ from trio_mailsync.providers.imap.connection import IMAPConnection
 from trio_mailsync.providers.imap.folders import FolderCache
 from trio_mailsync.providers.imap.planner import Capabilities, FolderJob
 from trio_mailsync.providers.imap.pool import ConnectionPool, open_pool
+from trio_mailsync.providers.imap.trace import WireTrace
 from trio_mailsync.providers.imap.watcher import IdleWatcher
 
 __all__ = ["FLAG_RESYNC_INTERVAL", "ImapProvider", "ImapSession", "open_imap_provider"]
@@ -170,15 +171,28 @@ async def open_imap_provider(
     """The IMAP provider for ``accounts``, for the block; connections are logged out at its end.
 
     ``connector``, ``credentials``, ``ssl_context`` and ``jitter`` go to the
-    connection pool (tests give memory streams and fixed jitter).
+    connection pool (tests give memory streams and fixed jitter). With
+    ``settings.trace``, every connection's bytes are recorded there
+    (:mod:`~trio_mailsync.providers.imap.trace`).
     """
     imap = [a for a in accounts if a.provider == ImapProvider.name]
-    async with open_pool(
-        imap, credentials=credentials, connector=connector, ssl_context=ssl_context, jitter=jitter
-    ) as pool:
-        yield ImapProvider(
-            pool,
-            settings=settings or ServiceSettings(),
-            flag_resync_interval=flag_resync_interval,
-            wall_clock=wall_clock,
-        )
+    settings = settings or ServiceSettings()
+    trace = None if settings.trace is None else WireTrace.open(settings.trace)
+    try:
+        async with open_pool(
+            imap,
+            credentials=credentials,
+            connector=connector,
+            ssl_context=ssl_context,
+            jitter=jitter,
+            trace=trace,
+        ) as pool:
+            yield ImapProvider(
+                pool,
+                settings=settings,
+                flag_resync_interval=flag_resync_interval,
+                wall_clock=wall_clock,
+            )
+    finally:
+        if trace is not None:
+            trace.close()
