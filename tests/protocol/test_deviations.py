@@ -19,6 +19,7 @@ from trio_mailsync.protocol import (
     ExistsData,
     FetchData,
     FlagsData,
+    IdData,
     ListData,
     MultiPart,
     ResponseCode,
@@ -28,7 +29,6 @@ from trio_mailsync.protocol import (
     SinglePart,
     StatusData,
     TaggedResponse,
-    UnknownData,
     UntaggedStatus,
 )
 
@@ -206,10 +206,9 @@ def test_domino_extra_parens_around_envelope() -> None:
 
 
 def test_datamail_stray_plus_after_id() -> None:
-    # apple/swift-nio-imap#740 (datamail.in): ID is not modelled, so it stays raw
+    # apple/swift-nio-imap#740 (datamail.in): the stray "+" after the list is ignored
     r = parse_one(b'* ID ("name" "Imap" "version" "1.5")+')
-    assert isinstance(r, UnknownData)
-    assert r.name == "ID"
+    assert r == IdData(fields={"name": "Imap", "version": "1.5"})
 
 
 # ---------------------------------------------------------------- numbers

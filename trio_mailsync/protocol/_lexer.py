@@ -281,10 +281,10 @@ def decode_mailbox(raw: bytes, utf8: bool = False) -> str:
 
 
 def mailbox_raw(v: Raw) -> bytes:
+    """A mailbox name as sent. The grammar makes it an astring, never nil: an atom ``NIL``
+    is a folder called NIL, the same in LIST, STATUS, QUOTAROOT, METADATA and the rest."""
     b = nstring(v)
-    if b is None:
-        raise ValueError("mailbox name is NIL")
-    return b
+    return b"NIL" if b is None else b
 
 
 def flatten_pairs(items: list[Raw]) -> list[Raw]:

@@ -26,12 +26,14 @@ from ._fetch import (
 from ._framing import Frame, Framer
 from ._lexer import (
     Cursor,
+    Raw,
     atom_text,
     atoms,
     decode_mailbox,
     flatten_pairs,
     freeze,
     mailbox_raw,
+    nstring,
     number,
     opt_number,
     seqset_value,
@@ -52,8 +54,16 @@ from ._responses import (
     ExpungeData,
     FlagsCode,
     FlagsData,
+    IdData,
     ListData,
+    MetadataData,
+    ModifiedCode,
+    Namespace,
+    NamespaceData,
     NumberCode,
+    QuotaData,
+    QuotaResource,
+    QuotaRootData,
     RecentData,
     Response,
     ResponseCode,
@@ -102,7 +112,12 @@ def _parse_code(inner: bytes) -> ResponseCode:
     arg = arg.strip()
     text = text_of(arg)
     if name == "CAPABILITY":
-        return CapabilityCode(name=name, text=text, capabilities=_capability_set(arg))
+        return CapabilityCode(
+            name=name,
+            text=text,
+            capabilities=_capability_set(arg),
+            as_sent=_capability_words(arg),
+        )
     if name in _NUMBER_CODES and arg.isdigit():
         return NumberCode(name=name, text=text, value=int(arg))
     if name == "PERMANENTFLAGS":
@@ -113,6 +128,8 @@ def _parse_code(inner: bytes) -> ResponseCode:
             return AppendUidCode(
                 name=name, text=text, uidvalidity=int(validity), uids=SequenceSet.parse(uids)
             )
+        if name == "MODIFIED":
+            return ModifiedCode(name=name, text=text, modified=SequenceSet.parse(arg.decode()))
         if name == "COPYUID":
             validity, source, destination = arg.split()
             return CopyUidCode(
@@ -140,6 +157,18 @@ def _shared_capability_set(data: bytes) -> frozenset[str]:
     return frozenset(atom_text(word).upper() for word in data.split())
 
 
+def _capability_words(data: bytes) -> tuple[str, ...]:
+    """The capabilities as sent: the server's order and case (shared, as the set is)."""
+    if len(data) <= 4096:
+        return _shared_capability_words(data)
+    return _shared_capability_words.__wrapped__(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_capability_words(data: bytes) -> tuple[str, ...]:
+    return tuple(atom_text(word) for word in data.split())
+
+
 def _resp_text(line: bytes, pos: int) -> tuple[ResponseCode | None, str]:
     rest = line[pos:].lstrip(b" ")
     code = None
@@ -160,7 +189,7 @@ def _parse_list(c: Cursor, kind: str, utf8: bool) -> ListData:
     delimiter = c.value()
     li = c.li
     name = c.value()
-    raw = b"NIL" if name is None else mailbox_raw(name)
+    raw = mailbox_raw(name)
     if isinstance(name, str) and c.li == li:
         # Lotus Notes leaves names with spaces unquoted: Folder\Subfolder 1.
         words = [raw]
@@ -194,6 +223,8 @@ _STATUS_FIELDS = {
     "DELETED": "deleted",
     "SIZE": "size",
     "HIGHESTMODSEQ": "highestmodseq",
+    "MAILBOXID": "mailboxid",
+    "APPENDLIMIT": "appendlimit",
 }
 
 
@@ -203,20 +234,108 @@ def _parse_status(c: Cursor, utf8: bool) -> StatusData:
     if len(rest) != 1 or not isinstance(rest[0], list):
         raise c.error("STATUS needs a mailbox and one list of items")
     items_raw = rest[0]
-    items: dict[str, int] = {}
-    kw: dict[str, int] = {}
+    items: dict[str, int | str | None] = {}
+    kw: dict[str, int | str] = {}
     for i in range(0, len(items_raw) - 1, 2):
         name = items_raw[i]
         if not isinstance(name, str):
             raise c.error("STATUS item name is not an atom")
-        value = opt_number(items_raw[i + 1])
-        if value is None:
-            continue  # tolerated: an item with NIL or junk for a value
-        items[name.upper()] = value
-        field = _STATUS_FIELDS.get(name.upper())
-        if field is not None:
+        upper = name.upper()
+        raw_value = items_raw[i + 1]
+        value: int | str | None
+        if upper == "MAILBOXID":
+            # An objectid in parentheses (RFC 8474): (F2212ea87-6097-4256-9d51-71338625).
+            inner = raw_value[0] if isinstance(raw_value, list) and raw_value else raw_value
+            value = None if inner is None else string_text(inner)
+        elif raw_value is None:
+            value = None  # NIL: sent, and distinct from absent (APPENDLIMIT: no limit)
+        else:
+            value = opt_number(raw_value)
+            if value is None:
+                continue  # tolerated: an item with junk for a value
+        items[upper] = value
+        field = _STATUS_FIELDS.get(upper)
+        if field is not None and value is not None:
             kw[field] = value
-    return StatusData(mailbox=decode_mailbox(raw, utf8), raw_mailbox=raw, items=items, **kw)
+    return StatusData(mailbox=decode_mailbox(raw, utf8), raw_mailbox=raw, items=items, **kw)  # type: ignore[arg-type]
+
+
+def _namespaces(c: Cursor, v: Raw) -> tuple[Namespace, ...] | None:
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise c.error("NAMESPACE expects a list of namespaces or NIL")
+    spaces = []
+    for entry in v:
+        if not isinstance(entry, list) or len(entry) < 2:
+            raise c.error("a namespace is (prefix delimiter ...)")
+        delimiter = entry[1]
+        spaces.append(
+            Namespace(
+                prefix=string_text(entry[0]),
+                delimiter=None if delimiter is None else string_text(delimiter),
+                extensions=tuple(freeze(x) for x in entry[2:]),
+            )
+        )
+    return tuple(spaces)
+
+
+def _parse_namespace(c: Cursor) -> NamespaceData:
+    personal, other, shared = (_namespaces(c, c.value()) for _ in range(3))
+    c.expect_end()
+    return NamespaceData(personal=personal, other=other, shared=shared)
+
+
+def _parse_id(c: Cursor) -> IdData:
+    v = c.value()
+    # Not expect_end(): datamail.in sends a stray "+" after the list (swift-nio-imap#740).
+    if v is None:
+        return IdData(fields=None)
+    if not isinstance(v, list) or len(v) % 2:
+        raise c.error("ID expects NIL or a list of field/value pairs")
+    return IdData(
+        fields={
+            string_text(v[i]): None if v[i + 1] is None else string_text(v[i + 1])
+            for i in range(0, len(v), 2)
+        }
+    )
+
+
+def _parse_quota(c: Cursor, utf8: bool) -> QuotaData:
+    root = decode_mailbox(mailbox_raw(c.value()), utf8)
+    v = c.value()
+    c.expect_end()
+    if not isinstance(v, list) or len(v) % 3:
+        raise c.error("QUOTA expects (resource usage limit ...)")
+    return QuotaData(
+        root=root,
+        resources=tuple(
+            QuotaResource(
+                name=string_text(v[i]).upper(), usage=number(v[i + 1]), limit=number(v[i + 2])
+            )
+            for i in range(0, len(v), 3)
+        ),
+    )
+
+
+def _parse_quotaroot(c: Cursor, utf8: bool) -> QuotaRootData:
+    mailbox = decode_mailbox(mailbox_raw(c.value()), utf8)
+    roots = tuple(decode_mailbox(mailbox_raw(v), utf8) for v in c.values_to_end())
+    return QuotaRootData(mailbox=mailbox, roots=roots)
+
+
+def _parse_metadata(c: Cursor, utf8: bool) -> MetadataData:
+    mailbox = decode_mailbox(mailbox_raw(c.value()), utf8)
+    rest = c.values_to_end()
+    if len(rest) == 1 and isinstance(rest[0], list):
+        pairs = rest[0]
+        if len(pairs) % 2:
+            raise c.error("METADATA expects (entry value ...)")
+        entries = {string_text(pairs[i]): nstring(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+    else:
+        # Unsolicited: the names of entries that changed (RFC 5464 4.4.2).
+        entries = {string_text(v): None for v in rest}
+    return MetadataData(mailbox=mailbox, entries=entries)
 
 
 def _parse_search(c: Cursor) -> SearchData:
@@ -320,15 +439,27 @@ def _parse_untagged(frame: Frame, max_depth: int, utf8: bool) -> Response:
         return UntaggedStatus(status=status, code=code, text=text)
     c = Cursor(frame, m.end(), max_depth)
     if word == b"CAPABILITY":
-        return CapabilityData(capabilities=_capability_set(c.rest_of_line()))
+        line = c.rest_of_line()
+        return CapabilityData(capabilities=_capability_set(line), as_sent=_capability_words(line))
     if word == b"ENABLED":
         return EnabledData(capabilities=_capability_set(c.rest_of_line()))
     if word == b"FLAGS":
         flags = c.value()
         c.expect_end()
         return FlagsData(flags=atoms(flags))
-    if word in (b"LIST", b"LSUB"):
+    if word in (b"LIST", b"LSUB", b"XLIST"):
+        # XLIST (Gmail's and others' forerunner of SPECIAL-USE) reads as LIST.
         return _parse_list(c, word.decode(), utf8)
+    if word == b"NAMESPACE":
+        return _parse_namespace(c)
+    if word == b"ID":
+        return _parse_id(c)
+    if word == b"QUOTA":
+        return _parse_quota(c, utf8)
+    if word == b"QUOTAROOT":
+        return _parse_quotaroot(c, utf8)
+    if word == b"METADATA":
+        return _parse_metadata(c, utf8)
     if word == b"STATUS":
         return _parse_status(c, utf8)
     if word == b"SEARCH":

@@ -36,9 +36,17 @@ __all__ = [
     "FetchData",
     "FlagsCode",
     "FlagsData",
+    "IdData",
     "ListData",
+    "MetadataData",
+    "ModifiedCode",
     "MultiPart",
+    "Namespace",
+    "NamespaceData",
     "NumberCode",
+    "QuotaData",
+    "QuotaResource",
+    "QuotaRootData",
     "RecentData",
     "Response",
     "ResponseCode",
@@ -91,7 +99,10 @@ class ResponseCode:
 
 @attrs.frozen(kw_only=True)
 class CapabilityCode(ResponseCode):
+    #: Upper-cased, for lookups.
     capabilities: frozenset[str]
+    #: As sent: the server's order and case (not compared: equal sets are equal).
+    as_sent: tuple[str, ...] = attrs.field(default=(), eq=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -119,6 +130,13 @@ class CopyUidCode(ResponseCode):
     uidvalidity: int
     source: SequenceSet
     destination: SequenceSet
+
+
+@attrs.frozen(kw_only=True)
+class ModifiedCode(ResponseCode):
+    """``[MODIFIED set]`` (RFC 7162): the messages a conditional STORE left alone."""
+
+    modified: SequenceSet
 
 
 # ---------------------------------------------------------------- status-like responses
@@ -164,7 +182,10 @@ class ConnectionClosed(Event):
 
 @attrs.frozen(kw_only=True)
 class CapabilityData(Event):
+    #: Upper-cased, for lookups.
     capabilities: frozenset[str]
+    #: As sent: the server's order and case (not compared: equal sets are equal).
+    as_sent: tuple[str, ...] = attrs.field(default=(), eq=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -237,8 +258,14 @@ class StatusData(Event):
     deleted: int | None = None
     size: int | None = None
     highestmodseq: int | None = None
-    #: Every item as sent, known ones included, upper-cased.
-    items: Mapping[str, int] = attrs.field(factory=dict)
+    #: RFC 8474's MAILBOXID (an objectid), ``None`` when not sent.
+    mailboxid: str | None = None
+    #: RFC 7889's APPENDLIMIT; ``None`` both when not sent and when sent as NIL (no
+    #: limit): ``items`` tells the two apart.
+    appendlimit: int | None = None
+    #: Every item as sent, known ones included, by upper-cased name: numbers as ``int``,
+    #: MAILBOXID as ``str``, NIL as ``None``.
+    items: Mapping[str, int | str | None] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -426,6 +453,66 @@ class UnparsedResponse(Event):
         )
 
 
+@attrs.frozen(kw_only=True)
+class Namespace:
+    """One namespace: its prefix, its hierarchy delimiter, and extension data as sent."""
+
+    prefix: str
+    delimiter: str | None
+    extensions: tuple[Value, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class NamespaceData(Event):
+    """``* NAMESPACE personal other shared`` (RFC 2342); ``None`` for a NIL group."""
+
+    personal: tuple[Namespace, ...] | None
+    other: tuple[Namespace, ...] | None
+    shared: tuple[Namespace, ...] | None
+
+
+@attrs.frozen(kw_only=True)
+class IdData(Event):
+    """``* ID (...)`` (RFC 2971): the server's field/value pairs; ``None`` for ``ID NIL``."""
+
+    fields: Mapping[str, str | None] | None
+
+
+@attrs.frozen(kw_only=True)
+class QuotaResource:
+    name: str
+    usage: int
+    limit: int
+
+
+@attrs.frozen(kw_only=True)
+class QuotaData(Event):
+    """``* QUOTA root (resource usage limit ...)`` (RFC 9208)."""
+
+    root: str
+    resources: tuple[QuotaResource, ...]
+
+
+@attrs.frozen(kw_only=True)
+class QuotaRootData(Event):
+    """``* QUOTAROOT mailbox root ...`` (RFC 9208)."""
+
+    mailbox: str
+    roots: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MetadataData(Event):
+    """``* METADATA mailbox (entry value ...)`` or, unsolicited, ``* METADATA mailbox entry ...``.
+
+    ``entries`` maps entry names to values (``None``: NIL, or a name the server only
+    said changed).
+    """
+
+    mailbox: str
+    entries: Mapping[str, bytes | None]
+
+
 Response: TypeAlias = (
     TaggedResponse
     | UntaggedStatus
@@ -444,4 +531,9 @@ Response: TypeAlias = (
     | VanishedData
     | UnknownData
     | UnparsedResponse
+    | NamespaceData
+    | IdData
+    | QuotaData
+    | QuotaRootData
+    | MetadataData
 )
