@@ -676,7 +676,9 @@ class Encoder:
                 b"* STATUS "
                 + self.string(r.raw_mailbox)
                 + b" "
-                + self.paren([b"%s %d" % (k.encode(), v) for k, v in r.items.items()])
+                + self.paren(
+                    [b"%s %s" % (k.encode(), _status_value(v)) for k, v in r.items.items()]
+                )
             )
         if isinstance(r, ExistsData):
             return b"* %d EXISTS" % r.count
@@ -726,3 +728,12 @@ def _internaldate(when: datetime) -> bytes:
         f"{when.day:02d}-{_MONTHS[when.month - 1]}-{when.year:04d} {when:%H:%M:%S} "
         f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
     ).encode()
+
+
+def _status_value(v: int | str | None) -> bytes:
+    """A STATUS item's value as a server writes it (an objectid in parentheses)."""
+    if v is None:
+        return b"NIL"
+    if isinstance(v, str):
+        return b"(" + v.encode() + b")"
+    return b"%d" % v
