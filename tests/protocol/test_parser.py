@@ -530,6 +530,27 @@ def test_a_mailbox_called_nil_is_a_name_wherever_a_mailbox_stands() -> None:
     )
 
 
+def test_a_code_is_read_to_its_own_bracket_not_one_inside_its_argument() -> None:
+    r = parse_one(b'A1 NO [BADCHARSET ("UTF]8" x-odd)] no such charset')
+    assert isinstance(r, TaggedResponse)
+    assert r.code == ResponseCode(name="BADCHARSET", text='("UTF]8" x-odd)')
+    assert r.text == "no such charset"
+    # Unbalanced: the first "]" is the best guess, as before.
+    odd = parse_one(b'* OK [ALERT "oops] then text')
+    assert isinstance(odd, UntaggedStatus)
+    assert (odd.code, odd.text) == (ResponseCode(name="ALERT", text='"oops'), "then text")
+
+
+def test_status_takes_an_unquoted_name_with_spaces_as_list_does() -> None:
+    # Lotus Notes leaves such names unquoted in LIST (test_deviations); STATUS alike.
+    r = parse_one(b"* STATUS Folder\\Subfolder 1 (MESSAGES 4 UIDNEXT 9)")
+    assert isinstance(r, StatusData)
+    assert (r.mailbox, r.messages, r.uidnext) == ("Folder\\Subfolder 1", 4, 9)
+    archive = parse_one(b"* STATUS Archive 2024 (MESSAGES 1)")
+    assert isinstance(archive, StatusData)
+    assert archive.mailbox == "Archive 2024"
+
+
 def test_xlist_reads_as_list() -> None:
     r = parse_one(b'* XLIST (\\HasNoChildren \\Inbox) "/" "Inbox"')
     assert isinstance(r, ListData)

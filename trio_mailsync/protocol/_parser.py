@@ -169,11 +169,37 @@ def _shared_capability_words(data: bytes) -> tuple[str, ...]:
     return tuple(atom_text(word) for word in data.split())
 
 
+def _code_end(rest: bytes) -> int:
+    """Where the code that ``rest`` starts with ends: its ``]``, not one inside a quoted
+    string or parentheses of its argument (``[BADCHARSET ("a]b")]``); -1: never closed."""
+    depth = 0
+    quoted = escaped = False
+    for i in range(1, len(rest)):
+        c = rest[i]
+        if quoted:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:
+                quoted = False
+        elif c == 0x22:
+            quoted = True
+        elif c == 0x28:  # (
+            depth += 1
+        elif c == 0x29 and depth:
+            depth -= 1
+        elif c == 0x5D and not depth:  # ]
+            return i
+    # Unbalanced quotes or parentheses: the first "]" is the best guess.
+    return rest.find(b"]")
+
+
 def _resp_text(line: bytes, pos: int) -> tuple[ResponseCode | None, str]:
     rest = line[pos:].lstrip(b" ")
     code = None
     if rest[:1] == b"[":
-        close = rest.find(b"]")
+        close = _code_end(rest)
         inner = rest[1:] if close < 0 else rest[1:close]
         # A code must start with an atom; Exchange Online sends
         # [Error="..." ...], which is kept as plain text instead.
@@ -229,10 +255,14 @@ _STATUS_FIELDS = {
 
 
 def _parse_status(c: Cursor, utf8: bool) -> StatusData:
-    raw = mailbox_raw(c.value())
-    rest = c.values_to_end()
-    if len(rest) != 1 or not isinstance(rest[0], list):
+    values = c.values_to_end()
+    if len(values) < 2 or not isinstance(values[-1], list):
         raise c.error("STATUS needs a mailbox and one list of items")
+    names, rest = values[:-1], values[-1:]
+    if len(names) > 1 and not all(isinstance(n, str | int) for n in names):
+        raise c.error("STATUS needs a mailbox and one list of items")
+    # Unquoted names with spaces (Lotus Notes), as LIST takes them: the atoms joined.
+    raw = b" ".join(mailbox_raw(n) for n in names)
     items_raw = rest[0]
     items: dict[str, int | str | None] = {}
     kw: dict[str, int | str] = {}
