@@ -22,6 +22,7 @@ from trio_mailsync.protocol import (
     IdData,
     ListData,
     MultiPart,
+    RemoteProtocolError,
     ResponseCode,
     ResponseStatus,
     SearchData,
@@ -647,3 +648,46 @@ def test_internaldate_without_zone() -> None:
 )
 def test_vendor_fetch_items_do_not_fail(line: bytes) -> None:
     assert isinstance(parse_one(line), FetchData)
+
+
+# ---------------------------------------------------------------- more servers (issue 11)
+
+
+def test_dovecot_unquoted_mailbox_names_in_list() -> None:
+    # Dovecot sends names as atoms when it can (modoboa/modoboa#436)
+    r = parse_one(b'* LIST (\\HasNoChildren) "." INBOX.Sent')
+    assert isinstance(r, ListData)
+    assert (r.delimiter, r.mailbox) == (".", "INBOX.Sent")
+
+
+def test_yandex_escaped_quotes_in_a_mailbox_name() -> None:
+    # Yandex: a quoted name with escaped quotes inside (ikvk/imap_tools#240)
+    r = parse_one(b'* LIST (\\HasNoChildren) "|" "zz|\\"123\\""')
+    assert isinstance(r, ListData)
+    assert (r.mailbox, r.raw_mailbox) == ('zz|"123"', b'zz|"123"')
+
+
+def test_top_level_folder_starting_with_plus_unquoted() -> None:
+    # "+" is an atom character: a name may start with it (jstedfast/MailKit#1914)
+    r = parse_one(b'* LIST (\\HasNoChildren) "/" +Archive')
+    assert isinstance(r, ListData)
+    assert r.mailbox == "+Archive"
+
+
+def test_yandex_appenduid_with_none_for_a_uid() -> None:
+    # A server claiming UIDPLUS answered APPEND with [APPENDUID 1493194087 none]
+    # (OfflineIMAP/offlineimap#455): a plain code, so no UID is believed.
+    r = parse_one(b"A5 OK [APPENDUID 1493194087 none] APPEND completed")
+    assert isinstance(r, TaggedResponse)
+    assert r.code == ResponseCode(name="APPENDUID", text="1493194087 none")
+
+
+def test_xeams_fetch_items_after_the_closing_parenthesis_are_refused_clearly() -> None:
+    # Xeams (Synametrics) closes the FETCH after BODY[] and sends the other items as a
+    # line of their own, with no "*" (paperless-ngx/paperless-ngx#13412). The stray line
+    # is no response at all, so no command can be told it ended: a clear, fatal error
+    # (the FETCH before it is read).
+    data = b"* 1 FETCH (UID 5 BODY[] {2}\r\nhi)\r\nFLAGS (\\Seen) RFC822.SIZE 2)\r\n"
+    with pytest.raises(RemoteProtocolError, match="expected a tagged, untagged") as info:
+        parse_all(data)
+    assert info.value.offset == data.index(b"FLAGS")
