@@ -691,3 +691,41 @@ def test_xeams_fetch_items_after_the_closing_parenthesis_are_refused_clearly() -
     with pytest.raises(RemoteProtocolError, match="expected a tagged, untagged") as info:
         parse_all(data)
     assert info.value.offset == data.index(b"FLAGS")
+
+
+def test_hydroxide_empty_lists_for_absent_addresses() -> None:
+    # hydroxide (a ProtonMail bridge): () instead of NIL for empty address lists and ""
+    # for In-Reply-To (jonhoo/rust-imap#166)
+    r = fetch(
+        b'* 6 FETCH (UID 6 ENVELOPE ("Mon, 20 May 2019 14:03:14 +0200" "Activation" '
+        b'(("42 Alumni" NIL "alumni" "42.fr")) () () (("Kiyan" NIL "k" "protonmail.com")) '
+        b'() () "" "<c20696ea@42.fr>"))'
+    )
+    assert r.envelope is not None
+    assert (r.envelope.sender, r.envelope.cc, r.envelope.in_reply_to) == ((), (), b"")
+    assert [a.mailbox for a in r.envelope.to] == [b"k"]
+    assert r.envelope.message_id == b"<c20696ea@42.fr>"
+
+
+def test_raw_latin_1_in_an_envelope_name_is_kept() -> None:
+    # An address name with raw 8-bit Latin-1 ("G\xfcnstiger") in a quoted string, which
+    # stopped Delta Chat's IDLE (chatmail/core#652): read, the bytes kept as sent
+    r = fetch(
+        b'* 9 FETCH (UID 9 ENVELOPE (NIL "Angebot" (("HUK24 AG - Digital. Einfach. '
+        b'G\xfcnstiger." NIL "info" "huk24-service.de")) NIL NIL NIL NIL NIL NIL NIL))'
+    )
+    assert r.envelope is not None
+    assert r.envelope.from_[0].name == b"HUK24 AG - Digital. Einfach. G\xfcnstiger."
+
+
+def test_unescaped_quotes_inside_a_message_id() -> None:
+    # A server that leaves the quotes of a Message-ID's local part unescaped inside the
+    # quoted string (jakartaee/mail-api#669, where the whole FETCH failed): a quote that
+    # is not followed by a delimiter does not end the string, so the id is read whole.
+    r = fetch(
+        b'* 364 FETCH (ENVELOPE ("Wed, 6 Apr 2022 17:10:18 +0800" "subject" NIL NIL NIL NIL '
+        b'NIL NIL NIL "<17639.JavaMail."cv@notice.zhipin.com"@v-01>") RFC822.SIZE 1103217)'
+    )
+    assert r.envelope is not None
+    assert r.envelope.message_id == b'<17639.JavaMail."cv@notice.zhipin.com"@v-01>'
+    assert r.rfc822_size == 1103217
