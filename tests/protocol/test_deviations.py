@@ -18,6 +18,7 @@ from trio_mailsync.protocol import (
     ESearchData,
     ExistsData,
     FetchData,
+    FlagsCode,
     FlagsData,
     IdData,
     ListData,
@@ -729,3 +730,37 @@ def test_unescaped_quotes_inside_a_message_id() -> None:
     assert r.envelope is not None
     assert r.envelope.message_id == b'<17639.JavaMail."cv@notice.zhipin.com"@v-01>'
     assert r.rfc822_size == 1103217
+
+
+def test_airmail_brackets_in_an_unquoted_mailbox_name() -> None:
+    # Airmail creates INBOX.[Airmail].Snooze; the server lists it unquoted
+    # (postalsys/imapflow#204)
+    r = parse_one(b'* LIST (\\UnMarked) "." INBOX.[Airmail].Snooze')
+    assert isinstance(r, ListData)
+    assert r.mailbox == "INBOX.[Airmail].Snooze"
+
+
+def test_a_keyword_with_brackets_inside_permanentflags() -> None:
+    # A keyword "[css3-page]" inside the PERMANENTFLAGS code's list
+    # (emailjs/emailjs-imap-handler#6): the code ends at its own bracket
+    r = parse_one(
+        b"* OK [PERMANENTFLAGS (\\Answered \\Seen $label1 [css3-page] \\*)] Flags permitted."
+    )
+    assert isinstance(r, UntaggedStatus)
+    assert isinstance(r.code, FlagsCode)
+    assert r.code.flags == ("\\Answered", "\\Seen", "$label1", "[css3-page]", "\\*")
+    assert r.text == "Flags permitted."
+
+
+def test_status_of_a_mailbox_with_spaces_unquoted() -> None:
+    # Seen by Nylas in production (mjs/imapclient#223): STATUS with a name with spaces
+    r = parse_one(b"* STATUS Sent Items (MESSAGES 3 UNSEEN 0)")
+    assert isinstance(r, StatusData)
+    assert (r.mailbox, r.messages) == ("Sent Items", 3)
+
+
+def test_an_smtp_greeting_is_a_clear_error() -> None:
+    # A client pointed at an SMTP port gets "220 ... ESMTP" (postalsys/imapflow#214)
+    with pytest.raises(RemoteProtocolError, match="expected a tagged, untagged") as info:
+        parse_all(b"220 mail.somehost.net ESMTP NO UCE\r\n")
+    assert b"ESMTP" in info.value.snippet
