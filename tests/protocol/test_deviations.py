@@ -764,3 +764,27 @@ def test_an_smtp_greeting_is_a_clear_error() -> None:
     with pytest.raises(RemoteProtocolError, match="expected a tagged, untagged") as info:
         parse_all(b"220 mail.somehost.net ESMTP NO UCE\r\n")
     assert b"ESMTP" in info.value.snippet
+
+
+def test_greenmail_no_space_between_a_section_and_its_literal() -> None:
+    # GreenMail 1.5.3: BODY[HEADER]{4169}, no space, for BODY[HEADER]<0.30> asked
+    # (greenmail-mail-test/greenmail#187)
+    (r,) = parse_all(b"* 1 FETCH (FLAGS (\\Recent \\Seen) BODY[HEADER]{5}\r\nabcde)\r\n")
+    assert isinstance(r, FetchData)
+    assert r.sections == {"BODY[HEADER]": b"abcde"}
+
+
+def test_nil_as_the_size_of_a_body_part() -> None:
+    # A server sends NIL for body-fld-octets, a number (thunderbird/thunderbird-android#4227,
+    # where K-9 silently stopped syncing)
+    r = fetch(b'* 1378 FETCH (UID 29357 BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" NIL 0))')
+    part = single(r.bodystructure)
+    assert (part.subtype, part.size, part.lines) == ("plain", None, 0)
+
+
+def test_a_control_character_in_a_flag_is_kept() -> None:
+    # A ^D (0x04) in the flags of an EXAMINE answer (thunderbird/thunderbird-android#4925,
+    # where K-9's parser stopped; the bytes constructed from its log): kept as sent
+    assert parse_one(b"* FLAGS (\\Answered \\Seen \x04Junk)") == FlagsData(
+        flags=("\\Answered", "\\Seen", "\x04Junk")
+    )
