@@ -788,3 +788,38 @@ def test_a_control_character_in_a_flag_is_kept() -> None:
     assert parse_one(b"* FLAGS (\\Answered \\Seen \x04Junk)") == FlagsData(
         flags=("\\Answered", "\\Seen", "\x04Junk")
     )
+
+
+def test_uidvalidity_beyond_32_bits_in_status() -> None:
+    # STATUS with UIDVALIDITY 1666390893380 (neomutt/neomutt#3830, where every folder
+    # looked empty): the number
+    r = parse_one(b'* STATUS "folder_0" (UIDNEXT 1 UIDVALIDITY 1666390893380 UNSEEN 0)')
+    assert isinstance(r, StatusData)
+    assert r.uidvalidity == 1666390893380
+
+
+def test_greenmail_wildcard_flag_in_flags() -> None:
+    # GreenMail: \* (allowed in PERMANENTFLAGS only) in FLAGS (ruby/net-imap#228)
+    assert parse_one(b"* FLAGS (\\Answered \\Seen \\*)") == FlagsData(
+        flags=("\\Answered", "\\Seen", "\\*")
+    )
+
+
+def test_interia_untagged_bad_alert_in_place_of_a_tagged_no() -> None:
+    # poczta.interia.pl answers LIST with an untagged BAD [ALERT] and no tagged reply at
+    # all (jstedfast/MailKit#860): read as an alert (the command itself then waits for
+    # its timeout, as for any server that never answers)
+    r = parse_one(b"* BAD [ALERT] Please enable IMAP access in your account settings first.")
+    assert isinstance(r, UntaggedStatus)
+    assert (r.status, r.code) == (ResponseStatus.BAD, ResponseCode(name="ALERT"))
+    assert r.text.startswith("Please enable IMAP access")
+
+
+def test_exchange_2003_stray_line_after_a_tagged_ok_is_refused_clearly() -> None:
+    # Exchange 2003 follows "1 OK CAPABILITY completed." with "CAPABILITY completed."
+    # (dinhvh/libetpan#45): the OK is read, the stray line is a clear, fatal error
+    data = b"1 OK CAPABILITY completed.\r\nCAPABILITY completed.\r\n"
+    with pytest.raises(RemoteProtocolError, match="expected a tagged, untagged") as info:
+        parse_all(data)
+    assert info.value.offset is not None
+    assert info.value.offset >= data.index(b"CAPABILITY completed.\r\n", 5)
