@@ -823,3 +823,14 @@ def test_exchange_2003_stray_line_after_a_tagged_ok_is_refused_clearly() -> None
         parse_all(data)
     assert info.value.offset is not None
     assert info.value.offset >= data.index(b"CAPABILITY completed.\r\n", 5)
+
+
+def test_icewarp_nil_size_and_a_date_in_1899() -> None:
+    # IceWarp: RFC822.SIZE NIL and INTERNALDATE in 1899 (imapsync/imapsync#271, where
+    # every such message was skipped): no size, the date as sent
+    r = fetch(
+        b'* 438 FETCH (UID 438 RFC822.SIZE NIL INTERNALDATE "30-Dec-1899 00:00:00 +0530" FLAGS ())'
+    )
+    assert (r.uid, r.rfc822_size, r.flags) == (438, None, ())
+    assert r.internaldate is not None
+    assert r.internaldate.year == 1899

@@ -174,7 +174,8 @@ def _object_id(v: Raw) -> str | None:
 _FETCH_ITEMS: dict[str, tuple[str, Callable[[Raw], Any]]] = {
     "UID": ("uid", number),
     "FLAGS": ("flags", atoms),
-    "RFC822.SIZE": ("rfc822_size", number),
+    # NIL tolerated (IceWarp, imapsync#271): no size is better than an unreadable message.
+    "RFC822.SIZE": ("rfc822_size", lambda v: None if v is None else number(v)),
     "MODSEQ": ("modseq", _modseq),
     "INTERNALDATE": ("internaldate", _internaldate),
     "ENVELOPE": ("envelope", lambda v: envelope(v)),
