@@ -240,46 +240,59 @@ async def _sync(
     return 0 if all(r.ok for r in results) else 1
 
 
-def _failures(store: Path, out: TextIO, err: TextIO) -> int:
+def _listing(
+    read: Callable[[], Sequence[Sequence[object]]],
+    headers: list[str],
+    row: Callable[..., list[str]],
+    empty: str,
+    out: TextIO,
+    err: TextIO,
+    summary: str = "",
+) -> int:
+    """Print a table of what ``read`` finds in the store (``failures``, ``degraded``).
+
+    ``summary`` (with ``{n}``, the number of rows) goes to ``err`` after the table.
+    """
     try:
-        rows = read_failures(store)
+        rows = read()
     except StoreError as exc:
         print(f"error: {exc}", file=err)
         return 1
     if not rows:
-        print("no failed deliveries", file=out)
+        print(empty, file=out)
         return 0
-    print(
-        _table(
-            ["consumer", "event", "gave up at (UTC)", "error"],
-            [
-                [consumer, str(event_id), datetime.fromtimestamp(at, UTC).strftime("%F %T"), error]
-                for consumer, event_id, at, error in rows
-            ],
-        ),
-        file=out,
-    )
-    print(f"{len(rows)} event(s) given up; their ids are in the log until retention", file=err)
+    print(_table(headers, [row(*r) for r in rows]), file=out)
+    if summary:
+        print(summary.format(n=len(rows)), file=err)
     return 0
+
+
+def _failures(store: Path, out: TextIO, err: TextIO) -> int:
+    return _listing(
+        lambda: read_failures(store),
+        ["consumer", "event", "gave up at (UTC)", "error"],
+        lambda consumer, event_id, at, error: [
+            consumer,
+            str(event_id),
+            datetime.fromtimestamp(at, UTC).strftime("%F %T"),
+            error,
+        ],
+        "no failed deliveries",
+        out,
+        err,
+        summary="{n} event(s) given up; their ids are in the log until retention",
+    )
 
 
 def _degraded(store: Path, out: TextIO, err: TextIO) -> int:
-    try:
-        rows = read_degraded(store)
-    except StoreError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    if not rows:
-        print("every stored message was read whole", file=out)
-        return 0
-    print(
-        _table(
-            ["account", "folder", "uid", "subject", "why"],
-            [[a, f, str(u), subject or "", why] for a, f, u, subject, why in rows],
-        ),
-        file=out,
+    return _listing(
+        lambda: read_degraded(store),
+        ["account", "folder", "uid", "subject", "why"],
+        lambda account, folder, uid, subject, why: [account, folder, str(uid), subject or "", why],
+        "every stored message was read whole",
+        out,
+        err,
     )
-    return 0
 
 
 # ---------------------------------------------------------------- check

@@ -111,10 +111,12 @@ class Client:
 
     @property
     def state(self) -> ConnectionState:
+        """Where the connection stands: greeting, not authenticated, authenticated, selected..."""
         return self._state
 
     @property
     def idle_state(self) -> IdleState:
+        """Where an IDLE stands: none, requested, accepted, DONE sent."""
         return self._idle
 
     @property
@@ -151,6 +153,7 @@ class Client:
         return self._error is not None
 
     def has_capability(self, name: str) -> bool:
+        """Whether the server announced ``name`` (case-insensitive); ``False`` while unknown."""
         return self._capabilities is not None and name.upper() in self._capabilities
 
     # ------------------------------------------------------------ sending

@@ -37,6 +37,7 @@ class CommandCompleted(Event):
 
     @property
     def ok(self) -> bool:
+        """Whether the command completed with OK (not NO or BAD)."""
         return self.status is ResponseStatus.OK
 
     @property

@@ -39,6 +39,7 @@ _UNESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 
 def atom_text(raw: bytes) -> str:
+    """An atom's text: ASCII, or UTF-8 with undecodable bytes kept as surrogates."""
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError:
@@ -72,6 +73,7 @@ class Cursor:
         return self.toks
 
     def error(self, message: str, *, limit: bool = False) -> RemoteProtocolError:
+        """A ``RemoteProtocolError`` at the current token (``limit``: a limit was passed)."""
         line = self.frame.lines[self.li]
         start = self.pos if self.li == 0 else 0
         pos = start
@@ -90,9 +92,11 @@ class Cursor:
         )
 
     def at_end(self) -> bool:
+        """Whether every token of the response has been read."""
         return self.ti >= len(self._tokens()) and self.li == len(self.frame.lines) - 1
 
     def expect_end(self) -> None:
+        """Raise unless every token of the response has been read."""
         if not self.at_end():
             raise self.error("unexpected data at the end of the response")
 
@@ -180,12 +184,14 @@ class Cursor:
             add(v)
 
     def list_value(self, what: str) -> list[Raw]:
+        """Read one parenthesized list; ``what`` names it in the error otherwise."""
         v = self.value()
         if not isinstance(v, list):
             raise self.error(f"expected a parenthesized list for {what}")
         return v
 
     def values_to_end(self) -> list[Raw]:
+        """Read every remaining value of the response."""
         out = []
         while not self.at_end():
             out.append(self.value())
@@ -202,6 +208,7 @@ class Cursor:
 
 
 def freeze(v: Raw) -> Value:
+    """A raw value with its lists made tuples (hashable, immutable)."""
     if isinstance(v, list):
         return tuple(freeze(x) for x in v)
     return v  # type: ignore[no-any-return]
@@ -219,6 +226,7 @@ def nstring(v: Raw) -> bytes | None:
 
 
 def string_text(v: Raw) -> str:
+    """A string value as text: UTF-8, else Latin-1; NIL as the empty string."""
     if v.__class__ is bytes:
         try:
             return v.decode("utf-8")
@@ -229,6 +237,7 @@ def string_text(v: Raw) -> str:
 
 
 def number(v: Raw) -> int:
+    """A number value (digits in a string or atom accepted); ``ValueError`` otherwise."""
     if isinstance(v, int):
         return v
     if isinstance(v, bytes | str) and v.strip().isdigit():
@@ -237,6 +246,7 @@ def number(v: Raw) -> int:
 
 
 def opt_number(v: Raw) -> int | None:
+    """A number value, or ``None`` for NIL or anything that is not a number."""
     if v.__class__ is int:
         return v
     if v is None:
@@ -248,11 +258,13 @@ def opt_number(v: Raw) -> int | None:
 
 
 def short(v: Raw) -> str:
+    """A value shortened for an error message."""
     text = repr(freeze(v))
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def atoms(v: Raw) -> tuple[str, ...]:
+    """A list of atoms (flags, attributes) as text; strings in their place taken as text."""
     if v is None:
         return ()
     if not isinstance(v, list):
@@ -309,6 +321,7 @@ def flatten_pairs(items: list[Raw]) -> list[Raw]:
 
 
 def seqset_value(v: Raw) -> SequenceSet:
+    """A sequence-set value (a number, or a set in a string or atom)."""
     if isinstance(v, int):
         return SequenceSet(((v, v),))
     if isinstance(v, str | bytes):

@@ -607,6 +607,7 @@ class ResponseParser:
         return self._framer.offset
 
     def receive_data(self, data: bytes | bytearray) -> None:
+        """Feed bytes from the server; ``b""`` means it closed the connection."""
         if self._framer.eof:
             if data:
                 raise RuntimeError("receive_data() after end of file")
@@ -614,6 +615,7 @@ class ResponseParser:
         self._framer.feed(bytes(data))
 
     def next_response(self) -> Response | ConnectionClosed | Literal[NeedData.NEED_DATA]:
+        """The next whole response, :data:`NEED_DATA`, or :class:`ConnectionClosed` at the end."""
         frame = self._framer.next_frame()
         if frame is None:
             if not self._framer.eof:

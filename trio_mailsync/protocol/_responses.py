@@ -100,6 +100,8 @@ class ResponseCode:
 @attrs.frozen(kw_only=True)
 class CapabilityCode(ResponseCode):
     #: Upper-cased, for lookups.
+    """``[CAPABILITY ...]`` in a status line."""
+
     capabilities: frozenset[str]
     #: As sent: the server's order and case (not compared: equal sets are equal).
     as_sent: tuple[str, ...] = attrs.field(default=(), eq=False)
@@ -121,12 +123,16 @@ class FlagsCode(ResponseCode):
 
 @attrs.frozen(kw_only=True)
 class AppendUidCode(ResponseCode):
+    """``[APPENDUID uidvalidity uids]`` (UIDPLUS): where APPEND put the message."""
+
     uidvalidity: int
     uids: SequenceSet
 
 
 @attrs.frozen(kw_only=True)
 class CopyUidCode(ResponseCode):
+    """``[COPYUID uidvalidity source destination]`` (UIDPLUS): where COPY or MOVE put them."""
+
     uidvalidity: int
     source: SequenceSet
     destination: SequenceSet
@@ -169,6 +175,7 @@ class ContinuationRequest(Event):
 
     @property
     def text(self) -> str:
+        """The continuation's text (UTF-8, else Latin-1)."""
         return self.data.decode("utf-8", "replace")
 
 
@@ -183,6 +190,8 @@ class ConnectionClosed(Event):
 @attrs.frozen(kw_only=True)
 class CapabilityData(Event):
     #: Upper-cased, for lookups.
+    """``* CAPABILITY ...``."""
+
     capabilities: frozenset[str]
     #: As sent: the server's order and case (not compared: equal sets are equal).
     as_sent: tuple[str, ...] = attrs.field(default=(), eq=False)
@@ -190,11 +199,15 @@ class CapabilityData(Event):
 
 @attrs.frozen(kw_only=True)
 class EnabledData(Event):
+    """``* ENABLED ...`` (RFC 5161): the extensions ENABLE turned on."""
+
     capabilities: frozenset[str]
 
 
 @attrs.frozen(kw_only=True)
 class FlagsData(Event):
+    """``* FLAGS (...)``: the flags the selected mailbox knows."""
+
     flags: tuple[str, ...]
 
 
@@ -227,11 +240,13 @@ class ListData(Event):
     extended: tuple[Value, ...] = ()
 
     def has_attribute(self, name: str) -> bool:
+        """Whether the mailbox has ``name`` among its attributes (case-insensitive)."""
         wanted = name.lower()
         return any(a.lower() == wanted for a in self.attributes)
 
     @property
     def selectable(self) -> bool:
+        """Whether the mailbox can be selected (not ``\\Noselect`` or ``\\NonExistent``)."""
         return not (self.has_attribute("\\Noselect") or self.has_attribute("\\NonExistent"))
 
     @property
@@ -270,16 +285,22 @@ class StatusData(Event):
 
 @attrs.frozen(kw_only=True)
 class ExistsData(Event):
+    """``* n EXISTS``: the selected mailbox holds ``count`` messages."""
+
     count: int
 
 
 @attrs.frozen(kw_only=True)
 class RecentData(Event):
+    """``* n RECENT``."""
+
     count: int
 
 
 @attrs.frozen(kw_only=True)
 class ExpungeData(Event):
+    """``* n EXPUNGE``: message number ``seq`` is gone (later numbers move down)."""
+
     seq: int
 
 
@@ -294,6 +315,7 @@ class Address:
 
     @property
     def email(self) -> str | None:
+        """``mailbox@host`` as text, or ``None`` for a group marker."""
         if self.mailbox is None or self.host is None:
             return None
         return (self.mailbox + b"@" + self.host).decode("utf-8", "replace")
@@ -317,6 +339,8 @@ class Envelope:
 
 @attrs.frozen(kw_only=True)
 class Disposition:
+    """A body part's Content-Disposition: its type and parameters."""
+
     type: str
     params: tuple[tuple[str, str], ...] = ()
 
@@ -346,6 +370,8 @@ class SinglePart:
 
 @attrs.frozen(kw_only=True)
 class MultiPart:
+    """A multipart body: its parts, subtype and extension data."""
+
     parts: tuple[BodyStructure, ...]
     subtype: str
     params: tuple[tuple[str, str], ...] = ()
@@ -387,11 +413,14 @@ class FetchData(Event):
 
     @property
     def rfc822_header(self) -> bytes | None:
+        """The ``RFC822.HEADER`` item, if it was sent."""
         return self.sections.get("RFC822.HEADER")
 
 
 @attrs.frozen(kw_only=True)
 class SearchData(Event):
+    """``* SEARCH n ...``: the numbers or UIDs found (and MODSEQ with CONDSTORE)."""
+
     ids: tuple[int, ...]
     modseq: int | None = None
 
@@ -480,6 +509,8 @@ class IdData(Event):
 
 @attrs.frozen(kw_only=True)
 class QuotaResource:
+    """One resource of a quota root: its name, what is used and the limit."""
+
     name: str
     usage: int
     limit: int

@@ -66,6 +66,7 @@ class Delivery:
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        """The events of the POST's body."""
         events: list[dict[str, Any]] = json.loads(self.body)["events"]
         return events
 

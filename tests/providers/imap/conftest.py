@@ -9,7 +9,7 @@ import pytest
 
 from trio_mailsync.core.config import Account
 from trio_mailsync.stores.sqlite import SQLiteStore
-from trio_mailsync.testing import MailStore
+from trio_mailsync.testing import IMAPTestServer, MailStore
 from trio_mailsync.testing._server import DEFAULT_CAPABILITIES
 
 # What each variant advertises beyond the basics.
@@ -18,6 +18,13 @@ VARIANTS = {
     "condstore": DEFAULT_CAPABILITIES,
     "plain": tuple(c for c in DEFAULT_CAPABILITIES if c not in ("CONDSTORE", "ESEARCH")),
 }
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
+    """The testing server with each capability variant in turn (its name)."""
+    server.behavior.capabilities = VARIANTS[request.param]
+    return str(request.param)
 
 
 @pytest.fixture

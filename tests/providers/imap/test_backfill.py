@@ -21,9 +21,9 @@ from trio_mailsync.core.events import AccountState, NewMessages, SyncCompleted
 from trio_mailsync.core.model import SyncRequest
 from trio_mailsync.providers.imap import Security, planner
 from trio_mailsync.stores.sqlite import SQLiteStore
-from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.testing import MailStore, sample_message
 
-from .conftest import VARIANTS, server_view, store_view
+from .conftest import server_view, store_view
 
 #: Traced memory a 20,000-message first sync may add at its peak, the testing server's
 #: share included (measured 2026-12-02: 7.4 MiB in batches of 500; 39.2 MiB for the
@@ -35,12 +35,6 @@ INBOX = SyncRequest(folders=("INBOX",))
 def fill(mail: MailStore, count: int, folder: str = "INBOX") -> None:
     for n in range(count):
         mail.deliver("alice", sample_message(n, subject=f"old {n}"), folder=folder)
-
-
-@pytest.fixture(params=list(VARIANTS))
-def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
-    server.behavior.capabilities = VARIANTS[request.param]
-    return str(request.param)
 
 
 async def test_a_large_first_sync_goes_newest_first_in_batches_and_new_mail_comes_first(

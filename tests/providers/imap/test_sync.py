@@ -20,7 +20,7 @@ from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing import CommandInfo, IMAPTestServer, MailStore, Session, sample_message
 
-from .conftest import VARIANTS, server_view, store_view
+from .conftest import server_view, store_view
 
 FOLDERS = ["INBOX", "Sent", "Drafts", "Archive", "Junk", "Trash"]
 INBOX_CHANGED = SyncRequest(folders=("INBOX",), changed=frozenset({"INBOX"}))
@@ -60,12 +60,6 @@ def message(n: int) -> bytes:
 
 def alice() -> Account:
     return make_account(security=Security.NONE, allow_insecure=True)
-
-
-@pytest.fixture(params=list(VARIANTS))
-def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
-    server.behavior.capabilities = VARIANTS[request.param]
-    return str(request.param)
 
 
 async def test_first_sync_then_nothing_costs_one_round_trip(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
-
 from tests.providers.imap.test_sync import INBOX_CHANGED, alice, syncing
 from tests.support import Connect
 from trio_mailsync import cli
@@ -21,15 +19,9 @@ from trio_mailsync.core.model import Address, SyncRequest
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
-from .conftest import VARIANTS, server_view, store_view
+from .conftest import server_view, store_view
 
 INBOX = SyncRequest(folders=("INBOX",))
-
-
-@pytest.fixture(params=list(VARIANTS))
-def variant(request: pytest.FixtureRequest, server: IMAPTestServer) -> str:
-    server.behavior.capabilities = VARIANTS[request.param]
-    return str(request.param)
 
 
 def deliver(mail: MailStore, n: int) -> int:

@@ -53,6 +53,7 @@ class WireTrace:
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file; connections must not write afterwards."""
         self._file.close()
 
 
