@@ -229,22 +229,34 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         idle_cpu = (time.process_time() - cpu_before) / spec["idle_window"]
         idle_events = counts["events"] - events_before
 
-        latencies, append_times = [], []
-        cpu_before = time.process_time()
-        try:
+        append_times: list[float] = []
+
+        async def deliver(account: Account, n: int, what: str) -> tuple[int, float]:
+            """APPEND probe ``n`` to ``account``'s INBOX; its UID and when it was sent."""
+            sent = trio.current_time()
+            uid = await writers[account.id].append(
+                "INBOX", sample_message(n, subject=f"{what} probe {n}")
+            )
+            append_times.append(trio.current_time() - sent)
+            assert uid is not None
+            logger.info("delivered %s UID %d", account.id, uid)
+            return uid, sent
+
+        async def to_the_client(first: int, what: str) -> list[float]:
+            """Each target's probe, from APPEND to its event at the WebSocket client."""
+            times = []
             for n, account in enumerate(targets):
                 await trio.sleep(rng.uniform(0.2, 0.4))
-                sent = trio.current_time()
-                uid = await writers[account.id].append(
-                    "INBOX", sample_message(1000 + n, subject=f"latency probe {n}")
-                )
-                append_times.append(trio.current_time() - sent)
-                assert uid is not None
-                logger.info("delivered %s UID %d", account.id, uid)
+                uid, sent = await deliver(account, first + n, what)
                 with trio.fail_after(30):
                     while (account.id, uid) not in arrived:
                         await arrival.wait()
-                latencies.append(arrived[(account.id, uid)] - sent)
+                times.append(arrived[(account.id, uid)] - sent)
+            return times
+
+        cpu_before = time.process_time()
+        try:
+            latencies = await to_the_client(1000, "latency")
             cpu = time.process_time() - cpu_before
             # Then the same again with a webhook (started now: the deliveries above are
             # measured as before the event log, with the WebSocket client alone).
@@ -252,38 +264,19 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
             hook_sent = {}
             for n, account in enumerate(targets):
                 await trio.sleep(rng.uniform(0.2, 0.4))
-                sent = trio.current_time()
-                uid = await writers[account.id].append(
-                    "INBOX", sample_message(3000 + n, subject=f"webhook probe {n}")
-                )
-                assert uid is not None
+                uid, sent = await deliver(account, 3000 + n, "webhook")
                 hook_sent[(account.id, uid)] = sent
             hooked = await webhook_times(receiver, hook_sent)
             # And again with a slow processor on every new message (a classifier that
             # takes half a second): the new_messages event must not wait for it.
             running.service.add_processor(slow_classifier, concurrency=4, timeout=5)
-            processed = []
-            for n, account in enumerate(targets):
-                await trio.sleep(rng.uniform(0.2, 0.4))
-                sent = trio.current_time()
-                uid = await writers[account.id].append(
-                    "INBOX", sample_message(4000 + n, subject=f"processor probe {n}")
-                )
-                assert uid is not None
-                with trio.fail_after(30):
-                    while (account.id, uid) not in arrived:
-                        await arrival.wait()
-                processed.append(arrived[(account.id, uid)] - sent)
+            processed = await to_the_client(4000, "processor")
             resumed = []
             for n in range(spec["resumes"]):
                 account = targets[n % len(targets)]
                 await trio.sleep(0.3)
                 since = last_id  # a client that had everything so far, then went away
-                sent = trio.current_time()
-                uid = await writers[account.id].append(
-                    "INBOX", sample_message(5000 + n, subject=f"resume probe {n}")
-                )
-                assert uid is not None
+                uid, sent = await deliver(account, 5000 + n, "resume")
                 await trio.sleep(1.0)  # away for a second
                 resumed.append(
                     await resume(running.broadcaster.url, token, since, account.id, uid) - sent
@@ -301,7 +294,7 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "idle_cpu": idle_cpu,
         "idle_events": idle_events,
         "latencies": latencies,
-        "append_times": append_times,
+        "append_times": append_times[: len(latencies)],
         "cpu_per_delivery": cpu / len(targets),
         "webhook_latencies": hooked,
         "processor_latencies": processed,
