@@ -31,6 +31,7 @@ from trio_mailsync.protocol import (
     SinglePart,
     StatusData,
     TaggedResponse,
+    UnknownData,
     UntaggedStatus,
 )
 
@@ -834,3 +835,25 @@ def test_icewarp_nil_size_and_a_date_in_1899() -> None:
     assert (r.uid, r.rfc822_size, r.flags) == (438, None, ())
     assert r.internaldate is not None
     assert r.internaldate.year == 1899
+
+
+def test_icewarp_intrusion_prevention_greeting_is_an_error_that_quotes_it() -> None:
+    # IceWarp greets a blocked address with " NO LOGOUT Intrusion prevention active for
+    # <ip>": no "*", a leading space (jstedfast/MailKit#1073). Fatal, and the error shows
+    # the server's words, which say what to do
+    with pytest.raises(RemoteProtocolError) as info:
+        parse_all(b" NO LOGOUT Intrusion prevention active for 192.0.2.1\r\n")
+    assert b"Intrusion prevention" in info.value.snippet
+
+
+def test_courier_message_number_zero() -> None:
+    # Courier-IMAP (2004) answers UID STORE with "* 0 FETCH" (jstedfast/MailKit#428):
+    # message numbers start at 1, but the UID and flags are what count
+    r = fetch(b"* 0 FETCH (UID 16334 FLAGS ())")
+    assert (r.seq, r.uid, r.flags) == (0, 16334, ())
+
+
+def test_zimbra_untagged_noop() -> None:
+    # Zimbra sends "* NOOP" during a long command (ruby/net-imap#2): an unknown response,
+    # not an error
+    assert parse_one(b"* NOOP") == UnknownData(name="NOOP", raw=b"* NOOP\r\n")
