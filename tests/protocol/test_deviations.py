@@ -721,8 +721,9 @@ def test_raw_latin_1_in_an_envelope_name_is_kept() -> None:
 
 
 def test_unescaped_quotes_inside_a_message_id() -> None:
-    # A server that leaves the quotes of a Message-ID's local part unescaped inside the
-    # quoted string (jakartaee/mail-api#669, where the whole FETCH failed): a quote that
+    # iCloud (MailCore/mailcore2#1967, "the eternal sync bug") and another server
+    # (jakartaee/mail-api#669) leave the quotes of a Message-ID's local part unescaped
+    # inside the quoted string, and the whole FETCH failed there: a quote that
     # is not followed by a delimiter does not end the string, so the id is read whole.
     r = fetch(
         b'* 364 FETCH (ENVELOPE ("Wed, 6 Apr 2022 17:10:18 +0800" "subject" NIL NIL NIL NIL '
