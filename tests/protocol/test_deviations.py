@@ -858,3 +858,19 @@ def test_zimbra_untagged_noop() -> None:
     # Zimbra sends "* NOOP" during a long command (ruby/net-imap#2): an unknown response,
     # not an error
     assert parse_one(b"* NOOP") == UnknownData(name="NOOP", raw=b"* NOOP\r\n")
+
+
+def test_a_zero_length_literal() -> None:
+    # A zero-length literal ({0}) for an empty header section tripped a client
+    # (emailjs/emailjs-imap-handler#20; constructed from its description)
+    (r,) = parse_all(b"* 1 FETCH (UID 5 BODY[HEADER.FIELDS (X-FOO)] {0}\r\n)\r\n")
+    assert isinstance(r, FetchData)
+    assert (r.uid, r.sections) == (5, {"BODY[HEADER.FIELDS (X-FOO)]": b""})
+
+
+def test_yahoo_lists_its_inbox_as_inbox_in_mixed_case() -> None:
+    # Yahoo: * LIST (\Inbox \HasNoChildren) "/" "Inbox" (jstedfast/MailKit#358): INBOX is
+    # case-insensitive, so this is INBOX
+    r = parse_one(b'* LIST (\\Inbox \\HasNoChildren) "/" "Inbox"')
+    assert isinstance(r, ListData)
+    assert (r.mailbox, r.attributes) == ("INBOX", ("\\Inbox", "\\HasNoChildren"))
