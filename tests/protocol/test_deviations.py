@@ -874,3 +874,19 @@ def test_yahoo_lists_its_inbox_as_inbox_in_mixed_case() -> None:
     r = parse_one(b'* LIST (\\Inbox \\HasNoChildren) "/" "Inbox"')
     assert isinstance(r, ListData)
     assert (r.mailbox, r.attributes) == ("INBOX", ("\\Inbox", "\\HasNoChildren"))
+
+
+def test_purelymail_min_zero_in_esearch() -> None:
+    # Purelymail: MIN 0 (never a valid number) and a wrong COUNT for UNSEEN
+    # (Purelymail/purelymail-issues#445): read as sent; we ask for ALL only
+    r = parse_one(b'* ESEARCH (TAG "d") MIN 0 COUNT 1')
+    assert r == ESearchData(tag="d", min=0, count=1)
+
+
+def test_esearch_answer_to_uid_search_without_its_uid_marker() -> None:
+    # Purelymail (abhinavxd/libredesk#282) and Cyrus 2.4 when nothing matched
+    # (cyrusimap/cyrus-imapd#1725) leave out "UID" in the answer to UID SEARCH. We send
+    # UID SEARCH only, and take the numbers of its own answer (by TAG) as UIDs.
+    r = parse_one(b'* ESEARCH (TAG "A5") ALL 590:597')
+    assert r == ESearchData(tag="A5", uid=False, all=SequenceSet.parse("590:597"))
+    assert parse_one(b'* ESEARCH (TAG "A6")') == ESearchData(tag="A6")
