@@ -890,3 +890,26 @@ def test_esearch_answer_to_uid_search_without_its_uid_marker() -> None:
     r = parse_one(b'* ESEARCH (TAG "A5") ALL 590:597')
     assert r == ESearchData(tag="A5", uid=False, all=SequenceSet.parse("590:597"))
     assert parse_one(b'* ESEARCH (TAG "A6")') == ESearchData(tag="A6")
+
+
+def test_gmail_label_starting_with_plus() -> None:
+    # Gmail: X-GM-LABELS (+IMNews), an unquoted label starting with "+"
+    # (jstedfast/MailKit#195)
+    assert fetch(b"* 1 FETCH (X-GM-LABELS (+IMNews) UID 948871)").gm_labels == ("+IMNews",)
+
+
+def test_gmail_flags_with_brackets() -> None:
+    # Gmail sends keywords with "[" and "]" in FLAGS, not atom characters
+    # (apple/swift-nio-imap#738)
+    r = parse_one(b"* FLAGS (\\Answered $NotJunk OIB-Seen-[Gmail]/Important Redirected)")
+    assert r == FlagsData(
+        flags=("\\Answered", "$NotJunk", "OIB-Seen-[Gmail]/Important", "Redirected")
+    )
+
+
+def test_gmail_labels_quoted_with_escapes_and_parentheses() -> None:
+    # Gmail (valid, and mis-read by others): "\\Sent" is the system label \Sent
+    # (eclipse-ee4j/angus-mail#165); a quoted label may hold parentheses
+    # (OfflineIMAP/offlineimap#545)
+    r = fetch(b'* 1 FETCH (X-GM-LABELS ("\\\\Sent" CustomLabel "Webserver (RW.net)") UID 9)')
+    assert r.gm_labels == ("\\Sent", "CustomLabel", "Webserver (RW.net)")
