@@ -913,3 +913,19 @@ def test_gmail_labels_quoted_with_escapes_and_parentheses() -> None:
     # (OfflineIMAP/offlineimap#545)
     r = fetch(b'* 1 FETCH (X-GM-LABELS ("\\\\Sent" CustomLabel "Webserver (RW.net)") UID 9)')
     assert r.gm_labels == ("\\Sent", "CustomLabel", "Webserver (RW.net)")
+
+
+def test_exchange_bare_string_as_a_disposition() -> None:
+    # Exchange: "inline" where a disposition must be ("inline" params)
+    # (jstedfast/MailKit#919)
+    r = fetch(
+        b'* 37 FETCH (UID 67 BODYSTRUCTURE (("text" "plain" ("charset" "ISO-8859-1") NIL NIL '
+        b'"QUOTED-PRINTABLE" 850 31 NIL "inline" NIL NIL)("text" "html" ("charset" '
+        b'"ISO-8859-1") NIL NIL "QUOTED-PRINTABLE" 14692 502 NIL "inline" NIL NIL) '
+        b'"alternative" ("boundary" "x") NIL NIL))'
+    )
+    parts = multi(r.bodystructure).parts
+    assert [single(p).disposition for p in parts] == [
+        Disposition(type="inline", params=()),
+        Disposition(type="inline", params=()),
+    ]
