@@ -929,3 +929,11 @@ def test_exchange_bare_string_as_a_disposition() -> None:
         Disposition(type="inline", params=()),
         Disposition(type="inline", params=()),
     ]
+
+
+def test_home_pl_bare_backslash_attribute_in_xlist() -> None:
+    # home.pl (Dovecot): XLIST with a bare "\" among the attributes
+    # (Foundry376/Mailspring#1795): the folder, and the odd attribute kept as sent
+    r = parse_one(b'* XLIST (\\HasNoChildren \\) "." "Argos"')
+    assert isinstance(r, ListData)
+    assert (r.mailbox, r.attributes) == ("Argos", ("\\HasNoChildren", "\\"))
