@@ -937,3 +937,19 @@ def test_home_pl_bare_backslash_attribute_in_xlist() -> None:
     r = parse_one(b'* XLIST (\\HasNoChildren \\) "." "Argos"')
     assert isinstance(r, ListData)
     assert (r.mailbox, r.attributes) == ("Argos", ("\\HasNoChildren", "\\"))
+
+
+def test_protonmail_bridge_atoms_in_id() -> None:
+    # ProtonMail Bridge: ID fields and values as atoms, a URL among them
+    # (Foundry376/Mailspring#429)
+    r = parse_one(
+        b"* ID (support-url https://protonmail.com/support name ProtonMail "
+        b'vendor "Proton Technologies AG")'
+    )
+    assert r == IdData(
+        fields={
+            "support-url": "https://protonmail.com/support",
+            "name": "ProtonMail",
+            "vendor": "Proton Technologies AG",
+        }
+    )
