@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 
 from trio_mailsync.protocol import (
+    NEED_DATA,
     CapabilityData,
     ContinuationRequest,
     CopyUidCode,
@@ -25,6 +26,7 @@ from trio_mailsync.protocol import (
     MultiPart,
     RemoteProtocolError,
     ResponseCode,
+    ResponseParser,
     ResponseStatus,
     SearchData,
     SequenceSet,
@@ -953,3 +955,18 @@ def test_protonmail_bridge_atoms_in_id() -> None:
             "vendor": "Proton Technologies AG",
         }
     )
+
+
+def test_qip_empty_fetch_list() -> None:
+    # QIP answers STORE with "* n FETCH ()" (dinhvh/libetpan#260)
+    assert fetch(b"* 5 FETCH ()") == FetchData(seq=5)
+
+
+def test_rambler_literal_shorter_than_announced_waits_for_the_rest() -> None:
+    # Rambler announces {100} and sends 9 bytes, then the rest of the line and the tagged
+    # OK (dinhvh/libetpan#240). No client can tell: the parser waits for the 100 bytes
+    # (the command is then cut off by the sync's timeout and the connection dropped,
+    # that account's sync failing, no other's); it never makes up a response.
+    parser = ResponseParser()
+    parser.receive_data(b"* 140 FETCH (BODY[2] {100}\r\n123456789 UID 2)\r\n1 OK completed\r\n")
+    assert parser.next_response() is NEED_DATA
