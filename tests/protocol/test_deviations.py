@@ -970,3 +970,16 @@ def test_rambler_literal_shorter_than_announced_waits_for_the_rest() -> None:
     parser = ResponseParser()
     parser.receive_data(b"* 140 FETCH (BODY[2] {100}\r\n123456789 UID 2)\r\n1 OK completed\r\n")
     assert parser.next_response() is NEED_DATA
+
+
+def test_a_stray_nil_inside_an_address_list() -> None:
+    # (NIL (name NIL mailbox host)): a NIL before the address, the name a literal
+    # (jstedfast/MailKit#991; the server unnamed). The NIL stands for no address.
+    (r,) = parse_all(
+        b'* 3001 FETCH (UID 3001 ENVELOPE ("Thu, 18 Jul 2019 01:29:32 -0300" "Xxx" '
+        b'(NIL ({5}\r\nAnn B NIL "ann" "example.com")) NIL NIL ((NIL NIL "to" "example.org")) '
+        b'NIL NIL NIL "<0A9F@X>"))\r\n'
+    )
+    assert isinstance(r, FetchData)
+    assert r.envelope is not None
+    assert [(a.name, a.email) for a in r.envelope.from_] == [(b"Ann B", "ann@example.com")]

@@ -55,7 +55,11 @@ Neutral = Any
 
 
 def _cap(name: str) -> str:
-    return name.lower().replace("-", "").replace("+", "plus")
+    # imap-codec names LITERAL+ and LITERAL- LiteralPlus and LiteralMinus.
+    name = name.lower().replace("+", "plus")
+    if name.endswith("-"):
+        name = name[:-1] + "minus"
+    return name.replace("-", "")
 
 
 def _flag(name: str) -> str:

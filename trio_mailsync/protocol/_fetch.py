@@ -203,6 +203,8 @@ def _addresses(v: Raw) -> tuple[Address, ...]:
         raise ValueError("address list is not a list")
     out = []
     for a in v:
+        if a is None:
+            continue  # a stray NIL inside the list (MailKit#991): no address there
         if not isinstance(a, list):
             raise ValueError("address is not a list")
         if len(a) < 4:
