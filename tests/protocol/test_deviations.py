@@ -983,3 +983,34 @@ def test_a_stray_nil_inside_an_address_list() -> None:
     assert isinstance(r, FetchData)
     assert r.envelope is not None
     assert [(a.name, a.email) for a in r.envelope.from_] == [(b"Ann B", "ann@example.com")]
+
+
+def test_asimap_rfc_2822_internaldate_is_kept_raw() -> None:
+    # asimap sent INTERNALDATE in RFC 2822 form, which iOS 18 refused (scanner/asimap#458):
+    # not a date-time of the grammar, so kept as sent in `other`, the message read
+    r = fetch(b'* 1 FETCH (UID 5 INTERNALDATE "Mon, 09 Feb 2026 10:00:00 +0000")')
+    assert (r.uid, r.internaldate) == (5, None)
+    assert r.other == {"INTERNALDATE": b"Mon, 09 Feb 2026 10:00:00 +0000"}
+
+
+def test_an_impossible_envelope_date_is_kept_as_text() -> None:
+    # ENVELOPE date "6/31/2005" (a day that does not exist; jstedfast/MailKit#254, where
+    # the FETCH failed): the Date header is text to us, never parsed in the protocol layer
+    r = fetch(
+        b'* 4034 FETCH (UID 8589 ENVELOPE ("6/31/2005" "subj" NIL NIL NIL NIL NIL NIL NIL NIL))'
+    )
+    assert r.envelope is not None
+    assert r.envelope.date == b"6/31/2005"
+
+
+def test_qiye_163_unescaped_quotes_in_a_body_description() -> None:
+    # qiye.163.com: a body description of """" (an empty header's quotes unescaped;
+    # emersion/go-imap#659, where the FETCH failed): read as the text between the outer
+    # quotes, every other field in place
+    r = fetch(
+        b'* 150 FETCH (UID 1733220355 BODY (("text" "html" ("charset" "UTF-8") NIL NIL '
+        b'"quoted-printable" 1224 16)("application" "octet-stream" ("name" "a.pdf") NIL '
+        b'"""" "base64" 65322) "MIXED"))'
+    )
+    pdf = single(multi(r.body).parts[1])
+    assert (pdf.description, pdf.encoding, pdf.size) == (b'""', "BASE64", 65322)
