@@ -1014,3 +1014,11 @@ def test_qiye_163_unescaped_quotes_in_a_body_description() -> None:
     )
     pdf = single(multi(r.body).parts[1])
     assert (pdf.description, pdf.encoding, pdf.size) == (b'""', "BASE64", 65322)
+
+
+def test_icloud_answer_without_an_item_that_was_asked_for() -> None:
+    # iCloud answers FETCH (RFC822) with a FETCH that lacks RFC822 (modern-email/defects
+    # #36): the items it did send; what is missing stays None (we never ask for RFC822,
+    # and a record built from an answer without ENVELOPE has empty headers, not an error)
+    r = fetch(b"* 1 FETCH (UID 5 FLAGS (\\Seen))")
+    assert (r.uid, r.flags, r.envelope, r.sections) == (5, ("\\Seen",), None, {})
