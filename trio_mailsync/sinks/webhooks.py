@@ -40,7 +40,14 @@ import httpx
 import trio
 
 from trio_mailsync.core.config import WebhookSettings
-from trio_mailsync.core.events import Hello, LoggedEvent, Reset, ServiceEvent, to_dict
+from trio_mailsync.core.events import (
+    Hello,
+    LoggedEvent,
+    Reset,
+    ServiceEvent,
+    event_type,
+    to_dict,
+)
 from trio_mailsync.core.ports import EventSource
 from trio_mailsync.secret import Secret
 
@@ -142,7 +149,7 @@ class WebhookSink:
         if not isinstance(event, LoggedEvent):
             return False
         s = self.settings
-        return (s.events is None or to_dict(event)["type"] in s.events) and (
+        return (s.events is None or event_type(event) in s.events) and (
             s.accounts is None or event.account in s.accounts
         )
 

@@ -232,3 +232,37 @@ async def test_endless_data_for_one_command_is_bounded_and_that_account_s_error(
         again = await engine.sync_account(sessions[1])
         assert again.ok, again.error
         assert sorted(m.uid for m in again.new_messages) == [1, 2]
+
+
+async def test_a_refused_fetch_fails_that_folder_and_loses_nothing(
+    plain_connector: Connect, store: SQLiteStore, server: IMAPTestServer, mail: MailStore
+) -> None:
+    # A tagged NO to the pipelined UID FETCH (a server that is busy, say): the folder's
+    # sync fails with the server's words, its cursor does not move, and the next sync
+    # reports the mail once.
+    for n in range(3):
+        mail.deliver("alice", sample_message(n))
+    refuse = True
+
+    async def hook(s: Session, c: CommandInfo) -> bool:
+        if refuse and c.name == "UID FETCH":
+            await s.send(f"{c.tag} NO [SERVERBUG] try again later".encode())
+            return True
+        return False
+
+    server.behavior.on_command = hook
+    async with open_imap_provider([alice()], connector=plain_connector) as imap:
+        engine = SyncEngine(store)
+        session = imap.session(alice())
+        with trio.fail_after(60):
+            first = await engine.sync_account(session)
+        errors = [error for _, error in first.folder_errors]
+        assert "alice: INBOX: UID FETCH failed: NO try again later" in errors
+        assert first.new_messages == ()
+
+        refuse = False
+        with trio.fail_after(60):
+            again = await engine.sync_account(session)
+        assert again.ok, again.error
+        assert sorted(m.uid for m in again.new_messages) == [1, 2, 3]
+        assert (await engine.sync_account(session)).new_messages == ()

@@ -313,12 +313,7 @@ class FolderJob:
             leave = Unselect() if self.caps.unselect else Close()
             done = await self.conn.run_many([examine, fetch, leave])
             self.conn.selected = None
-            failed = [d for d in done if not d.ok]
-            if failed:
-                raise ProviderError(
-                    f"{self.account_id}: {self.folder.name}: {failed[0].command.name} failed: "
-                    f"{failed[0].status.value} {failed[0].text}"
-                )
+            self._raise_if_failed(done)
             examined = decode_select(self.folder.wire_name, done[0], True)
             if examined.uidvalidity not in (None, update.generation):
                 return  # recreated meanwhile: the next sync resets it
@@ -499,6 +494,15 @@ class FolderJob:
             backfill_below=backfill_below,
         )
 
+    def _raise_if_failed(self, completions: Sequence[CommandCompleted]) -> None:
+        """Raise ProviderError for the first command the server refused (NO or BAD)."""
+        for done in completions:
+            if not done.ok:
+                raise ProviderError(
+                    f"{self.account_id}: {self.folder.name}: {done.command.name} failed: "
+                    f"{done.status.value} {done.text}"
+                )
+
     def _finish(
         self, plan: _Plan, status: StatusData, completions: Sequence[CommandCompleted]
     ) -> tuple[FolderUpdate, list[int]]:
@@ -506,13 +510,7 @@ class FolderJob:
         folder = self.folder
         uidvalidity = status.uidvalidity
         assert uidvalidity is not None
-        failed = [done for done in completions if not done.ok]
-        if failed:
-            done = failed[0]
-            raise ProviderError(
-                f"{self.account_id}: {folder.name}: {done.command.name} failed: "
-                f"{done.status.value} {done.text}"
-            )
+        self._raise_if_failed(completions)
         self.conn.selected = None
         by_command = {id(done.command): done for done in completions}
         # What the selected mailbox says about itself wins over STATUS: a folder deleted
