@@ -40,6 +40,7 @@ from typing import NoReturn
 import attrs
 import trio
 
+from trio_mailsync.core.backoff import exponential_backoff
 from trio_mailsync.core.config import Account, Config
 from trio_mailsync.core.events import (
     AccountState,
@@ -177,7 +178,7 @@ class _WatchTarget:
 
 def _restart_delay(crashes: int) -> float:
     """Seconds before a restart after ``crashes`` failures in a row."""
-    return min(RESTART_MAX, RESTART_INITIAL * 2.0 ** min(crashes - 1, 16))
+    return exponential_backoff(crashes, initial=RESTART_INITIAL, maximum=RESTART_MAX)
 
 
 def _cause(exc: BaseException) -> BaseException:

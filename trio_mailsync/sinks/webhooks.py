@@ -39,6 +39,7 @@ import attrs
 import httpx
 import trio
 
+from trio_mailsync.core.backoff import exponential_backoff
 from trio_mailsync.core.config import WebhookSettings
 from trio_mailsync.core.events import (
     Hello,
@@ -256,7 +257,9 @@ class WebhookSink:
                     return error
                 delay = failure.delay
                 if delay is None:
-                    backoff = min(s.retry_max, s.retry_initial * 2.0 ** min(attempt - 1, 64))
+                    backoff = exponential_backoff(
+                        attempt, initial=s.retry_initial, maximum=s.retry_max
+                    )
                     delay = backoff * self._rng.uniform(0.5, 1.0)
                 logger.info("webhook %s: %s; again in %.1f s", s.name, error, delay)
                 self.stats.retries += 1

@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from trio_mailsync.core.backoff import exponential_backoff
 from trio_mailsync.core.config import Account
 from trio_mailsync.core.errors import (
     AuthenticationFailed,
@@ -54,9 +55,6 @@ logger = logging.getLogger(__name__)
 HEALTH_CHECK_TIMEOUT = 10.0
 #: The janitor looks at idle connections at least this often.
 JANITOR_TICK = 60.0
-#: Backoff doubles per failure up to this many doublings (then ``backoff_max`` holds anyway):
-#: the exponent is capped, never the result, so a long outage cannot overflow it.
-_MAX_DOUBLINGS = 32
 
 
 @attrs.define
@@ -281,8 +279,9 @@ class ConnectionPool:
         """Schedule the next attempt: exponential, capped, with "equal jitter"."""
         limits = p.limits
         p.failures += 1
-        doublings = min(p.failures - 1, _MAX_DOUBLINGS)
-        base: float = min(limits.backoff_max, limits.backoff_initial * 2.0**doublings)
+        base = exponential_backoff(
+            p.failures, initial=limits.backoff_initial, maximum=limits.backoff_max
+        )
         delay = base / 2 + base / 2 * self._jitter()
         p.retry_at = trio.current_time() + delay
         return delay
