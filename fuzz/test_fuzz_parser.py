@@ -21,7 +21,10 @@ from trio_mailsync.protocol import (
     NEED_DATA,
     Client,
     Command,
+    CommandCompleted,
+    CommandData,
     ConnectionClosed,
+    FetchData,
     Idle,
     Limits,
     List,
@@ -114,6 +117,7 @@ def _consume(parser: ResponseParser, chunks: list[bytes]) -> RemoteProtocolError
             parser.receive_data(chunk)
             while (r := parser.next_response()) is not NEED_DATA:
                 assert not isinstance(r, ConnectionClosed)
+                read_deferred(r)
             assert parser.buffered <= LIMITS.max_response_size + SLACK
         parser.receive_data(b"")
         while not isinstance(parser.next_response(), ConnectionClosed):
@@ -121,6 +125,20 @@ def _consume(parser: ResponseParser, chunks: list[bytes]) -> RemoteProtocolError
     except RemoteProtocolError as exc:
         return exc
     return None
+
+
+def read_deferred(response: object) -> None:
+    """Read a FETCH's deferred values: each decodes or raises a content error, nothing else."""
+    if not isinstance(response, FetchData):
+        return
+    errors = []
+    for name in ("envelope", "body", "bodystructure"):
+        try:
+            getattr(response, name)
+        except RemoteProtocolError as exc:
+            errors.append(exc)
+    assert not any(exc.limit or not str(exc) for exc in errors)
+    assert repr(response)
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -194,6 +212,13 @@ def _drive(client: Client, responses: list[bytes]) -> RemoteProtocolError | None
             client.receive_data(data)
             while (event := client.next_event()) is not NEED_DATA:
                 assert not isinstance(event, ConnectionClosed)
+                if isinstance(event, CommandData):
+                    read_deferred(event.response)
+                elif isinstance(event, CommandCompleted):
+                    for response in event.data:
+                        read_deferred(response)
+                else:
+                    read_deferred(event)
                 client.data_to_send()
         client.receive_data(b"")
         while not isinstance(client.next_event(), ConnectionClosed):

@@ -9,6 +9,7 @@ from typing import Any, Final
 from ._dates import parse_internaldate
 from ._framing import Frame
 from ._lexer import (
+    _UNESCAPE,
     Cursor,
     Raw,
     atoms,
@@ -25,36 +26,64 @@ from ._lexer import (
 from ._responses import (
     Address,
     BodyStructure,
+    Deferred,
     Disposition,
     Envelope,
     FetchData,
     MultiPart,
     SinglePart,
     Value,
+    quick_constructor,
 )
 
 __all__ = [
-    "SIMPLE_FETCH",
-    "UID_FLAGS",
+    "FAST_DEPTH",
+    "UID_FLAGS_LINE",
+    "parse_fast_fetch",
     "parse_fetch",
     "parse_internaldate",
-    "parse_simple_fetch",
     "parse_uid_flags",
 ]
 
-# FETCH lines whose values are all numbers or flat atom lists, the bulk of a
-# flag resync: read with two regexes instead of the token machinery.
-SIMPLE_FETCH = re.compile(
-    rb"\* +([0-9]+) +FETCH +\(((?:[A-Za-z0-9.\-]+ +(?:[0-9]+|\([^()\"{}\[\]]*\)) *)*)\) *\Z",
-    re.IGNORECASE,
+# The hottest response of all, from UID FETCH ... (UID FLAGS), in either order, matched
+# in the receive buffer with its line end (``Framer.take_line``); group 1 is the line.
+UID_FLAGS_LINE = re.compile(
+    rb"(\* ([0-9]+) FETCH \((?:UID ([0-9]+) FLAGS \(([^()\"{}\[\]\x80-\xff\r\n]*)\)"
+    rb"|FLAGS \(([^()\"{}\[\]\x80-\xff\r\n]*)\) UID ([0-9]+))\))\r?\n"
 )
-# The hottest response of all, from UID FETCH ... (UID FLAGS), in either order.
-UID_FLAGS = re.compile(
-    rb"\* ([0-9]+) FETCH \((?:UID ([0-9]+) FLAGS \(([^()\"{}\[\]\x80-\xff]*)\)"
-    rb"|FLAGS \(([^()\"{}\[\]\x80-\xff]*)\) UID ([0-9]+))\)\Z"
-)
-_SIMPLE_ITEM = re.compile(rb"([A-Za-z0-9.\-]+) +(?:([0-9]+)|\(([^()\"{}\[\]]*)\))")
 _KEEP_RAW: Final = object()
+
+#: How deep the fast path follows nested lists; deeper values take the general path.
+FAST_DEPTH: Final = 12
+# A quoted string as the tokenizer reads it (a '"' not followed by a delimiter is content),
+# possessive: the fast path never backtracks, a line it cannot take goes to the general path.
+_QUOTED = rb'"[^"\\]*+(?:(?:\\.|"(?![ )]|\Z))[^"\\]*+)*+"'
+
+
+def _balanced(depth: int) -> bytes:
+    """A regex for one parenthesized value nested at most ``depth`` deep.
+
+    Its edges are where the tokenizer puts them: quoted strings as above, anything else
+    but parentheses and quotes is filler. Brackets and braces (atoms like ``BODY[...]``,
+    literals) are left to the general path.
+    """
+    group = rb'\((?:[^()"\[\]{}]++|' + _QUOTED + rb")*+\)"
+    for _ in range(depth - 1):
+        group = rb'\((?:[^()"\[\]{}]++|' + _QUOTED + rb"|" + group + rb")*+\)"
+    return group
+
+
+_FAST_HEAD = re.compile(rb"\* ([0-9]+) FETCH \(")
+# One item: its name, then a number, a flat list of atoms, a plain quoted string, NIL or
+# one balanced list (groups 2 to 6).
+_FAST_ITEM = re.compile(
+    rb" ?([A-Za-z][A-Za-z0-9.\-]*) "
+    rb"(?:([0-9]+)(?=[ )])"
+    rb"|\(([^()\"{}\[\]\x80-\xff]*)\)"
+    rb'|"([^"\\\x80-\xff]*)"(?=[ )])'
+    rb"|(NIL)(?=[ )])"
+    rb"|(" + _balanced(FAST_DEPTH) + rb"))"
+)
 
 
 def parse_fetch(frame: Frame, pos: int, seq: int, max_depth: int) -> FetchData:
@@ -71,59 +100,147 @@ def parse_fetch(frame: Frame, pos: int, seq: int, max_depth: int) -> FetchData:
         key = items[i]
         if not isinstance(key, str):
             raise c.error(f"FETCH item name is not an atom: {short(key)}")
-        name = key.upper()
-        value = items[i + 1]
-        known = _FETCH_ITEMS.get(name)
         try:
-            if known is not None:
-                field, convert = known
-                converted = convert(value)
-                if converted is _KEEP_RAW:
-                    other[name] = freeze(value)
-                else:
-                    kw[field] = converted
-            elif name.startswith(("BODY[", "BINARY[", "RFC822")):
-                sections[name] = nstring(value)
-            else:
-                other[name] = freeze(value)
+            _add_item(key.upper(), items[i + 1], kw, sections, other)
         except (ValueError, TypeError, IndexError) as exc:
-            raise c.error(f"bad FETCH {name}: {exc}") from None
+            raise c.error(f"bad FETCH {key.upper()}: {exc}") from None
     return FetchData(seq=seq, sections=sections, other=other, **kw)
 
 
-def parse_uid_flags(m: re.Match[bytes]) -> FetchData:
-    """The fast path's FETCH: a line with only UID and FLAGS, matched by a regex."""
-    seq, uid, flags, flags2, uid2 = m.groups()
+def _add_item(
+    name: str,
+    value: Raw,
+    kw: dict[str, Any],
+    sections: dict[str, bytes | None],
+    other: dict[str, Value],
+) -> None:
+    """Convert one FETCH item into ``kw`` (FetchData's fields), ``sections`` or ``other``."""
+    known = _FETCH_ITEMS.get(name)
+    if known is not None:
+        field, convert = known
+        converted = convert(value)
+        if converted is _KEEP_RAW:
+            other[name] = freeze(value)
+        else:
+            kw[field] = converted
+    elif name.startswith(("BODY[", "BINARY[", "RFC822")):
+        sections[name] = nstring(value)
+    else:
+        other[name] = freeze(value)
+
+
+def parse_uid_flags(groups: tuple[bytes | None, ...]) -> FetchData | None:
+    """The hot path's FETCH, from the groups of a ``UID_FLAGS_LINE`` match.
+
+    ``None`` when a flag is NIL, which the general path reads as no flag.
+    """
+    _, seq, uid, flags, flags2, uid2 = groups
     if uid is None:
         uid, flags = uid2, flags2
-    return FetchData(seq=int(seq), uid=int(uid), flags=tuple(flags.decode("ascii").split()))
+    assert seq is not None
+    assert uid is not None
+    assert flags is not None
+    if (b"I" in flags or b"i" in flags) and _flag_atoms(flags) is None:
+        return None
+    return _uid_flags_fetch(int(seq), int(uid), tuple(flags.decode("ascii").split()))
 
 
-def parse_simple_fetch(m: re.Match[bytes]) -> FetchData | None:
-    """The fast path for a match of ``SIMPLE_FETCH``; ``None`` sends it to :func:`parse_fetch`."""
+_uid_flags_fetch = quick_constructor(FetchData, "seq", "uid", "flags")
+
+
+def _flag_atoms(flat: bytes) -> tuple[str, ...] | None:
+    """A flat list's atoms, or ``None`` if one is NIL (which the general path drops)."""
+    if b"NIL" in flat.upper():
+        return None
+    return tuple(flat.decode("ascii").split())
+
+
+def parse_fast_fetch(line: bytes, offset: int) -> FetchData | None:
+    """A one-line FETCH whose items the fast path can take, else ``None``.
+
+    Items are cut out with ``_FAST_ITEM``, never tokenized: numbers, flags and
+    INTERNALDATE are converted at once; ENVELOPE, BODY and BODYSTRUCTURE are kept as
+    :class:`Deferred` values, decoded on first access (most of a FETCH's cost is in them);
+    other items' values are read from their slice by the general readers. Anything the
+    regexes do not take (literals, section names, odd spacing, nesting deeper than
+    ``FAST_DEPTH``) returns ``None``: the general path then reads the whole response, and
+    so every line gives the same result by either path. ``offset`` is where the line
+    starts in the stream (for errors raised by deferred values).
+    """
+    head = _FAST_HEAD.match(line)
+    if head is None:
+        return None
     kw: dict[str, Any] = {}
-    for key, num, flat in _SIMPLE_ITEM.findall(m.group(2)):
-        name = key.upper()
-        if num:
-            field = _SIMPLE_NUMBERS.get(name)
-            if field is None:
+    sections: dict[str, bytes | None] | None = None
+    other: dict[str, Value] | None = None
+    pos = head.end()
+    match = _FAST_ITEM.match
+    while (m := match(line, pos)) is not None:
+        pos = m.end()
+        name = m.group(1).upper()
+        number_, flat, quoted, nested = m.group(2, 3, 4, 6)
+        deferred = _DEFERRED.get(name)
+        if deferred is not None and (flat is not None or nested is not None):
+            field, read = deferred
+            start, end = (m.start(3) - 1, m.end(3) + 1) if nested is None else m.span(6)
+            kw[field] = Deferred(line[start:end], offset + start, read)
+        elif number_ is not None and name in _FAST_NUMBERS:
+            kw[_FAST_NUMBERS[name]] = int(number_)
+        elif flat is not None and name == b"FLAGS":
+            flags = _flag_atoms(flat)
+            if flags is None:
                 return None
-            kw[field] = int(num)
-        elif name == b"FLAGS" and flat.isascii():
-            kw["flags"] = tuple(flat.decode("ascii").split())
-        elif name == b"MODSEQ" and flat.strip().isdigit():
-            kw["modseq"] = int(flat)
+            kw["flags"] = flags
+        elif quoted is not None and name == b"INTERNALDATE":
+            date = parse_internaldate(quoted)
+            if date is None:
+                return None  # kept raw in ``other`` by the general path
+            kw["internaldate"] = date
         else:
-            return None
-    return FetchData(seq=int(m.group(1)), **kw)
+            # Any other item: its value's slice read by the general readers.
+            start, end = m.span(m.lastindex or 0)
+            if flat is not None or quoted is not None:
+                start, end = start - 1, end + 1
+            value = Cursor(Frame.one_line(line[start:end], offset + start), 0, FAST_DEPTH)
+            text = name.decode("ascii")
+            if other is None:
+                sections, other = {}, {}
+            assert sections is not None
+            try:
+                _add_item(text, value.value(), kw, sections, other)
+            except (ValueError, TypeError, IndexError) as exc:
+                raise value.error(f"bad FETCH {text}: {exc}") from None
+    if line[pos:] != b")" or pos == head.end():
+        return None
+    if other is not None:
+        return FetchData(seq=int(head.group(1)), sections=sections or {}, other=other, **kw)
+    return FetchData(seq=int(head.group(1)), **kw)
 
 
-_SIMPLE_NUMBERS = {
+_FAST_NUMBERS = {
     b"UID": "uid",
     b"RFC822.SIZE": "rfc822_size",
     b"X-GM-MSGID": "gm_msgid",
     b"X-GM-THRID": "gm_thrid",
 }
+
+
+def _deferred_reader(name: str, convert: Callable[[Raw], Any]) -> Callable[[bytes, int], Any]:
+    """The function that reads a deferred ``name`` value from its bytes on first access."""
+
+    def read(raw: bytes, offset: int) -> Any:
+        if convert is envelope and (quick := _quick_envelope(raw)) is not None:
+            return quick
+        c = Cursor(Frame.one_line(raw, offset), 0, FAST_DEPTH)
+        value = c.value()
+        try:
+            return convert(value)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise c.error(f"bad FETCH {name}: {exc}") from None
+
+    read.__qualname__ = f"read_{name.lower()}"
+    return read
+
 
 # ---------------------------------------------------------------- items
 
@@ -235,6 +352,58 @@ def envelope(v: Raw) -> Envelope | None:
         bcc=_addresses(f[7]),
         in_reply_to=_ns(f[8]),
         message_id=_ns(f[9]),
+    )
+
+
+# The usual ENVELOPE, read by one regex: ten fields, each NIL or a quoted string, or an
+# address list of (name adl mailbox host) quadruples. Anything else (atoms, literals, a
+# stray NIL, short addresses, nine fields) is left to the tokenizer and ``envelope()``.
+_NSTRING = rb"(NIL|" + _QUOTED + rb")"
+_ADDRESS = rb"\(" + b" ".join([_NSTRING] * 4) + rb"\)"
+_ADDRESS_LIST = rb"(NIL|\((?: ?" + _ADDRESS.replace(b"(NIL|", b"(?:NIL|") + rb")+\))"
+_ENVELOPE = re.compile(
+    rb"\(" + b" ".join([_NSTRING] * 2 + [_ADDRESS_LIST] * 6 + [_NSTRING] * 2) + rb"\)\Z"
+)
+_ADDRESSES = re.compile(_ADDRESS)
+_new_address = quick_constructor(Address, "name", "adl", "mailbox", "host")
+
+
+def _quoted(v: bytes) -> bytes | None:
+    """A ``_NSTRING`` match as the tokenizer reads it."""
+    if v == b"NIL":
+        return None
+    v = v[1:-1]
+    return _UNESCAPE.sub(rb"\1", v) if b"\\" in v else v
+
+
+def _address_list(v: bytes) -> tuple[Address, ...]:
+    if v == b"NIL":
+        return ()
+    q = _quoted
+    return tuple([_new_address(q(n), q(a), q(m), q(h)) for n, a, m, h in _ADDRESSES.findall(v)])
+
+
+def _quick_envelope(raw: bytes) -> Envelope | None:
+    """The envelope in ``raw`` when it has the usual form, else ``None``."""
+    m = _ENVELOPE.match(raw)
+    if m is None:
+        return None
+    date, subject, from_raw, sender_raw, reply_raw, to, cc, bcc, in_reply_to, message_id = (
+        m.groups()
+    )
+    from_ = _address_list(from_raw)
+    # Sender and Reply-To are usually copies of From (RFC 9051 7.5.2).
+    return Envelope(
+        date=_quoted(date),
+        subject=_quoted(subject),
+        from_=from_,
+        sender=from_ if sender_raw == from_raw else _address_list(sender_raw),
+        reply_to=from_ if reply_raw == from_raw else _address_list(reply_raw),
+        to=_address_list(to),
+        cc=_address_list(cc),
+        bcc=_address_list(bcc),
+        in_reply_to=_quoted(in_reply_to),
+        message_id=_quoted(message_id),
     )
 
 
@@ -406,3 +575,11 @@ def _singlepart(v: list[Raw]) -> SinglePart:
         location=location,
         extension=extension,
     )
+
+
+# Items kept as Deferred by the fast path: FetchData field and reader.
+_DEFERRED: dict[bytes, tuple[str, Callable[[bytes, int], Any]]] = {
+    b"ENVELOPE": ("envelope", _deferred_reader("ENVELOPE", envelope)),
+    b"BODY": ("body", _deferred_reader("BODY", body)),
+    b"BODYSTRUCTURE": ("bodystructure", _deferred_reader("BODYSTRUCTURE", body)),
+}

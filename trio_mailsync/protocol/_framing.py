@@ -29,6 +29,11 @@ class Frame:
         self.literals = literals
         self.offsets = offsets
 
+    @classmethod
+    def one_line(cls, line: bytes, offset: int) -> Frame:
+        """A response of one line, without literals, that starts at ``offset``."""
+        return cls([line], _NO_LITERALS, [offset])
+
     def raw(self) -> bytes:
         parts: list[bytes] = []
         for i, line in enumerate(self.lines):
@@ -122,6 +127,30 @@ class Framer:
             message, offset=self._offset + at, snippet=snippet_at(bytes(self._buf[: at + 24]), at)
         )
 
+    def take_line(self, pattern: re.Pattern[bytes]) -> tuple[int, tuple[bytes | None, ...]] | None:
+        """Match ``pattern`` against the next response and take it, if it is one whole line.
+
+        ``pattern`` must match the line with its end (``\\r?\\n``) and nothing past it; its
+        groups and the stream offset of the line are returned, and the line is gone from
+        the buffer as if ``next_frame`` had returned it. The hot path of a flag resync: no
+        line is copied and no frame built. ``None`` (mid-response, no match, a line over
+        the limit) changes nothing.
+        """
+        if self._lines or self._lit_need >= 0:
+            return None
+        m = pattern.match(self._buf)
+        if m is None:
+            return None
+        end = m.end()
+        if end > self.limits.max_line_length:
+            return None  # next_frame() says why
+        groups = m.groups()  # before the buffer changes: a match reads the buffer lazily
+        del self._buf[:end]
+        offset = self._offset
+        self._offset = offset + end
+        self._scan = 0
+        return offset, groups
+
     def next_frame(self) -> Frame | None:
         buf = self._buf
         limits = self.limits
@@ -136,7 +165,7 @@ class Framer:
                     offset = self._offset
                     self._offset = offset + nl + 1
                     self._scan = 0
-                    return Frame([line], _NO_LITERALS, [offset])
+                    return Frame.one_line(line, offset)
         while True:
             if self._lit_parts is not None:
                 return None  # streaming a literal: feed() completes it

@@ -16,11 +16,11 @@ from typing import Any, Final, Literal
 
 from ._errors import RemoteProtocolError
 from ._fetch import (
-    SIMPLE_FETCH,
-    UID_FLAGS,
+    FAST_DEPTH,
+    UID_FLAGS_LINE,
+    parse_fast_fetch,
     parse_fetch,
     parse_internaldate,
-    parse_simple_fetch,
     parse_uid_flags,
 )
 from ._framing import Frame, Framer
@@ -507,16 +507,14 @@ _TAGGED_STATUSES = {b"OK": ResponseStatus.OK, b"NO": ResponseStatus.NO, b"BAD": 
 
 def _parse_star(frame: Frame, max_depth: int, utf8: bool) -> Response:
     line = frame.lines[0]
-    if len(frame.lines) == 1:
-        hot = UID_FLAGS.match(line)
-        if hot is not None:
-            return parse_uid_flags(hot)
-        # A quote rules the simple form out; looking for one is cheaper than failing.
-        simple = None if b'"' in line else SIMPLE_FETCH.match(line)
-        if simple is not None:
-            fetch = parse_simple_fetch(simple)
-            if fetch is not None:
-                return fetch
+    # The fast path follows an item's lists FAST_DEPTH deep, inside the FETCH list: taken
+    # only when the limit allows as much.
+    if (
+        len(frame.lines) == 1
+        and max_depth > FAST_DEPTH
+        and (fetch := parse_fast_fetch(line, frame.offsets[0]))
+    ):
+        return fetch
     return _parse_untagged(frame, max_depth, utf8)
 
 
@@ -616,6 +614,15 @@ class ResponseParser:
 
     def next_response(self) -> Response | ConnectionClosed | Literal[NeedData.NEED_DATA]:
         """The next whole response, :data:`NEED_DATA`, or :class:`ConnectionClosed` at the end."""
+        hot = self._framer.take_line(UID_FLAGS_LINE)
+        if hot is not None:
+            offset, groups = hot
+            fetch = parse_uid_flags(groups)
+            if fetch is not None:
+                return fetch
+            line = groups[0]
+            assert line is not None
+            return _parse_frame(Frame.one_line(line, offset), self.limits.max_depth, False)
         frame = self._framer.next_frame()
         if frame is None:
             if not self._framer.eof:

@@ -8,13 +8,14 @@ and keywords are ``str``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TypeAlias
+from types import MappingProxyType
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
-from ._errors import redact
+from ._errors import ProtocolError, redact
 from ._seqset import SequenceSet
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ConnectionClosed",
     "ContinuationRequest",
     "CopyUidCode",
+    "Deferred",
     "Disposition",
     "ESearchData",
     "EnabledData",
@@ -61,6 +63,8 @@ __all__ = [
     "Value",
     "VanishedData",
 ]
+
+_T = TypeVar("_T")
 
 #: A generic parsed value: atom (``str``), number (``int``), string (``bytes``),
 #: ``NIL`` (``None``) or a parenthesized list (``tuple``).
@@ -384,7 +388,45 @@ class MultiPart:
 BodyStructure: TypeAlias = SinglePart | MultiPart
 
 
-@attrs.frozen(kw_only=True)
+class Deferred:
+    """A FETCH value kept as its bytes until first read (see :class:`FetchData`).
+
+    ``raw`` is the value as sent (one balanced parenthesized list, on one line), ``offset``
+    where it starts in the stream, and ``read`` the function that turns it into the typed
+    value or raises :class:`~trio_mailsync.protocol.RemoteProtocolError`.
+    """
+
+    __slots__ = ("offset", "raw", "read")
+
+    def __init__(self, raw: bytes, offset: int, read: Callable[[bytes, int], object]) -> None:
+        self.raw = raw
+        self.offset = offset
+        self.read = read
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deferred) and (self.raw, self.read) == (other.raw, other.read)
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"Deferred({redact(self.raw)!r}...)"
+
+
+def _read_now(value: object) -> object:
+    """``value`` decoded if it was deferred (for equality); unreadable stays as it is."""
+    if value.__class__ is not Deferred:
+        return value
+    try:
+        return value.read(value.raw, value.offset)  # type: ignore[attr-defined,unused-ignore]
+    except ProtocolError:
+        return value
+
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class FetchData(Event):
     """``* n FETCH (...)``. Items not sent are ``None``; body sections are in ``sections``.
 
@@ -392,6 +434,14 @@ class FetchData(Event):
     ``"BODY[HEADER.FIELDS (SUBJECT)]"``, ``"BODY[]<0>"``, ``"BINARY[1]"``,
     ``"RFC822.HEADER"``) to its data. Items this parser does not know are
     kept, as generic values, in ``other``.
+
+    ``envelope``, ``body`` and ``bodystructure`` are decoded on first access, not when the
+    response is parsed: most of a response's cost is in them, and many readers never look
+    (a flag resync, a UID listing). The parser has already checked that each is one
+    balanced list; what it holds is read on access, and a value that cannot be read raises
+    :class:`~trio_mailsync.protocol.RemoteProtocolError` there, each time it is accessed.
+    That is a content error of one response: the connection is unaffected. A value read
+    once is kept.
     """
 
     seq: int
@@ -399,22 +449,91 @@ class FetchData(Event):
     flags: tuple[str, ...] | None = None
     internaldate: datetime | None = None
     rfc822_size: int | None = None
-    envelope: Envelope | None = None
-    body: BodyStructure | None = None
-    bodystructure: BodyStructure | None = None
+    _envelope: Envelope | Deferred | None = attrs.field(default=None, eq=_read_now)
+    _body: BodyStructure | Deferred | None = attrs.field(default=None, eq=_read_now)
+    _bodystructure: BodyStructure | Deferred | None = attrs.field(default=None, eq=_read_now)
     modseq: int | None = None
     gm_msgid: int | None = None
     gm_thrid: int | None = None
     gm_labels: tuple[str, ...] | None = None
     emailid: str | None = None
     threadid: str | None = None
-    sections: Mapping[str, bytes | None] = attrs.field(factory=dict)
-    other: Mapping[str, Value] = attrs.field(factory=dict)
+    sections: Mapping[str, bytes | None] = _NOTHING
+    other: Mapping[str, Value] = _NOTHING
+
+    def _read(self, name: str) -> Any:
+        value = getattr(self, name)
+        if value.__class__ is Deferred:
+            value = value.read(value.raw, value.offset)
+            object.__setattr__(self, name, value)  # decoded once; the value is immutable
+        return value
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The ENVELOPE item, decoded on first access."""
+        return self._read("_envelope")  # type: ignore[no-any-return]
+
+    @property
+    def body(self) -> BodyStructure | None:
+        """The BODY item (a body structure without extension data), decoded on first access."""
+        return self._read("_body")  # type: ignore[no-any-return]
+
+    @property
+    def bodystructure(self) -> BodyStructure | None:
+        """The BODYSTRUCTURE item, decoded on first access."""
+        return self._read("_bodystructure")  # type: ignore[no-any-return]
 
     @property
     def rfc822_header(self) -> bytes | None:
         """The ``RFC822.HEADER`` item, if it was sent."""
         return self.sections.get("RFC822.HEADER")
+
+    def __repr__(self) -> str:
+        # Only the items that were sent; a deferred value is shown decoded, or why not.
+        parts = [f"seq={self.seq!r}"]
+        for field in attrs.fields(FetchData)[1:]:
+            value = getattr(self, field.name)
+            if value is None or (field.name in _MAPS and not value):
+                continue
+            if value.__class__ is Deferred:
+                try:
+                    value = self._read(field.name)
+                except ProtocolError as exc:
+                    value = f"<unreadable: {exc}>"
+            parts.append(f"{field.alias}={value!r}")
+        return f"FetchData({', '.join(parts)})"
+
+
+_MAPS = ("sections", "other")
+
+
+def quick_constructor(cls: type[_T], *names: str) -> Callable[..., _T]:
+    """A positional constructor of the frozen, slotted attrs class ``cls`` for ``names``.
+
+    Every other field takes its default (no factories). The constructor sets each slot
+    through its descriptor, in straight-line code generated here as attrs generates
+    ``__init__``; attrs' own ``__init__`` takes keywords and sets each field with
+    ``object.__setattr__``, which costs about 60 % more: it counts on the hot path of a
+    flag resync, a million FETCH lines. No validators or converters run (``cls`` has none).
+    """
+    fields = attrs.fields(cls)  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    body = ["    o = new(cls)"]
+    for i, f in enumerate(fields):
+        scope[f"set{i}"] = cls.__dict__[f.name].__set__
+        if f.name in names:
+            body.append(f"    set{i}(o, {f.name})")
+        elif isinstance(f.default, attrs.Factory) or f.default is attrs.NOTHING:  # type: ignore[arg-type]
+            raise TypeError(f"{cls.__name__}.{f.name} needs a value")
+        else:
+            scope[f"default{i}"] = f.default
+            body.append(f"    set{i}(o, default{i})")
+    source = f"def construct({', '.join(names)}):\n" + "\n".join(body) + "\n    return o\n"
+    # Generated as attrs generates __init__: the source is built from field names only.
+    exec(compile(source, f"<quick constructor of {cls.__name__}>", "exec"), scope)  # noqa: S102
+    construct: Callable[..., _T] = scope["construct"]
+    construct.__qualname__ = f"{cls.__name__}.quick({', '.join(names)})"
+    return construct
 
 
 @attrs.frozen(kw_only=True)

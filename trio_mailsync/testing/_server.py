@@ -22,6 +22,7 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Literal
 
 import attrs
 import trio
@@ -94,6 +95,10 @@ class Behavior:
     #: unbalanced quote inside it, as servers mangle odd headers (the response stays
     #: framed: it is the content that cannot be read).
     broken_envelopes: set[str] = attrs.field(factory=set)
+    #: How those ENVELOPEs are broken: ``"quote"``, an unbalanced quote (the response is
+    #: framed but cannot be read at all), or ``"shape"``, balanced but with a string where
+    #: an address list belongs (read, and refused when the envelope is looked at).
+    broken_envelope_form: Literal["quote", "shape"] = "quote"
     #: The same, for every FETCH answer about the message (the fallback fails too).
     broken_fetches: set[str] = attrs.field(factory=set)
 
@@ -966,8 +971,12 @@ def _broken(
     mid = _message_id(message.body)
     if mid in behavior.broken_fetches:
         return [b"UID %d" % message.uid, b'FLAGS () ENVELOPE ("unterminated']
+    broken = {
+        "quote": b'ENVELOPE ("unterminated',
+        "shape": b'ENVELOPE ("Mon, 7 Feb 2026" "odd" "not a list" NIL NIL NIL NIL NIL NIL NIL)',
+    }[behavior.broken_envelope_form]
     return [
-        b'ENVELOPE ("unterminated' if item.upper() == "ENVELOPE" else part
+        broken if item.upper() == "ENVELOPE" else part
         for item, part in zip(items, parts, strict=True)
     ]
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Literal
+
+import pytest
 
 from tests.providers.imap.test_sync import INBOX_CHANGED, alice, syncing
 from tests.support import Connect
@@ -30,7 +33,9 @@ def deliver(mail: MailStore, n: int) -> int:
     )
 
 
+@pytest.mark.parametrize("form", ["quote", "shape"])
 async def test_an_unreadable_envelope_costs_nothing_but_its_fields(
+    form: Literal["quote", "shape"],
     variant: str,
     plain_connector: Connect,
     store: SQLiteStore,
@@ -40,6 +45,8 @@ async def test_an_unreadable_envelope_costs_nothing_but_its_fields(
     for n in range(3):
         deliver(mail, n)
     server.behavior.broken_envelopes = {"<m1@example.com>", "<m4@example.com>"}
+    # Unreadable when the response is parsed (quote), or only when its envelope is read.
+    server.behavior.broken_envelope_form = form
     account = alice()
     async with syncing(account, plain_connector, store) as sync:
         first = await sync(INBOX)

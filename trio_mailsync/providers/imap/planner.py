@@ -45,6 +45,8 @@ from trio_mailsync.protocol import (
     Command,
     CommandCompleted,
     Examine,
+    FetchData,
+    RemoteProtocolError,
     SequenceSet,
     Status,
     StatusData,
@@ -215,6 +217,27 @@ class FolderJob:
             f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
         )
 
+    def _records(
+        self, items: list[FetchData], uidvalidity: int
+    ) -> tuple[list[MessageRecord], dict[int, str]]:
+        """Records of the fetched ``items``, and the uids of those that could not be read.
+
+        The parser reads an ENVELOPE when it is first looked at: one that cannot be read
+        raises here, and its message takes the same way as a response the parser could
+        not read at all (a simpler fetch, see ``_recover``).
+        """
+        records: list[MessageRecord] = []
+        unreadable: dict[int, str] = {}
+        for item in items:
+            assert item.uid is not None
+            try:
+                record = record_from_fetch(self.account_id, self.folder.name, uidvalidity, item)
+            except RemoteProtocolError as exc:
+                unreadable[item.uid] = str(exc)
+            else:
+                records.append(record)
+        return records, unreadable
+
     def _unreadable(self, done: CommandCompleted, above: int) -> dict[int, str]:
         """The new messages (uid >= ``above``) whose FETCH answers could not be read."""
         found: dict[int, str] = {}
@@ -319,11 +342,9 @@ class FolderJob:
                 return  # recreated meanwhile: the next sync resets it
             fetched, _ = decode_fetch(done[1])
             wanted = set(batch)
-            records = [
-                record_from_fetch(self.account_id, self.folder.name, update.generation, item)
-                for item in fetched
-                if item.uid is not None and item.uid in wanted
-            ]
+            records, odd = self._records(
+                [item for item in fetched if item.uid in wanted], update.generation
+            )
             # Below the batch's lowest UID nothing is fetched yet; none left: done.
             cursor = attrs.evolve(cursor, backfill=min(batch) if uids else None)
             batch_update = FolderUpdate(
@@ -334,6 +355,7 @@ class FolderJob:
                 now=self.now,
             )
             unreadable = {u: r for u, r in self._unreadable(done[1], 1).items() if u in wanted}
+            unreadable |= odd
             if unreadable:
                 batch_update = await self._recover(batch_update, unreadable)
             await target.apply(self.folder.name, batch_update)
@@ -535,12 +557,14 @@ class FolderJob:
         if plan.fetch_new is not None:
             done_new = by_command[id(plan.fetch_new)]
             fetched, _ = decode_fetch(done_new)
-            for item in fetched:
-                # n:* returns the last message even when nothing is new: below n is old.
-                if item.uid is not None and item.uid >= last_uidnext:
-                    new.append(record_from_fetch(self.account_id, folder.name, uidvalidity, item))
-                    top = max(top, item.uid)
-            plan.unreadable = self._unreadable(done_new, last_uidnext)
+            # n:* returns the last message even when nothing is new: below n is old.
+            records, odd = self._records(
+                [item for item in fetched if item.uid is not None and item.uid >= last_uidnext],
+                uidvalidity,
+            )
+            new.extend(records)
+            top = max([top, *(r.uid for r in records)])
+            plan.unreadable = self._unreadable(done_new, last_uidnext) | odd
             top = max([top, *plan.unreadable])
         flags: dict[int, tuple[tuple[str, ...], int | None]] = {}
         deleted: set[int] = set()
