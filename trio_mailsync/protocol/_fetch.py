@@ -46,10 +46,12 @@ __all__ = [
 ]
 
 # The hottest response of all, from UID FETCH ... (UID FLAGS), in either order, matched
-# in the receive buffer with its line end (``Framer.take_line``); group 1 is the line.
+# in the receive buffer with its line end (``Framer.take_line``). A NIL among the flags
+# (dropped by the general path) makes it not match.
+_HOT_FLAGS = rb"((?:(?![Nn][Ii][Ll][ )])[^()\"{}\[\]\x80-\xff\r\n])*)"
 UID_FLAGS_LINE = re.compile(
-    rb"(\* ([0-9]+) FETCH \((?:UID ([0-9]+) FLAGS \(([^()\"{}\[\]\x80-\xff\r\n]*)\)"
-    rb"|FLAGS \(([^()\"{}\[\]\x80-\xff\r\n]*)\) UID ([0-9]+))\))\r?\n"
+    rb"\* ([0-9]+) FETCH \((?:UID ([0-9]+) FLAGS \(" + _HOT_FLAGS + rb"\)"
+    rb"|FLAGS \(" + _HOT_FLAGS + rb"\) UID ([0-9]+))\)\r?\n"
 )
 _KEEP_RAW: Final = object()
 
@@ -129,19 +131,11 @@ def _add_item(
         other[name] = freeze(value)
 
 
-def parse_uid_flags(groups: tuple[bytes | None, ...]) -> FetchData | None:
-    """The hot path's FETCH, from the groups of a ``UID_FLAGS_LINE`` match.
-
-    ``None`` when a flag is NIL, which the general path reads as no flag.
-    """
-    _, seq, uid, flags, flags2, uid2 = groups
+def parse_uid_flags(groups: tuple[Any, ...]) -> FetchData:
+    """The hot path's FETCH, from the groups of a ``UID_FLAGS_LINE`` match."""
+    seq, uid, flags, flags2, uid2 = groups
     if uid is None:
         uid, flags = uid2, flags2
-    assert seq is not None
-    assert uid is not None
-    assert flags is not None
-    if (b"I" in flags or b"i" in flags) and _flag_atoms(flags) is None:
-        return None
     return _uid_flags_fetch(int(seq), int(uid), tuple(flags.decode("ascii").split()))
 
 

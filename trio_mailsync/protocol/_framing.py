@@ -8,6 +8,7 @@ bytes of a literal are never scanned, only sliced out of the buffer.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ._errors import RemoteProtocolError, snippet_at
 from ._limits import Limits
@@ -127,14 +128,13 @@ class Framer:
             message, offset=self._offset + at, snippet=snippet_at(bytes(self._buf[: at + 24]), at)
         )
 
-    def take_line(self, pattern: re.Pattern[bytes]) -> tuple[int, tuple[bytes | None, ...]] | None:
+    def take_line(self, pattern: re.Pattern[bytes]) -> tuple[Any, ...] | None:
         """Match ``pattern`` against the next response and take it, if it is one whole line.
 
         ``pattern`` must match the line with its end (``\\r?\\n``) and nothing past it; its
-        groups and the stream offset of the line are returned, and the line is gone from
-        the buffer as if ``next_frame`` had returned it. The hot path of a flag resync: no
-        line is copied and no frame built. ``None`` (mid-response, no match, a line over
-        the limit) changes nothing.
+        groups are returned, and the line is gone from the buffer as if ``next_frame`` had
+        returned it. The hot path of a flag resync: no line is copied and no frame built.
+        ``None`` (mid-response, no match, a line over the limit) changes nothing.
         """
         if self._lines or self._lit_need >= 0:
             return None
@@ -146,10 +146,9 @@ class Framer:
             return None  # next_frame() says why
         groups = m.groups()  # before the buffer changes: a match reads the buffer lazily
         del self._buf[:end]
-        offset = self._offset
-        self._offset = offset + end
+        self._offset += end
         self._scan = 0
-        return offset, groups
+        return groups
 
     def next_frame(self) -> Frame | None:
         buf = self._buf

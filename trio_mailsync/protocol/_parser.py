@@ -593,6 +593,7 @@ class ResponseParser:
         #: Decode mailbox names as UTF-8 first (set once UTF8=ACCEPT is enabled).
         self.utf8_mailboxes = utf8_mailboxes
         self._framer = Framer(self.limits)
+        self._take_line = self._framer.take_line
 
     @property
     def buffered(self) -> int:
@@ -614,15 +615,9 @@ class ResponseParser:
 
     def next_response(self) -> Response | ConnectionClosed | Literal[NeedData.NEED_DATA]:
         """The next whole response, :data:`NEED_DATA`, or :class:`ConnectionClosed` at the end."""
-        hot = self._framer.take_line(UID_FLAGS_LINE)
+        hot = self._take_line(UID_FLAGS_LINE)
         if hot is not None:
-            offset, groups = hot
-            fetch = parse_uid_flags(groups)
-            if fetch is not None:
-                return fetch
-            line = groups[0]
-            assert line is not None
-            return _parse_frame(Frame.one_line(line, offset), self.limits.max_depth, False)
+            return parse_uid_flags(hot)
         frame = self._framer.next_frame()
         if frame is None:
             if not self._framer.eof:

@@ -461,27 +461,35 @@ class FetchData(Event):
     sections: Mapping[str, bytes | None] = _NOTHING
     other: Mapping[str, Value] = _NOTHING
 
-    def _read(self, name: str) -> Any:
-        value = getattr(self, name)
-        if value.__class__ is Deferred:
-            value = value.read(value.raw, value.offset)
-            object.__setattr__(self, name, value)  # decoded once; the value is immutable
-        return value
+    def _read(self, name: str, value: Deferred) -> Any:
+        """Decode a deferred field and keep the result (the value is immutable)."""
+        decoded = value.read(value.raw, value.offset)
+        object.__setattr__(self, name, decoded)
+        return decoded
 
     @property
     def envelope(self) -> Envelope | None:
         """The ENVELOPE item, decoded on first access."""
-        return self._read("_envelope")  # type: ignore[no-any-return]
+        value = self._envelope
+        if isinstance(value, Deferred):
+            return self._read("_envelope", value)  # type: ignore[no-any-return]
+        return value
 
     @property
     def body(self) -> BodyStructure | None:
         """The BODY item (a body structure without extension data), decoded on first access."""
-        return self._read("_body")  # type: ignore[no-any-return]
+        value = self._body
+        if isinstance(value, Deferred):
+            return self._read("_body", value)  # type: ignore[no-any-return]
+        return value
 
     @property
     def bodystructure(self) -> BodyStructure | None:
         """The BODYSTRUCTURE item, decoded on first access."""
-        return self._read("_bodystructure")  # type: ignore[no-any-return]
+        value = self._bodystructure
+        if isinstance(value, Deferred):
+            return self._read("_bodystructure", value)  # type: ignore[no-any-return]
+        return value
 
     @property
     def rfc822_header(self) -> bytes | None:
@@ -497,9 +505,10 @@ class FetchData(Event):
                 continue
             if value.__class__ is Deferred:
                 try:
-                    value = self._read(field.name)
+                    value = self._read(field.name, value)
                 except ProtocolError as exc:
-                    value = f"<unreadable: {exc}>"
+                    parts.append(f"{field.alias}=<unreadable: {exc}>")
+                    continue
             parts.append(f"{field.alias}={value!r}")
         return f"FetchData({', '.join(parts)})"
 
