@@ -229,7 +229,7 @@ def main() -> None:
         "(b) ENVELOPE + BODYSTRUCTURE": envelope_lines(int(5_000 * args.scale)),
         "(c) 100 KiB BODY[] literals": literal_stream(int(400 * args.scale)),
     }
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, data in workloads.items():
         t_ours, n = best_of(partial(ours_parser, data), args.repeat)
         t_read, _ = best_of(partial(ours_parser, data, read=DEFERRED), args.repeat)
