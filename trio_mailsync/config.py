@@ -244,7 +244,7 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
         "sweep_interval",
         "sync_timeout",
     )
-    r.only(t, "service", {*names, "concurrency", "trace"})
+    r.only(t, "service", {*names, "concurrency", "trace", "share_connection"})
     values: dict[str, Any] = {
         name: r.number(t, "service", name, default=getattr(defaults, name), low=1) for name in names
     }
@@ -254,6 +254,9 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
             t, "service", "concurrency", default=defaults.concurrency, low=1, high=100_000
         ),
         trace=None if trace is None else Path(trace).expanduser(),
+        share_connection=r.boolean(
+            t, "service", "share_connection", default=defaults.share_connection
+        ),
         **values,
     )
 

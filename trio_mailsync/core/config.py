@@ -105,6 +105,9 @@ class ServiceSettings:
     trace: Path | None = None
     #: Syncs running at once, of all accounts and all kinds (triggered, swept, manual).
     concurrency: int = 32
+    #: Syncs use the connection the account's watcher IDLEs on, between IDLEs: one
+    #: connection per account. False: syncs take a second, pooled connection.
+    share_connection: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -98,7 +98,8 @@ async def test_idle_is_reissued_before_the_limit(
         stats = watcher_stats(service, "alice")
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) >= 6
-    assert all(0 < gap <= 600 for gap in gaps), gaps
+    # IDLE also ends when a sync borrows the connection (the startup sweep, at once).
+    assert all(0 <= gap <= 600 for gap in gaps), gaps
     assert stats.reissues >= 5
     assert stats.connections == 1  # re-issued on the same connection
 
@@ -111,9 +112,10 @@ async def test_a_silent_connection_is_found_out_and_mail_still_arrives(
     tmp_path: Path,
 ) -> None:
     silenced: list[Session] = []
+    armed = False
 
     async def go_silent(session: Session, command: CommandInfo) -> bool:
-        if command.name == "IDLE" and not silenced:
+        if command.name == "IDLE" and armed and not silenced:
             # A half-open connection: IDLE accepted, then nothing, not even to DONE.
             silenced.append(session)
             await session.send(b"+ idling")
@@ -125,8 +127,12 @@ async def test_a_silent_connection_is_found_out_and_mail_still_arrives(
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
             await wait_for_state(service, "alice", AccountState.IDLE)
+            # The startup syncs borrow the connection (DONE, IDLE again): the IDLE that
+            # goes silent is the one after the first probe, once all is quiet.
             await settled()
-            assert silenced
+            armed = True
+            while not silenced:
+                await trio.sleep(1)
             started = trio.current_time()
             uid = mail.deliver("alice", sample_message(1))
             news = await next_event(events, NewMessages)
@@ -225,8 +231,9 @@ async def test_a_connection_dropped_mid_idle_comes_back_and_reports_mail_once(
         with service.subscribe(1000) as events:
             await wait_for_state(service, "alice", AccountState.IDLE)
             await settled()
-            await idling[-1].close()
+            # The server goes down: new connections are turned away, the IDLE is cut.
             behavior.greeting = b"* BYE Down for maintenance"
+            await idling[-1].close()
             uid = mail.deliver("alice", sample_message(1, subject="while away"))
             await trio.sleep(100)
             assert service.state("alice") is not AccountState.IDLE
@@ -358,7 +365,9 @@ async def test_a_trigger_during_a_sync_causes_one_more_sync(
     mail: MailStore,
     tmp_path: Path,
 ) -> None:
-    config = service_config(sweep_interval=10_000)
+    # With a connection of its own the watcher hears of mail during a sync (on one
+    # shared connection it finds out on return: tests/providers/imap/test_one_connection).
+    config = service_config(sweep_interval=10_000, share_connection=False)
     async with running(config, plain_connector, tmp_path) as service:
         with service.subscribe(1000) as events:
             await wait_for_state(service, "alice", AccountState.IDLE)

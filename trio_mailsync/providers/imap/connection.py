@@ -544,6 +544,15 @@ class IMAPConnection:
             await self.run(Enable(*wanted))
         return self.client.enabled
 
+    async def enable_qresync(self) -> None:
+        """ENABLE QRESYNC where offered, once; possible only before a mailbox is selected."""
+        if (
+            self.has("QRESYNC")
+            and "QRESYNC" not in self.client.enabled
+            and self.client.state is ConnectionState.AUTHENTICATED
+        ):
+            await self.enable("QRESYNC")
+
     async def list_folders(
         self, pattern: str = "*", *, reference: str = "", status_items: Sequence[str] = ()
     ) -> tuple[list[ListData], dict[str, StatusData]]:

@@ -177,7 +177,7 @@ class _Plan:
         return [repr(c) for c in self.commands]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class FolderJob:
     """One folder's sync over one connection: what the plans of this folder depend on."""
 
@@ -190,6 +190,8 @@ class FolderJob:
     #: Wall-clock time of this sync.
     now: float
     flag_resync_interval: float
+    #: The folder's STATUS the synced state reflects, once the sync has read one.
+    seen: StatusData | None = attrs.field(default=None, init=False)
 
     async def sync(self, status: StatusData, target: SyncTarget) -> None:
         """Sync the folder whose STATUS is ``status``: one round trip, or none if unchanged.
@@ -198,6 +200,7 @@ class FolderJob:
         ``BACKFILL_BATCHES_PER_SYNC`` batches of older messages, one round trip each.
         """
         for _ in range(MAX_REPLANS + 1):
+            self.seen = status
             plan = self._plan(status, backfill=True)
             if plan is None:
                 return
@@ -397,6 +400,7 @@ class FolderJob:
                 f"{self.account_id}: {self.folder.name}: STATUS failed: "
                 f"{done.status.value} {done.text or 'no data'}"
             )
+        self.seen = status
         if cursor.backfill is not None:
             target.more(self.folder.name)
         real = self._plan(status, backfill=False)

@@ -19,20 +19,20 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
 from trio_mailsync.core.config import Account, ServiceSettings
 from trio_mailsync.core.errors import ProviderError
 from trio_mailsync.core.model import SyncRequest
 from trio_mailsync.core.ports import SyncTarget, WatchTarget
-from trio_mailsync.protocol import ConnectionState
 from trio_mailsync.providers.auth import Credentials
 from trio_mailsync.providers.imap.connect import Connector, tcp_connector
 from trio_mailsync.providers.imap.connection import IMAPConnection
 from trio_mailsync.providers.imap.folders import FolderCache
 from trio_mailsync.providers.imap.planner import Capabilities, FolderJob
 from trio_mailsync.providers.imap.pool import ConnectionPool, open_pool
+from trio_mailsync.providers.imap.share import ConnectionShare, look_of
 from trio_mailsync.providers.imap.trace import WireTrace
 from trio_mailsync.providers.imap.watcher import IdleWatcher
 
@@ -48,8 +48,11 @@ class ImapSession:
     def __init__(self, provider: ImapProvider, account: Account) -> None:
         self._provider = provider
         self._account = account
+        #: Where syncs borrow the watcher's connection between IDLEs (``share.py``);
+        #: ``None`` when ``share_connection`` is off.
+        self.share = ConnectionShare() if provider.settings.share_connection else None
         #: The account's IDLE watcher (its statistics tell what it did).
-        self.watcher = IdleWatcher(provider.pool, account, provider.settings)
+        self.watcher = IdleWatcher(provider.pool, account, provider.settings, share=self.share)
 
     def __repr__(self) -> str:
         return f"<ImapSession {self._account.id}>"
@@ -64,8 +67,16 @@ class ImapSession:
         await self.watcher.run(target)
 
     async def sync(self, request: SyncRequest, target: SyncTarget) -> None:
-        """Sync the folders ``request`` selects over a pooled connection."""
-        async with self._provider.pool.connection(self._account) as conn:
+        """Sync the folders ``request`` selects: on the watcher's connection between its
+        IDLEs when it offers it, else over a pooled connection."""
+        async with AsyncExitStack() as stack:
+            conn = None
+            if self.share is not None:
+                conn = await stack.enter_async_context(self.share.borrow())
+            if conn is None:
+                conn = await stack.enter_async_context(
+                    self._provider.pool.connection(self._account)
+                )
             before_trips, before_commands = conn.round_trips, dict(conn.commands)
             try:
                 await self._sync(conn, request, target)
@@ -81,12 +92,7 @@ class ImapSession:
 
     async def _sync(self, conn: IMAPConnection, request: SyncRequest, target: SyncTarget) -> None:
         provider, account = self._provider, self._account
-        if (
-            conn.has("QRESYNC")
-            and "QRESYNC" not in conn.client.enabled
-            and conn.client.state is ConnectionState.AUTHENTICATED
-        ):
-            await conn.enable("QRESYNC")
+        await conn.enable_qresync()
         caps = Capabilities.of(conn)
         listing = await provider.folders.folders(account.id, conn)
         folders = listing.select(
@@ -123,6 +129,10 @@ class ImapSession:
                 if conn.broken:
                     raise  # the connection is gone: no other folder can be synced either
                 target.folder_failed(folder.name, str(exc))
+            else:
+                if self.share is not None and job.seen is not None:
+                    # What the store now reflects: the watcher compares INBOX with it.
+                    self.share.saw(folder.name, look_of(job.seen))
 
 
 class ImapProvider:

@@ -19,7 +19,7 @@ which it tries IDLE again. Credentials the server refused put the account in
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, nullcontext
 from typing import NoReturn
 
 import attrs
@@ -46,6 +46,7 @@ from trio_mailsync.protocol import (
 from trio_mailsync.providers.imap.connection import IMAPConnection
 from trio_mailsync.providers.imap.errors import IdleEnded, IdleRefused
 from trio_mailsync.providers.imap.pool import ConnectionPool
+from trio_mailsync.providers.imap.share import ConnectionShare, MailboxLook, look_of
 
 __all__ = ["IdleWatcher", "WatcherStatistics"]
 
@@ -66,7 +67,8 @@ _REASONS: dict[type, str] = {
 
 @attrs.define
 class WatcherStatistics:
-    """What the watcher did: connections, IDLEs, re-issues, probes, notifications, polls."""
+    """What the watcher did: connections, IDLEs, re-issues, probes, notifications, polls,
+    loans of its connection to syncs."""
 
     connections: int = 0
     idles: int = 0
@@ -75,15 +77,28 @@ class WatcherStatistics:
     notifications: int = 0
     polls: int = 0
     failures: int = 0
+    #: Times the connection was lent to syncs between IDLEs.
+    loans: int = 0
+    #: Times INBOX was found changed when the connection came back from a loan.
+    changed_while_lent: int = 0
 
 
 class IdleWatcher:
     """Watches one account's INBOX with IDLE (or by polling) and reports to a WatchTarget."""
 
-    def __init__(self, pool: ConnectionPool, account: Account, settings: ServiceSettings) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        account: Account,
+        settings: ServiceSettings,
+        *,
+        share: ConnectionShare | None = None,
+    ) -> None:
         self.pool = pool
         self.account = account
         self.settings = settings
+        #: Where syncs borrow this watcher's connection between IDLEs; ``None``: they don't.
+        self.share = share
         self.stats = WatcherStatistics()
         self._failures = 0
 
@@ -126,24 +141,67 @@ class IdleWatcher:
         """IDLE on INBOX until something breaks; False when the server has no IDLE to offer."""
         target = self._target
         target.state(AccountState.CONNECTING, None)
-        async with self.pool.connection(self.account) as conn:
+        share = self.share
+        async with AsyncExitStack() as stack:
+            if share is not None:
+                stack.enter_context(share.connecting())
+            conn = await stack.enter_async_context(self.pool.connection(self.account))
             self.stats.connections += 1
             if not conn.has("IDLE"):
                 return False
-            with trio.fail_after(self.settings.silence_timeout):
-                await conn.select("INBOX", readonly=True)
+            look = await self._examine_inbox(conn)
             target.state(AccountState.IDLE, None)
-            await target.changed(Change(account=self.account.id, reason="connected"))
             try:
-                while True:
-                    await self._idle_once(conn)
-                    if conn.broken:
-                        raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                with share.offering(conn) if share is not None else nullcontext():
+                    await target.changed(Change(account=self.account.id, reason="connected"))
+                    while True:
+                        await self._idle_once(conn)
+                        if conn.broken:
+                            raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                        if share is not None and share.wanted:
+                            look = await self._lend(conn, share, look)
+                        # A round worked (IDLE ran its course, or a loan came back
+                        # whole): failures no longer count as "again and again". A
+                        # connection that syncs break each time is not reset here, so
+                        # its reconnects end in polling, not in a loop.
+                        self._failures = 0
             except IdleRefused:
                 return False
 
+    async def _examine_inbox(self, conn: IMAPConnection) -> MailboxLook:
+        """EXAMINE INBOX (QRESYNC enabled first, where offered, for the syncs that borrow)."""
+        with trio.fail_after(self.settings.silence_timeout):
+            await conn.enable_qresync()
+            condstore = conn.has("CONDSTORE") and "QRESYNC" not in conn.client.enabled
+            return look_of(await conn.select("INBOX", readonly=True, condstore=condstore))
+
+    async def _lend(
+        self, conn: IMAPConnection, share: ConnectionShare, look: MailboxLook
+    ) -> MailboxLook:
+        """Lend the connection to the syncs that wait, then come back to INBOX.
+
+        INBOX went unwatched meanwhile: compared with what the syncs saw of it (or
+        with the look before, if none looked), a change found on return is reported.
+        """
+        self.stats.loans += 1
+        await share.lend(conn)
+        if conn.broken:
+            raise ConnectionLost(f"{self.account.id}: the connection broke during a sync")
+        # Updates that came meanwhile concern whatever the sync had selected, not INBOX
+        # (and an INBOX notification just before DONE shows in the comparison below).
+        conn.pending_updates()
+        seen = share.take_inbox_look() or look
+        now = await self._examine_inbox(conn)
+        if seen.differs(now):
+            self.stats.changed_while_lent += 1
+            await self._target.changed(
+                Change(account=self.account.id, reason="changed", certain=True)
+            )
+        return now
+
     async def _idle_once(self, conn: IMAPConnection) -> None:
         settings = self.settings
+        share = self.share
         reissue_at = trio.current_time() + settings.idle_reissue
         self.stats.idles += 1
         try:
@@ -154,7 +212,12 @@ class IdleWatcher:
                     silent_until = conn.last_activity + settings.silence_timeout
                     update: Event | None = None
                     with trio.move_on_at(min(reissue_at, silent_until)):
-                        update = await conn.next_update()
+                        if share is None:
+                            update = await conn.next_update()
+                        else:
+                            # A sync that wants the connection ends the wait, and IDLE.
+                            with share.interruptible():
+                                update = await conn.next_update()
                     if update is None:
                         break
                     reason = _REASONS.get(type(update))
@@ -167,10 +230,8 @@ class IdleWatcher:
             pass  # re-issued at once by the caller's loop
         if trio.current_time() >= reissue_at:
             self.stats.reissues += 1
-        else:
+        elif share is None or not share.wanted:
             self.stats.probes += 1
-        # A full IDLE round worked: failures no longer count as "again and again".
-        self._failures = 0
 
     async def _poll(self, duration: float) -> None:
         self._target.state(AccountState.POLLING, None)

@@ -1,0 +1,221 @@
+"""One connection per account (issue 16): syncs borrow the watcher's connection between IDLEs.
+
+Against the testing server, under a MockClock. The server's own counters say how many
+connections and logins there were; the watcher's say how often it lent its connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from tests.service_support import (
+    announced,
+    drain,
+    next_event,
+    plain,
+    running,
+    service_config,
+    wait_for_state,
+    watcher_stats,
+)
+from tests.support import Connect
+from trio_mailsync.core.events import AccountState, NewMessages
+from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT
+from trio_mailsync.testing import (
+    Behavior,
+    CommandInfo,
+    IMAPTestServer,
+    MailStore,
+    Session,
+    sample_message,
+)
+from trio_mailsync.testing._server import DEFAULT_CAPABILITIES
+
+from .conftest import VARIANTS
+
+
+async def test_a_quiet_account_gets_its_mail_on_its_one_connection(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    server: IMAPTestServer,
+    mail: MailStore,
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    """An hour of silence, then mail: no reconnect, no NOOP, one connection all along."""
+    config = service_config(plain(), plain("bob"))
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(3600)
+            drain(events)
+            started = trio.current_time()
+            uid = mail.deliver("alice", sample_message(1, subject="after an hour"))
+            news = await next_event(events, NewMessages)
+            assert trio.current_time() - started < 0.1
+            assert [(m.uid, m.subject) for m in news.messages] == [(uid, "after an hour")]
+            stats = watcher_stats(service, "alice")
+    assert stats.connections == 1
+    assert stats.loans >= 13, "the startup sync, 12 sweeps, the new mail"
+    # Two accounts, each logged in once: every sync used the watcher's connection.
+    assert (server.statistics().connections, server.statistics().logins) == (2, 2)
+    assert "NOOP" not in server.statistics().commands
+
+
+async def test_mail_that_arrives_while_the_connection_is_lent_is_synced_at_once(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    """INBOX is not watched during a sync: what changed meanwhile is found on return."""
+    deliveries: list[int] = []
+
+    async def deliver_after_status(session: Session, command: CommandInfo) -> bool:
+        # Mail arrives after the sync has looked at INBOX, before the watcher is back.
+        if command.name == "UID FETCH" and armed and not deliveries:
+            deliveries.append(mail.deliver("alice", sample_message(9, subject="in the gap")))
+        return False
+
+    behavior.on_command = deliver_after_status
+    armed = False
+    config = service_config(sweep_interval=10_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            drain(events)
+            armed = True
+            first = mail.deliver("alice", sample_message(1, subject="first"))
+            await trio.sleep(60)
+            stats = watcher_stats(service, "alice")
+            got = announced(drain(events))
+    assert deliveries, "the hook ran"
+    assert got == [("alice", "INBOX", first), ("alice", "INBOX", deliveries[0])]
+    assert stats.changed_while_lent == 1
+    assert stats.connections == 1
+
+
+async def test_a_bye_during_a_borrowed_sync_reconnects_and_loses_nothing(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    byes: list[float] = []
+
+    async def bye_once(session: Session, command: CommandInfo) -> bool:
+        if command.name == "UID FETCH" and armed and not byes:
+            byes.append(trio.current_time())
+            await session.bye("shutting down")
+        return False
+
+    behavior.on_command = bye_once
+    armed = False
+    config = service_config(sweep_interval=10_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            drain(events)
+            armed = True
+            uid = mail.deliver("alice", sample_message(1))
+            news = await next_event(events, NewMessages, within=120)
+            assert [m.uid for m in news.messages] == [uid]
+            await trio.sleep(600)
+            assert announced(drain(events)) == []
+            assert service.state("alice") is AccountState.IDLE
+            stats = watcher_stats(service, "alice")
+    assert byes
+    assert stats.connections == 2
+    assert stats.failures == 1
+
+
+@pytest.mark.parametrize("where", ["DONE", "sync", "EXAMINE"])
+async def test_cancelled_anywhere_in_a_loan_the_account_stops_cleanly(
+    plain_connector: Connect,
+    behavior: Behavior,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    """Stopping the service while DONE, a borrowed sync or the EXAMINE after it hangs."""
+    hung = trio.Event()
+    armed = False
+
+    async def hang(session: Session, command: CommandInfo) -> bool:
+        if not armed:
+            return False
+        if where == "DONE" and command.name == "IDLE":
+            # IDLE accepted, then silence: the DONE a borrower causes is never answered.
+            hung.set()
+            await session.send(b"+ idling")
+            await session.stall()
+        if command.name == {"sync": "STATUS", "EXAMINE": "EXAMINE"}.get(where):
+            hung.set()
+            await session.stall()
+        return False
+
+    behavior.on_command = hang
+    config = service_config(sweep_interval=10_000)
+    with trio.fail_after(30):  # real time: nothing may wait out a long timeout
+        async with running(config, plain_connector, tmp_path) as service:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(0.5)
+            armed = True
+            service.request("alice")  # a loan: the next IDLE (or the sync itself) hangs
+            await hung.wait()
+            if where == "DONE":
+                service.request("alice")  # borrowing now ends an IDLE nobody answers
+            await trio.sleep(0.2)
+            stopping = trio.current_time()
+    # The hung command costs at most the shielded cleanups (DONE, LOGOUT), bounded.
+    assert trio.current_time() - stopping < 2 * CLEANUP_TIMEOUT + 1
+
+
+async def test_without_idle_syncs_take_pooled_connections(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    server: IMAPTestServer,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    behavior.capabilities = tuple(c for c in DEFAULT_CAPABILITIES if c != "IDLE")
+    config = service_config(poll_interval=60, sweep_interval=10_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.POLLING)
+            uid = mail.deliver("alice", sample_message(1))
+            news = await next_event(events, NewMessages, within=120)
+            assert [m.uid for m in news.messages] == [uid]
+            assert watcher_stats(service, "alice").loans == 0
+
+
+async def test_qresync_is_enabled_on_the_watchers_connection(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    server: IMAPTestServer,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    """ENABLE must come before the watcher's EXAMINE: syncs on that connection need it."""
+    behavior.capabilities = VARIANTS["qresync"]
+    config = service_config(sweep_interval=10_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            mail.deliver("alice", sample_message(1))
+            await next_event(events, NewMessages, within=60)
+            assert watcher_stats(service, "alice").loans >= 2
+    commands = server.statistics().commands
+    assert commands.get("ENABLE") == 1
+    assert server.statistics().syntax_errors == 0
