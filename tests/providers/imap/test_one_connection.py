@@ -219,3 +219,93 @@ async def test_qresync_is_enabled_on_the_watchers_connection(
     commands = server.statistics().commands
     assert commands.get("ENABLE") == 1
     assert server.statistics().syntax_errors == 0
+
+
+async def test_a_done_nobody_answers_fails_the_borrowed_sync_within_seconds(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    """The sync's commands follow DONE at once; if DONE gets no answer the connection is
+    dead, and the watcher closes it within CLEANUP_TIMEOUT, not at the sync's timeout."""
+    stalled: list[float] = []
+
+    async def stall_idle(session: Session, command: CommandInfo) -> bool:
+        if command.name == "IDLE" and armed and not stalled:
+            stalled.append(trio.current_time())
+            await session.send(b"+ idling")
+            await session.stall()
+        return False
+
+    behavior.on_command = stall_idle
+    armed = False
+    config = service_config(sweep_interval=10_000, sync_timeout=900)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            armed = True
+            service.request("alice")  # a loan; the IDLE after it goes silent
+            while not stalled:
+                await trio.sleep(1)
+            await trio.sleep(1)
+            drain(events)
+            started = trio.current_time()
+            service.request("alice")  # borrowing ends the silent IDLE: DONE is not answered
+            uid = mail.deliver("alice", sample_message(1))
+            news = await next_event(events, NewMessages, within=120)
+            assert [m.uid for m in news.messages] == [uid]
+            assert trio.current_time() - started <= CLEANUP_TIMEOUT + 1
+            stats = watcher_stats(service, "alice")
+    assert stats.connections == 2
+
+
+async def test_a_status_behind_the_examine_after_it_does_not_cost_the_new_mail(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    """Dovecot, now and then, answers the STATUS that follows an IDLE notification with
+    the mailbox as it was; the EXAMINE pipelined after it shows the new mail, and the
+    sync plans from that, in the same round trip."""
+    stale: list[bytes] = []
+
+    async def old_status(session: Session, command: CommandInfo) -> bool:
+        if command.name == "STATUS" and stale and armed:
+            await session.send(stale.pop())
+            await session.send(f"{command.tag} OK STATUS completed".encode())
+            return True
+        return False
+
+    behavior.on_command = old_status
+    armed = False
+    config = service_config(sweep_interval=10_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            drain(events)
+            inbox = mail.user("alice").folder("INBOX")
+            stale.append(
+                b"* STATUS INBOX (MESSAGES %d UIDNEXT %d UIDVALIDITY %d%s)"
+                % (
+                    len(inbox.messages),
+                    inbox.uidnext,
+                    inbox.uidvalidity,
+                    b"" if variant == "plain" else b" HIGHESTMODSEQ %d" % inbox.highestmodseq,
+                )
+            )
+            armed = True
+            uid = mail.deliver("alice", sample_message(1))
+            news = await next_event(events, NewMessages, within=60)
+            assert [m.uid for m in news.messages] == [uid]
+            await trio.sleep(60)
+            assert announced(drain(events)) == []
+            stats = watcher_stats(service, "alice")
+    assert not stale, "the stale STATUS was sent"
+    assert stats.changed_while_lent == 0, "the notification's own sync found the mail"

@@ -239,6 +239,10 @@ class IMAPConnection:
         self._updates: deque[Event] = deque(maxlen=MAX_PENDING_UPDATES)
         self._error: ProviderError | None = None
         self._idle_tag: str | None = None
+        # See pipeline_done(): end the current IDLE without waiting for its completion.
+        self._pipeline_done = False
+        # The IDLE whose completion is still to come (its tag), and the event that says so.
+        self._idle_ending: tuple[str, trio.Event] | None = None
         #: Writes that waited for an answer: pipelined commands count once.
         self.round_trips = 0
         #: Commands sent, by name.
@@ -346,6 +350,11 @@ class IMAPConnection:
 
     def _file(self, event: Event) -> None:
         if isinstance(event, CommandCompleted | IdleRejected):
+            ending = self._idle_ending
+            if ending is not None and event.tag == ending[0]:
+                self._idle_ending = None
+                ending[1].set()
+                return
             self._results[event.tag] = event
             self._secret_tags.discard(event.tag)
         elif isinstance(event, CommandData):
@@ -743,15 +752,36 @@ class IMAPConnection:
             yield self
         finally:
             self._idle_tag = None
+            pipelined, self._pipeline_done = self._pipeline_done, False
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
                 if not self.broken:
                     if self.client.idle_state is IdleState.ACCEPTED:
                         await self.send(Done())
-                    await self._wait_for(lambda: tag in self._results)
-                    self._results.pop(tag)
+                    if pipelined and tag not in self._results:
+                        self._idle_ending = (tag, trio.Event())
+                    else:
+                        await self._wait_for(lambda: tag in self._results)
+                        self._results.pop(tag)
             if scope.cancelled_caught:
                 await self._abandon("no answer to DONE")
+
+    def pipeline_done(self) -> None:
+        """End the current IDLE (at the end of :meth:`idle`'s block) without waiting.
+
+        DONE is sent and the block ends at once: the next commands follow DONE in the
+        same stream, and the server answers IDLE before them, which saves a round trip
+        when a sync is waiting for the connection. The completion is read with the
+        next answers; :meth:`idle_ended` waits for it (a caller's watchdog: no
+        answer means a dead connection).
+        """
+        self._pipeline_done = True
+
+    async def idle_ended(self) -> None:
+        """Wait until the completion of an IDLE ended by :meth:`pipeline_done` is read."""
+        ending = self._idle_ending
+        if ending is not None:
+            await ending[1].wait()
 
     async def logout(self) -> None:
         """LOGOUT and close; bounded and shielded, as it runs on the way out."""

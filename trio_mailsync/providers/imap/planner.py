@@ -400,6 +400,27 @@ class FolderJob:
                 f"{self.account_id}: {self.folder.name}: STATUS failed: "
                 f"{done.status.value} {done.text or 'no data'}"
             )
+        examined = (
+            decode_select(self.folder.wire_name, completions[1], True)
+            if completions[1].ok
+            else None
+        )
+        if (
+            examined is not None
+            and examined.uidvalidity == status.uidvalidity
+            and (
+                (examined.uidnext or 0) > (status.uidnext or 0)
+                or examined.exists != status.messages
+            )
+        ):
+            # STATUS can lag behind the mailbox (Dovecot, right after an IDLE notification,
+            # now and then); the EXAMINE sent after it cannot: plan from what EXAMINE saw.
+            status = attrs.evolve(
+                status,
+                uidnext=max(examined.uidnext or 0, status.uidnext or 0) or None,
+                messages=examined.exists,
+                highestmodseq=max(examined.highestmodseq or 0, status.highestmodseq or 0) or None,
+            )
         self.seen = status
         if cursor.backfill is not None:
             target.more(self.folder.name)

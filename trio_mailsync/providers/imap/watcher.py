@@ -43,7 +43,7 @@ from trio_mailsync.protocol import (
     RecentData,
     VanishedData,
 )
-from trio_mailsync.providers.imap.connection import IMAPConnection
+from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT, IMAPConnection
 from trio_mailsync.providers.imap.errors import IdleEnded, IdleRefused
 from trio_mailsync.providers.imap.pool import ConnectionPool
 from trio_mailsync.providers.imap.share import ConnectionShare, MailboxLook, look_of
@@ -184,7 +184,10 @@ class IdleWatcher:
         with the look before, if none looked), a change found on return is reported.
         """
         self.stats.loans += 1
-        await share.lend(conn)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._expect_idle_end, conn)
+            await share.lend(conn)
+            nursery.cancel_scope.cancel()
         if conn.broken:
             raise ConnectionLost(f"{self.account.id}: the connection broke during a sync")
         # Updates that came meanwhile concern whatever the sync had selected, not INBOX
@@ -193,11 +196,22 @@ class IdleWatcher:
         seen = share.take_inbox_look() or look
         now = await self._examine_inbox(conn)
         if seen.differs(now):
+            logger.debug("%s: INBOX changed while lent: %s, now %s", self.account.id, seen, now)
             self.stats.changed_while_lent += 1
             await self._target.changed(
                 Change(account=self.account.id, reason="changed", certain=True)
             )
         return now
+
+    async def _expect_idle_end(self, conn: IMAPConnection) -> None:
+        """The server must answer DONE at once: no answer while the connection is lent
+        means it is dead, and it is closed under the borrower (who gets ConnectionLost)
+        rather than left to wait for its sync's timeout."""
+        with trio.move_on_after(CLEANUP_TIMEOUT) as scope:
+            await conn.idle_ended()
+        if scope.cancelled_caught:
+            logger.info("%s: watcher: no answer to DONE while lent", self.account.id)
+            await conn.aclose()
 
     async def _idle_once(self, conn: IMAPConnection) -> None:
         settings = self.settings
@@ -219,6 +233,9 @@ class IdleWatcher:
                             with share.interruptible():
                                 update = await conn.next_update()
                     if update is None:
+                        if share is not None and share.wanted:
+                            # For a sync: its commands follow DONE without a wait.
+                            conn.pipeline_done()
                         break
                     reason = _REASONS.get(type(update))
                     if reason is not None:
