@@ -154,6 +154,10 @@ class FolderList:
     """An account's folders, each with its role, as LIST gave them."""
 
     folders: tuple[FolderInfo, ...]
+    # select()'s answers: the same selectors are asked every cycle, the list never changes.
+    _chosen: dict[tuple[str, ...], tuple[FolderInfo, ...]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False
+    )
 
     def by_name(self, name: str) -> FolderInfo | None:
         """The folder called ``name`` (INBOX in any case)."""
@@ -175,6 +179,10 @@ class FolderList:
         Order follows the selectors; each folder appears once; a selector that
         matches nothing chooses nothing (a role the account lacks, say).
         """
+        key = tuple(selectors)
+        cached = self._chosen.get(key)
+        if cached is not None:
+            return list(cached)
         chosen: list[FolderInfo] = []
         seen: set[str] = set()
         for selector in selectors:
@@ -182,6 +190,8 @@ class FolderList:
                 if folder.selectable and folder.name not in seen:
                     seen.add(folder.name)
                     chosen.append(folder)
+        if len(self._chosen) < 64:
+            self._chosen[key] = tuple(chosen)
         return chosen
 
     def _matching(self, selector: str) -> list[FolderInfo]:
@@ -194,6 +204,7 @@ class FolderList:
         return [found] if found is not None else []
 
 
+@functools.lru_cache(maxsize=1024)
 def _pattern(selector: str, delimiter: str | None) -> re.Pattern[str]:
     one_level = f"[^{re.escape(delimiter)}]*" if delimiter else ".*"
     parts = (".*" if c == "*" else one_level if c == "%" else re.escape(c) for c in selector)
