@@ -243,6 +243,7 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
         "idle_retry_interval",
         "sweep_interval",
         "sync_timeout",
+        "connect_rate",
     )
     r.only(t, "service", {*names, "concurrency", "trace", "share_connection"})
     values: dict[str, Any] = {

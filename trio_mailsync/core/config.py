@@ -108,6 +108,9 @@ class ServiceSettings:
     #: Syncs use the connection the account's watcher IDLEs on, between IDLEs: one
     #: connection per account. False: syncs take a second, pooled connection.
     share_connection: bool = True
+    #: New connections per second to one server host, at most: a service starting, or
+    #: every account of a restarted server reconnecting, comes in spread out.
+    connect_rate: float = 50.0
 
 
 @attrs.frozen(kw_only=True)

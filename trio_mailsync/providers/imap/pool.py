@@ -47,7 +47,7 @@ from trio_mailsync.providers.imap.errors import token_expired
 from trio_mailsync.providers.imap.settings import imap_settings
 from trio_mailsync.providers.imap.trace import WireTrace
 
-__all__ = ["ConnectionPool", "PoolStatistics", "open_pool"]
+__all__ = ["ConnectionPool", "HostRate", "PoolStatistics", "open_pool"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,36 @@ class PoolStatistics:
         )
 
 
+class HostRate:
+    """New connections to one server host, spread to at most ``rate`` per second.
+
+    A token bucket of ``rate`` tokens (a second's worth may go at once); a caller that
+    finds it empty reserves the next free slot and sleeps until then, plus up to one
+    slot's length of jitter, so that accounts that all lost their connections at once
+    (a server restart) come back spread out, in the order they asked.
+    """
+
+    def __init__(self, rate: float, jitter: Callable[[], float]) -> None:
+        self.rate = rate
+        self._jitter = jitter
+        self._tokens = rate
+        self._updated = trio.current_time()
+        #: Connections that had to wait for a slot.
+        self.delayed = 0
+
+    async def acquire(self) -> None:
+        """Wait for this connection's slot."""
+        now = trio.current_time()
+        self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        self._tokens -= 1
+        if self._tokens >= 0:
+            return
+        self.delayed += 1
+        # Negative tokens are the queue: this caller's slot is that far ahead.
+        await trio.sleep((-self._tokens + self._jitter()) / self.rate)
+
+
 class _AccountPool:
     def __init__(self, account: Account, credentials: Credentials | None) -> None:
         self.account = account
@@ -117,8 +147,11 @@ class ConnectionPool:
         ssl_context: ssl.SSLContext | None = None,
         jitter: Callable[[], float] = random.random,
         trace: WireTrace | None = None,
+        connect_rate: float = math.inf,
     ) -> None:
         credentials = credentials or {}
+        self._connect_rate = connect_rate
+        self._hosts: dict[tuple[str, int], HostRate] = {}
         self._trace = trace
         self._accounts = {a.id: _AccountPool(a, credentials.get(a.id)) for a in accounts}
         self._connector = connector
@@ -232,8 +265,20 @@ class ConnectionPool:
             return conn
         return None
 
+    def host_rate(self, host: str, port: int) -> HostRate | None:
+        """The rate limit of new connections to ``host:port`` (``None``: unlimited)."""
+        if math.isinf(self._connect_rate):
+            return None
+        rate = self._hosts.get((host, port))
+        if rate is None:
+            rate = self._hosts[host, port] = HostRate(self._connect_rate, self._jitter)
+        return rate
+
     async def _open(self, p: _AccountPool) -> IMAPConnection:
         account, limits, settings = p.account, p.limits, p.settings
+        rate = self.host_rate(settings.host, settings.port)
+        if rate is not None:
+            await rate.acquire()
         try:
             with trio.fail_after(limits.connect_timeout):
                 conn = await connect_account(
@@ -367,8 +412,12 @@ async def open_pool(
     ssl_context: ssl.SSLContext | None = None,
     jitter: Callable[[], float] = random.random,
     trace: WireTrace | None = None,
+    connect_rate: float = math.inf,
 ) -> AsyncIterator[ConnectionPool]:
-    """A pool for the block, with its janitor; every connection is logged out at the end."""
+    """A pool for the block, with its janitor; every connection is logged out at the end.
+
+    ``connect_rate``: new connections per second to one server host, at most.
+    """
     pool = ConnectionPool(
         accounts,
         credentials=credentials,
@@ -376,6 +425,7 @@ async def open_pool(
         ssl_context=ssl_context,
         jitter=jitter,
         trace=trace,
+        connect_rate=connect_rate,
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(pool.run_janitor)

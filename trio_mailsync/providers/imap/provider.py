@@ -196,6 +196,7 @@ async def open_imap_provider(
             ssl_context=ssl_context,
             jitter=jitter,
             trace=trace,
+            connect_rate=settings.connect_rate,
         ) as pool:
             yield ImapProvider(
                 pool,
