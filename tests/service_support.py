@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -16,6 +16,7 @@ from trio_mailsync.app import Running, open_sync_service, serve
 from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import AccountState, NewMessages, ServiceEvent
 from trio_mailsync.core.ports import StateStore
+from trio_mailsync.providers.auth import Credentials
 from trio_mailsync.providers.imap import (
     ImapSession,
     Security,
@@ -46,13 +47,22 @@ def service_config(*accounts: Account, **settings: Any) -> Config:
 
 
 @asynccontextmanager
-async def running(config: Config, connector: Connect, tmp_path: Path) -> AsyncIterator[SyncService]:
+async def running(
+    config: Config,
+    connector: Connect,
+    tmp_path: Path,
+    *,
+    credentials: Mapping[str, Credentials] | None = None,
+) -> AsyncIterator[SyncService]:
     """The service over IMAP (the testing server), with a store that works under MockClock."""
     store = await SQLiteStore.open(tmp_path / "sync.sqlite3", inline=True)
     try:
         async with (
             open_imap_provider(
-                config.accounts, settings=config.service, connector=connector
+                config.accounts,
+                settings=config.service,
+                connector=connector,
+                credentials=credentials,
             ) as imap,
             open_sync_service(config, providers={"imap": imap}, store=store) as service,
         ):

@@ -313,6 +313,10 @@ class OAuth2Credentials:
         assert self._token is not None
         return self._token
 
+    def expires_at(self, token: Secret) -> float:
+        """When ``token`` expires, on the Trio clock (``inf``: not the current token)."""
+        return self._expires_at if token == self._token else math.inf
+
     def invalidate(self, token: Secret | None = None) -> None:
         """The server rejected ``token`` (or the current one): refresh before next use."""
         if token is None or token == self._token:

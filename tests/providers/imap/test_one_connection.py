@@ -6,6 +6,7 @@ connections and logins there were; the watcher's say how often it lent its conne
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,57 @@ async def test_a_status_behind_the_examine_after_it_does_not_cost_the_new_mail(
             stats = watcher_stats(service, "alice")
     assert not stale, "the stale STATUS was sent"
     assert stats.changed_while_lent == 0, "the notification's own sync found the mail"
+
+
+async def test_an_oauth_connection_is_replaced_before_its_token_expires(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    server: IMAPTestServer,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    """Outlook drops a session when its token expires (BYE ... AccessTokenExpired): the
+    watcher's one connection is replaced a little before, and no mail is missed."""
+    import httpx
+
+    from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
+
+    issued: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        token = f"token-{len(issued) + 1}"
+        issued.append(token)
+        server.store.user("alice").tokens.add(token)
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
+
+    logins: list[float] = []
+
+    async def record(session: Session, command: CommandInfo) -> bool:
+        if command.name == "AUTHENTICATE":
+            logins.append(trio.current_time())
+        return False
+
+    behavior.on_command = record
+    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)) as http:
+        creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
+        config = service_config(sweep_interval=10_000)
+        async with running(
+            config, plain_connector, tmp_path, credentials={"alice": creds}
+        ) as service:
+            with service.subscribe(1000) as events:
+                await wait_for_state(service, "alice", AccountState.IDLE)
+                delivered = []
+                for hour in range(3):
+                    await trio.sleep(3600 - 5)  # just before the token's hour is up...
+                    delivered.append(mail.deliver("alice", sample_message(hour)))
+                    await trio.sleep(10)  # ...and just after
+                got = [uid for _, _, uid in announced(drain(events))]
+                stats = watcher_stats(service, "alice")
+    assert got == delivered, "each message once"
+    assert stats.reauthentications >= 3
+    gaps = [b - a for a, b in itertools.pairwise(logins)]
+    assert gaps, logins
+    assert all(3000 <= gap < 3600 for gap in gaps), gaps
+    assert len(issued) == len(logins), "a fresh token for each connection"

@@ -330,3 +330,36 @@ async def test_a_server_down_for_thousands_of_attempts_is_still_retried(
                 pass  # pragma: no cover
         assert trio.current_time() - started == pytest.approx(2.0)  # backoff_max, no more
     assert attempts == 1501
+
+
+async def test_a_pooled_oauth_connection_is_replaced_before_its_token_expires(
+    autojump_clock: trio.testing.MockClock, plain_connector: Connect, server: IMAPTestServer
+) -> None:
+    import httpx
+
+    from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
+
+    issued: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        token = f"token-{len(issued) + 1}"
+        issued.append(token)
+        server.store.user("alice").tokens.add(token)
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
+
+    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
+    creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
+    account = plain_account(health_check_after=10_000, max_idle_time=10_000)
+    async with open_pool(
+        [account], connector=plain_connector, credentials={"alice": creds}
+    ) as pool:
+        async with pool.connection("alice") as conn:
+            first = conn
+        await trio.sleep(3550)  # inside the token's last minute
+        async with pool.connection("alice") as conn:
+            assert conn is not first
+            await conn.noop()
+        stats = pool.statistics()
+    assert issued == ["token-1", "token-2"]
+    assert (stats.expired, stats.connections_opened, stats.discarded) == (1, 2, 0)

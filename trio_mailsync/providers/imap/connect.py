@@ -19,7 +19,7 @@ from trio_mailsync.core.config import Account
 from trio_mailsync.core.errors import AuthenticationFailed, ConnectionLost, InsecureConnection
 from trio_mailsync.protocol import ConnectionState, Limits, Plain, XOAuth2
 from trio_mailsync.providers.auth import Credentials, OAuth2Credentials, credentials_for
-from trio_mailsync.providers.imap.connection import IMAPConnection, tls_reason
+from trio_mailsync.providers.imap.connection import IMAPConnection, renew_time, tls_reason
 from trio_mailsync.providers.imap.settings import ImapSettings, Security, imap_settings
 from trio_mailsync.providers.imap.tls import client_ssl_context
 from trio_mailsync.providers.imap.trace import WireTrace
@@ -107,6 +107,10 @@ async def log_in(conn: IMAPConnection, settings: ImapSettings, credentials: Cred
             try:
                 mechanism = XOAuth2(settings.username, token)
                 await conn.authenticate(mechanism, allow_insecure=insecure)
+                # The server may drop the session when the token expires (Outlook does,
+                # with BYE ... AccessTokenExpired): the pool and the watcher replace the
+                # connection before then.
+                conn.renew_at = renew_time(credentials.expires_at(token))
                 return
             except AuthenticationFailed:
                 credentials.invalidate(token)

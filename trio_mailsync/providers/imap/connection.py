@@ -18,6 +18,7 @@ raw commands with :meth:`IMAPConnection.run_many`.
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -115,6 +116,17 @@ logger = logging.getLogger(__name__)
 MAX_PENDING_UPDATES = 4096
 #: How long DONE and LOGOUT may take on the way out, even inside a cancelled scope.
 CLEANUP_TIMEOUT = 5.0
+#: A connection is replaced this long before its OAuth token expires (or after three
+#: quarters of the token's life, for a short-lived token).
+REAUTH_MARGIN = 60.0
+
+
+def renew_time(expires_at: float) -> float:
+    """When a connection logged in with a token expiring at ``expires_at`` is replaced."""
+    left = expires_at - trio.current_time()
+    return expires_at - min(REAUTH_MARGIN, left / 4)
+
+
 _RECEIVE_SIZE = 65536
 
 
@@ -243,6 +255,9 @@ class IMAPConnection:
         self._pipeline_done = False
         # The IDLE whose completion is still to come (its tag), and the event that says so.
         self._idle_ending: tuple[str, trio.Event] | None = None
+        #: When to replace this connection (Trio clock): a little before the OAuth token
+        #: it logged in with expires, after which the server may drop the session.
+        self.renew_at = math.inf
         #: Writes that waited for an answer: pipelined commands count once.
         self.round_trips = 0
         #: Commands sent, by name.

@@ -73,6 +73,8 @@ class PoolStatistics:
     closed_idle: int = 0
     #: Connections discarded because they broke.
     discarded: int = 0
+    #: Connections replaced because their OAuth token was about to expire.
+    expired: int = 0
     in_use: int = 0
     idle: int = 0
 
@@ -248,6 +250,12 @@ class ConnectionPool:
             conn = p.idle.pop()
             if conn.broken:
                 await self._discard(p, conn)
+                continue
+            if trio.current_time() >= conn.renew_at:
+                # Its token is about to expire: the server would drop it mid-use.
+                p.stats.expired += 1
+                p.open -= 1
+                await conn.logout()
                 continue
             if trio.current_time() - conn.last_activity > limits.health_check_after:
                 p.stats.health_checks += 1

@@ -81,6 +81,8 @@ class WatcherStatistics:
     loans: int = 0
     #: Times INBOX was found changed when the connection came back from a loan.
     changed_while_lent: int = 0
+    #: Connections replaced because their OAuth token was about to expire.
+    reauthentications: int = 0
 
 
 class IdleWatcher:
@@ -158,6 +160,12 @@ class IdleWatcher:
                         await self._idle_once(conn)
                         if conn.broken:
                             raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                        if trio.current_time() >= conn.renew_at:
+                            # Replaced before its token expires and the server drops it;
+                            # the new connection's catch-up sync covers the gap.
+                            self.stats.reauthentications += 1
+                            await conn.logout()
+                            return True
                         if share is not None and share.wanted:
                             look = await self._lend(conn, share, look)
                         # A round worked (IDLE ran its course, or a loan came back
@@ -216,7 +224,7 @@ class IdleWatcher:
     async def _idle_once(self, conn: IMAPConnection) -> None:
         settings = self.settings
         share = self.share
-        reissue_at = trio.current_time() + settings.idle_reissue
+        reissue_at = min(trio.current_time() + settings.idle_reissue, conn.renew_at)
         self.stats.idles += 1
         try:
             async with AsyncExitStack() as stack:
