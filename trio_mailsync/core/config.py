@@ -91,8 +91,10 @@ class ServiceSettings:
     #: an IDLE after 30 minutes; some NATs drop quiet connections much sooner).
     idle_reissue: float = 600.0
     #: A connection that says nothing for this long while IDLE-ing is probed
-    #: (DONE, IDLE); no answer means it is dead.
-    silence_timeout: float = 180.0
+    #: (DONE, IDLE); no answer means it is dead. TCP keepalive finds a vanished peer
+    #: without it (in 90 s), so by default it coincides with the re-issue: one wake-up
+    #: per account every ``idle_reissue``.
+    silence_timeout: float = 600.0
     #: Without push (no IDLE, or a provider that has none), new mail is looked for this often.
     poll_interval: float = 60.0
     #: After IDLE failed, polling goes on this long before IDLE is tried again.

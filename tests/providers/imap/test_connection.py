@@ -410,3 +410,38 @@ async def test_connection_repr_is_short_and_safe(plain_connector: Connect) -> No
     assert isinstance(conn, IMAPConnection)
     await conn.logout()
     assert "broken" in repr(conn)
+
+
+async def test_connections_have_tcp_keepalive() -> None:
+    """A vanished peer is found by the kernel's probes, not by a timer per account."""
+    import socket
+
+    import attrs
+
+    from trio_mailsync.providers.imap import Security, imap_settings
+    from trio_mailsync.providers.imap.connect import (
+        KEEPALIVE_COUNT,
+        KEEPALIVE_IDLE,
+        KEEPALIVE_INTERVAL,
+        tcp_connector,
+    )
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    account = make_account(security=Security.NONE, allow_insecure=True)
+    account = attrs.evolve(
+        account, settings=attrs.evolve(imap_settings(account), host="127.0.0.1", port=port)
+    )
+    stream = await tcp_connector(account)
+    try:
+        assert isinstance(stream, trio.SocketStream)
+        sock = stream.socket
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == KEEPALIVE_INTERVAL
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == KEEPALIVE_COUNT
+    finally:
+        await stream.aclose()
+        for listener in listeners:
+            await listener.aclose()

@@ -9,6 +9,7 @@ to wait before the next login is the pool's business.
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,10 +31,36 @@ __all__ = ["Connector", "connect_account", "log_in", "open_connection", "tcp_con
 Connector = Callable[[Account], Awaitable[trio.abc.Stream]]
 
 
+#: TCP keepalive on every connection: probes after this many idle seconds, then every
+#: KEEPALIVE_INTERVAL, and the connection is dead after KEEPALIVE_COUNT unanswered ones
+#: (90 s). The kernel sends them without waking the process: a peer that vanished (a
+#: NAT that forgot the connection, a host that went away) is found without a per-account
+#: timer, and a read on the connection fails.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 3
+
+
+def enable_keepalive(stream: trio.SocketStream) -> None:
+    """Turn on TCP keepalive with the timings above (those the platform has)."""
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            stream.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 async def tcp_connector(account: Account) -> trio.abc.Stream:
-    """The default connector: a TCP connection to the account's host and port."""
+    """The default connector: a TCP connection to the account's host and port, with
+    keepalive on."""
     settings = imap_settings(account)
-    return await trio.open_tcp_stream(settings.host, settings.port)
+    stream = await trio.open_tcp_stream(settings.host, settings.port)
+    enable_keepalive(stream)
+    return stream
 
 
 async def connect_account(
