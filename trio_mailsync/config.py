@@ -245,7 +245,7 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
         "sync_timeout",
         "connect_rate",
     )
-    r.only(t, "service", {*names, "concurrency", "trace", "share_connection"})
+    r.only(t, "service", {*names, "concurrency", "trace", "share_connection", "notify"})
     values: dict[str, Any] = {
         name: r.number(t, "service", name, default=getattr(defaults, name), low=1) for name in names
     }
@@ -258,6 +258,7 @@ def _service(r: TableReader, t: Mapping[str, Any]) -> ServiceSettings:
         share_connection=r.boolean(
             t, "service", "share_connection", default=defaults.share_connection
         ),
+        notify=r.boolean(t, "service", "notify", default=defaults.notify),
         **values,
     )
 

@@ -15,6 +15,7 @@ USERS |= {f"sync{i}": f"sync-password-{i}" for i in range(1, 5)}
 USERS |= {f"cli{i}": f"cli-password-{i}" for i in range(1, 3)}
 USERS |= {f"svc{i}": f"svc-password-{i}" for i in range(1, 5)}
 USERS |= {f"crash{i}": f"crash-password-{i}" for i in range(1, 3)}
+USERS |= {f"notify{i}": f"notify-password-{i}" for i in range(1, 4)}
 
 
 @pytest.fixture(scope="session")

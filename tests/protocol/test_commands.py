@@ -204,3 +204,30 @@ def test_commands_compare_by_identity() -> None:
     assert a != b
     assert a == a
     assert len({a, b}) == 2
+
+
+def test_notify_set_and_none() -> None:
+    """RFC 5465's grammar: SET [STATUS] event groups, a filter's names, NONE."""
+    from trio_mailsync.protocol import Notify, NotifyGroup
+
+    command = Notify(
+        (
+            NotifyGroup(mailboxes="selected", events=("MessageNew", "MessageExpunge")),
+            NotifyGroup(mailboxes="subtree", names=("Work", "Café"), events=("MessageNew",)),
+            NotifyGroup(mailboxes="mailboxes", names=("Sent",), events=()),
+        ),
+        status=True,
+    )
+    assert wire(command) == (
+        b"A1 NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) "
+        b"(subtree (Work Caf&AOk-) (MessageNew)) (mailboxes (Sent) NONE)"
+    )
+    assert wire(Notify()) == b"A1 NOTIFY NONE"
+    for bad in (
+        NotifyGroup(mailboxes="subtree", events=("MessageNew",)),  # names missing
+        NotifyGroup(mailboxes="personal", names=("x",), events=()),  # names not taken
+        NotifyGroup(mailboxes="everything", events=()),
+        NotifyGroup(mailboxes="personal", events=("Message New",)),
+    ):
+        with pytest.raises(LocalProtocolError):
+            wire(Notify((bad,)))

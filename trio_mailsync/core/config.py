@@ -110,6 +110,9 @@ class ServiceSettings:
     #: Syncs use the connection the account's watcher IDLEs on, between IDLEs: one
     #: connection per account. False: syncs take a second, pooled connection.
     share_connection: bool = True
+    #: Where the server offers NOTIFY (RFC 5465), the watcher hears of every folder on
+    #: its one connection, not only of INBOX; false: INBOX alone, other folders swept.
+    notify: bool = True
     #: New connections per second to one server host, at most: a service starting, or
     #: every account of a restarted server reconnecting, comes in spread out.
     connect_rate: float = 50.0

@@ -207,7 +207,9 @@ class Change:
     account: str
     #: What happened: ``exists``, ``expunge``, ``flags``, ``vanished`` (the server
     #: said so), ``changed`` (found changed after the watcher's connection was lent to a
-    #: sync), ``connected`` (catch up after a reconnection), ``poll``.
+    #: sync), ``notify`` and ``folders`` (NOTIFY: another folder changed; folders were
+    #: created, renamed or deleted), ``connected`` (catch up after a reconnection),
+    #: ``poll``.
     reason: str
     #: The folders concerned; ``None``: every folder of the account.
     folders: tuple[str, ...] | None = ("INBOX",)

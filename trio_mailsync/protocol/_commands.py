@@ -63,6 +63,8 @@ __all__ = [
     "Login",
     "Logout",
     "Noop",
+    "Notify",
+    "NotifyGroup",
     "QResync",
     "Select",
     "StartTLS",
@@ -708,6 +710,84 @@ class UidStore(Command):
 
     def claims(self, response: Response) -> bool:
         return isinstance(response, FetchData)
+
+
+def _names(names: Iterable[str | bytes]) -> tuple[str | bytes, ...]:
+    return tuple(names)
+
+
+def _groups(groups: Iterable[NotifyGroup]) -> tuple[NotifyGroup, ...]:
+    return tuple(groups)
+
+
+#: RFC 5465's mailbox filters that take no mailbox names.
+NOTIFY_FILTERS = frozenset({"selected", "selected-delayed", "inboxes", "personal", "subscribed"})
+
+
+@attrs.frozen(kw_only=True)
+class NotifyGroup:
+    """One event group of NOTIFY SET: which mailboxes, and the events wanted from them.
+
+    ``mailboxes`` is a filter of ``NOTIFY_FILTERS``, or ``subtree``/``mailboxes`` with
+    ``names``; ``events`` are RFC 5465 event names (``MessageNew``, ``MessageExpunge``,
+    ``FlagChange``, ``MailboxName``, ``SubscriptionChange``...), empty for NONE.
+    """
+
+    mailboxes: str
+    events: tuple[str, ...] = attrs.field(converter=_strs)
+    names: tuple[str | bytes, ...] = attrs.field(default=(), converter=_names)
+
+    def encode(self, w: _Writer) -> None:
+        if self.mailboxes in ("subtree", "mailboxes"):
+            if not self.names:
+                raise LocalProtocolError(f"NOTIFY {self.mailboxes} needs mailbox names")
+        elif self.mailboxes not in NOTIFY_FILTERS or self.names:
+            raise LocalProtocolError(f"not a NOTIFY mailbox filter: {self.mailboxes!r}")
+        w.raw(b"(")
+        w.atom(self.mailboxes)
+        if self.names:
+            w.raw(b" (")
+            for i, name in enumerate(self.names):
+                if i:
+                    w.sp()
+                w.mailbox(name)
+            w.raw(b")")
+        w.sp()
+        if self.events:
+            w.raw(b"(")
+            for i, event in enumerate(self.events):
+                if i:
+                    w.sp()
+                w.atom(event)
+            w.raw(b")")
+        else:
+            w.raw(b"NONE")
+        w.raw(b")")
+
+
+@attrs.frozen(eq=False)
+class Notify(Command):
+    """RFC 5465 NOTIFY: ``NOTIFY SET`` with ``groups``, or ``NOTIFY NONE`` without.
+
+    After SET the server reports changes in the mailboxes of each group while the
+    connection is otherwise quiet (IDLE included): the selected mailbox's as EXISTS,
+    EXPUNGE and FETCH, others' as STATUS (UIDVALIDITY, UIDNEXT, MESSAGES) and LIST.
+    ``status``: answer SET with a STATUS of every mailbox concerned first.
+    """
+
+    name: ClassVar[str] = "NOTIFY"
+    allowed: ClassVar[frozenset[ConnectionState]] = _AUTHED
+    groups: tuple[NotifyGroup, ...] = attrs.field(default=(), converter=_groups)
+    status: bool = False
+
+    def encode_args(self, w: _Writer) -> None:
+        if not self.groups:
+            w.raw(b" NONE")
+            return
+        w.raw(b" SET STATUS" if self.status else b" SET")
+        for group in self.groups:
+            w.sp()
+            group.encode(w)
 
 
 @attrs.frozen(eq=False)

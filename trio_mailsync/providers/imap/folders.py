@@ -300,6 +300,13 @@ class FolderCache:
         self._entries[account_id] = (generation, folders)
         return folders
 
+    def cached(self, account_id: str) -> FolderList | None:
+        """The account's folders as last listed, if still current; no I/O."""
+        cached = self._entries.get(account_id)
+        if cached is None or cached[0] != self._generation(account_id):
+            return None
+        return cached[1]
+
     def invalidate(self, account_id: str | None = None) -> None:
         """Forget one account's list (or every list): the next call lists again."""
         if account_id is None:

@@ -52,10 +52,24 @@ class ImapSession:
         #: ``None`` when ``share_connection`` is off.
         self.share = ConnectionShare() if provider.settings.share_connection else None
         #: The account's IDLE watcher (its statistics tell what it did).
-        self.watcher = IdleWatcher(provider.pool, account, provider.settings, share=self.share)
+        self.watcher = IdleWatcher(
+            provider.pool,
+            account,
+            provider.settings,
+            share=self.share,
+            watched=self._watched,
+            folders_changed=lambda: provider.folders.invalidate(account.id),
+        )
 
     def __repr__(self) -> str:
         return f"<ImapSession {self._account.id}>"
+
+    def _watched(self, folder: str) -> bool:
+        """Whether ``folder`` is one of those the account syncs (yes, if not listed yet)."""
+        listing = self._provider.folders.cached(self._account.id)
+        if listing is None:
+            return True
+        return any(f.name == folder for f in listing.select(self._account.folders))
 
     @property
     def account(self) -> Account:

@@ -19,6 +19,7 @@ which it tries IDLE again. Credentials the server refused put the account in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack, nullcontext
 from typing import NoReturn
 
@@ -40,7 +41,11 @@ from trio_mailsync.protocol import (
     ExistsData,
     ExpungeData,
     FetchData,
+    ListData,
+    Notify,
+    NotifyGroup,
     RecentData,
+    StatusData,
     VanishedData,
 )
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT, IMAPConnection
@@ -83,6 +88,8 @@ class WatcherStatistics:
     changed_while_lent: int = 0
     #: Connections replaced because their OAuth token was about to expire.
     reauthentications: int = 0
+    #: Whether the server accepted NOTIFY on the current connection (every folder watched).
+    notify: bool = False
 
 
 class IdleWatcher:
@@ -95,12 +102,18 @@ class IdleWatcher:
         settings: ServiceSettings,
         *,
         share: ConnectionShare | None = None,
+        watched: Callable[[str], bool] = lambda name: True,
+        folders_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self.pool = pool
         self.account = account
         self.settings = settings
         #: Where syncs borrow this watcher's connection between IDLEs; ``None``: they don't.
         self.share = share
+        #: Whether a folder NOTIFY reports on is one the account syncs.
+        self._watched = watched
+        #: Called when NOTIFY says folders were created, renamed or deleted.
+        self._folders_changed = folders_changed
         self.stats = WatcherStatistics()
         self._failures = 0
 
@@ -152,6 +165,7 @@ class IdleWatcher:
             if not conn.has("IDLE"):
                 return False
             look = await self._examine_inbox(conn)
+            await self._notify(conn)
             target.state(AccountState.IDLE, None)
             try:
                 with share.offering(conn) if share is not None else nullcontext():
@@ -176,6 +190,62 @@ class IdleWatcher:
             except IdleRefused:
                 return False
 
+    async def _notify(self, conn: IMAPConnection) -> None:
+        """Ask for news of every folder (RFC 5465 NOTIFY), where offered and wanted.
+
+        INBOX is selected: its news come as EXISTS, EXPUNGE and FETCH, as with IDLE
+        alone; the other personal folders' as STATUS, and folders created, renamed or
+        deleted as LIST. A refusal leaves IDLE on INBOX and the sweeps, as without it.
+        """
+        if not (self.settings.notify and conn.has("NOTIFY")):
+            return
+        command = Notify(
+            (
+                NotifyGroup(
+                    mailboxes="selected", events=("MessageNew", "MessageExpunge", "FlagChange")
+                ),
+                NotifyGroup(
+                    mailboxes="personal",
+                    events=("MessageNew", "MessageExpunge", "MailboxName", "SubscriptionChange"),
+                ),
+            )
+        )
+        with trio.fail_after(self.settings.silence_timeout):
+            done = await conn.run(command, check=False)
+        if done.ok:
+            self.stats.notify = True
+        else:
+            logger.info(
+                "%s: NOTIFY refused (%s %s): INBOX alone is watched",
+                self.account.id,
+                done.status.value,
+                done.text,
+            )
+
+    async def _report(self, update: Event) -> None:
+        """Turn a notification into a Change (or nothing, for one that says nothing)."""
+        account = self.account.id
+        if isinstance(update, StatusData):
+            # NOTIFY: another folder changed (its STATUS says how). INBOX is selected and
+            # reported by EXISTS and friends; a STATUS of it says the same again.
+            if update.mailbox == "INBOX" or not self._watched(update.mailbox):
+                return
+            self.stats.notifications += 1
+            await self._target.changed(
+                Change(account=account, reason="notify", folders=(update.mailbox,), certain=True)
+            )
+            return
+        if isinstance(update, ListData):
+            # NOTIFY MailboxName: a folder was created, renamed or deleted.
+            self.stats.notifications += 1
+            self._folders_changed()
+            await self._target.changed(Change(account=account, reason="folders", folders=None))
+            return
+        reason = _REASONS.get(type(update))
+        if reason is not None:
+            self.stats.notifications += 1
+            await self._target.changed(Change(account=account, reason=reason, certain=True))
+
     async def _examine_inbox(self, conn: IMAPConnection) -> MailboxLook:
         """EXAMINE INBOX (QRESYNC enabled first, where offered, for the syncs that borrow)."""
         with trio.fail_after(self.settings.silence_timeout):
@@ -198,9 +268,12 @@ class IdleWatcher:
             nursery.cancel_scope.cancel()
         if conn.broken:
             raise ConnectionLost(f"{self.account.id}: the connection broke during a sync")
-        # Updates that came meanwhile concern whatever the sync had selected, not INBOX
-        # (and an INBOX notification just before DONE shows in the comparison below).
-        conn.pending_updates()
+        # Updates that came meanwhile: EXISTS and the like concern whatever the sync had
+        # selected, not INBOX (an INBOX notification just before DONE shows in the
+        # comparison below); NOTIFY's STATUS and LIST name their folder and still count.
+        for update in conn.pending_updates():
+            if isinstance(update, StatusData | ListData):
+                await self._report(update)
         seen = share.take_inbox_look() or look
         now = await self._examine_inbox(conn)
         if seen.differs(now):
@@ -245,12 +318,7 @@ class IdleWatcher:
                             # For a sync: its commands follow DONE without a wait.
                             conn.pipeline_done()
                         break
-                    reason = _REASONS.get(type(update))
-                    if reason is not None:
-                        self.stats.notifications += 1
-                        await self._target.changed(
-                            Change(account=self.account.id, reason=reason, certain=True)
-                        )
+                    await self._report(update)
         except IdleEnded:
             pass  # re-issued at once by the caller's loop
         if trio.current_time() >= reissue_at:
