@@ -208,6 +208,12 @@ class Session:
         #: The selected folder's UIDNEXT and HIGHESTMODSEQ as this session last saw them.
         self.seen_uidnext = self.seen_highestmodseq = 0
         self.seen_modseq: dict[int, int] = {}
+        #: NOTIFY (RFC 5465, the part the watcher uses): report other folders' changes
+        #: as STATUS (``notify_status``) and folders created or deleted as LIST
+        #: (``notify_names``); what was last reported of each folder.
+        self.notify_status = False
+        self.notify_names = False
+        self.notified: dict[str, tuple[int, int, int]] = {}
         self.commands = 0
         self._buf = bytearray()
         self._closed = False
@@ -371,8 +377,39 @@ class Session:
         except KeyError:
             raise _Refused("NO", "[NONEXISTENT] Mailbox doesn't exist: " + name) from None
 
+    def notify_state(self) -> dict[str, tuple[int, int, int]]:
+        """Each folder's (MESSAGES, UIDNEXT, UIDVALIDITY), for NOTIFY to compare."""
+        assert self.user is not None
+        return {
+            name: (len(f.messages), f.uidnext, f.uidvalidity)
+            for name, f in self.user.folders.items()
+        }
+
+    async def send_notifications(self) -> None:
+        """NOTIFY's news of the folders that are not selected: STATUS, and LIST."""
+        if self.user is None or not (self.notify_status or self.notify_names):
+            return
+        now = self.notify_state()
+        selected = None if self.folder is None else self.folder.name
+        for name, state in now.items():
+            before = self.notified.get(name)
+            if before is None and self.notify_names:
+                await self.send(b'* LIST () "/" ' + _mailbox_out(name))
+            elif self.notify_status and before not in (None, state) and name != selected:
+                messages, uidnext, uidvalidity = state
+                await self.send(
+                    b"* STATUS %s (MESSAGES %d UIDNEXT %d UIDVALIDITY %d)"
+                    % (_mailbox_out(name), messages, uidnext, uidvalidity)
+                )
+        if self.notify_names:
+            for name in self.notified.keys() - now.keys():
+                await self.send(b'* LIST (\\NonExistent) "/" ' + _mailbox_out(name))
+        self.notified = now
+
     async def send_updates(self) -> None:
-        """Tell the client what changed in the selected folder since it last looked."""
+        """Tell the client what changed in the selected folder since it last looked (and,
+        after NOTIFY, in the others)."""
+        await self.send_notifications()
         if self.folder is None or self.user is None:
             return
         folder = self._current_folder()
@@ -1067,6 +1104,35 @@ async def _append(s: Session, tag: str, args: list[Value]) -> None:
     await s.send(f"{tag} OK [APPENDUID {folder.uidvalidity} {uid}] APPEND completed".encode())
 
 
+async def _notify(s: Session, tag: str, args: list[Value]) -> None:
+    """NOTIFY SET / NONE (RFC 5465), as much as a client that watches every folder needs:
+    MessageNew/MessageExpunge of non-selected folders as STATUS, MailboxName as LIST."""
+    s.need_auth()
+    if not s.has("NOTIFY"):
+        raise _Refused("BAD", "Unknown command NOTIFY")
+    words = [a.upper() if isinstance(a, str) else a for a in args]
+    if words[:1] == ["NONE"]:
+        s.notify_status = s.notify_names = False
+        await s.send(f"{tag} OK NOTIFY completed".encode())
+        return
+    if words[:1] != ["SET"]:
+        raise _Refused("BAD", "NOTIFY SET or NONE expected")
+    groups = [g for g in args[1:] if isinstance(g, list)]
+    if not groups:
+        raise _Refused("BAD", "NOTIFY SET without event groups")
+    status = names = False
+    for group in groups:
+        kind = str(group[0]).lower() if group else ""
+        events = group[-1] if group and isinstance(group[-1], list) else []
+        wanted = {str(e).lower() for e in events}
+        if kind in ("personal", "inboxes", "subscribed", "subtree", "mailboxes"):
+            status = status or "messagenew" in wanted
+            names = names or "mailboxname" in wanted
+    s.notify_status, s.notify_names = status, names
+    s.notified = s.notify_state()
+    await s.send(f"{tag} OK NOTIFY completed".encode())
+
+
 async def _create(s: Session, tag: str, args: list[Value]) -> None:
     user = s.need_auth()
     name = _mailbox_name(args[0])
@@ -1155,4 +1221,5 @@ _HANDLERS: dict[str, Handler] = {
     "CREATE": _create,
     "DELETE": _delete,
     "IDLE": _idle,
+    "NOTIFY": _notify,
 }

@@ -129,6 +129,12 @@ class MailStore:
         self.notify(user)
         return uid
 
+    def create(self, user: str, folder: str) -> Folder:
+        """A new, empty folder (what CREATE does)."""
+        created = self.user(user).folders[folder] = Folder(name=folder)
+        self.notify(user)
+        return created
+
     def expunge(self, user: str, uids: Iterable[int], *, folder: str = "INBOX") -> None:
         f = self.user(user).folder(folder)
         gone = set(uids)

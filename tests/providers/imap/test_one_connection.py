@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -24,6 +25,7 @@ from tests.service_support import (
     watcher_stats,
 )
 from tests.support import Connect
+from trio_mailsync.core.config import Account
 from trio_mailsync.core.events import AccountState, NewMessages
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT
 from trio_mailsync.testing import (
@@ -364,3 +366,76 @@ async def test_an_oauth_connection_is_replaced_before_its_token_expires(
     assert gaps, logins
     assert all(3000 <= gap < 3600 for gap in gaps), gaps
     assert len(issued) == len(logins), "a fresh token for each connection"
+
+
+def everything(account_id: str = "alice") -> Account:
+    """An account that syncs every folder."""
+    return attrs.evolve(plain(account_id), folders=("*",))
+
+
+async def test_notify_pushes_every_folder(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    behavior.capabilities = (*VARIANTS[variant], "NOTIFY")
+    mail.create("alice", "Work")
+    config = service_config(everything(), sweep_interval=100_000)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            assert watcher_stats(service, "alice").notify
+            drain(events)
+            started = trio.current_time()
+            filed = mail.deliver("alice", sample_message(1, subject="filed"), folder="Work")
+            news = await next_event(events, NewMessages, within=60)
+            assert trio.current_time() - started < 0.1
+            assert [(m.folder, m.uid) for m in news.messages] == [("Work", filed)]
+            # A folder created while the service runs: listed again, its mail pushed too.
+            mail.create("alice", "Projects")
+            await trio.sleep(1)
+            started = trio.current_time()
+            later = mail.deliver("alice", sample_message(2), folder="Projects")
+            news = await next_event(events, NewMessages, within=60)
+            assert trio.current_time() - started < 0.1
+            assert [(m.folder, m.uid) for m in news.messages] == [("Projects", later)]
+            inbox = mail.deliver("alice", sample_message(3))
+            await trio.sleep(60)
+            assert announced(drain(events)) == [("alice", "INBOX", inbox)]
+            stats = watcher_stats(service, "alice")
+    assert stats.connections == 1
+
+
+async def test_a_refused_notify_leaves_other_folders_to_the_sweep(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    behavior: Behavior,
+    mail: MailStore,
+    tmp_path: Path,
+) -> None:
+    async def refuse(session: Session, command: CommandInfo) -> bool:
+        if command.name == "NOTIFY":
+            await session.send(f"{command.tag} NO [CANNOT] Not today".encode())
+            return True
+        return False
+
+    behavior.capabilities = (*VARIANTS["condstore"], "NOTIFY")
+    behavior.on_command = refuse
+    mail.create("alice", "Work")
+    config = service_config(everything(), sweep_interval=300)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await trio.sleep(10)
+            assert not watcher_stats(service, "alice").notify
+            drain(events)
+            started = trio.current_time()
+            filed = mail.deliver("alice", sample_message(1), folder="Work")
+            news = await next_event(events, NewMessages, within=400)
+            assert 10 < trio.current_time() - started <= 300
+            assert [(m.folder, m.uid) for m in news.messages] == [("Work", filed)]
+            assert service.state("alice") is AccountState.IDLE
