@@ -7,12 +7,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import attrs
+import httpx
 import trio
 
 from trio_mailsync.core.config import Account
-from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials, PasswordAuth
 from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
-from trio_mailsync.testing import CommandInfo, Session
+from trio_mailsync.testing import CommandInfo, IMAPTestServer, Session
 
 ALICE_PASSWORD = "alice-correct-horse"
 
@@ -51,3 +53,27 @@ async def drop_on_noop(session: Session, command: CommandInfo) -> bool:
     if command.name == "NOOP":
         await session.drop()
     return False
+
+
+def oauth_credentials(server: IMAPTestServer, user: str = "alice") -> OAuthGrant:
+    """OAuth credentials for ``user`` whose token endpoint (an httpx MockTransport) issues
+    ``token-1``, ``token-2``... for an hour each, every one accepted by ``server``."""
+    issued: list[str] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        token = f"token-{len(issued) + 1}"
+        issued.append(token)
+        server.store.user(user).tokens.add(token)
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
+
+    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
+    http = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
+    return OAuthGrant(OAuth2Credentials(user, auth, account_id=user, http=http), issued)
+
+
+@attrs.frozen
+class OAuthGrant:
+    """What :func:`oauth_credentials` gives: the credentials, and the tokens issued so far."""
+
+    credentials: OAuth2Credentials
+    issued: list[str]

@@ -126,18 +126,22 @@ class _Writer:
         self.parts: list[Fragment] = []
 
     def raw(self, data: bytes) -> None:
+        """Append bytes as they are."""
         self.parts.append(data)
 
     def sp(self) -> None:
+        """Append one space."""
         self.parts.append(b" ")
 
     def atom(self, text: str) -> None:
+        """Append an atom; LocalProtocolError if ``text`` is not one."""
         data = text.encode("ascii", "replace")
         if not _ATOM.match(data):
             raise LocalProtocolError(f"{text!r} is not a valid IMAP atom")
         self.parts.append(data)
 
     def number(self, n: int) -> None:
+        """Append a non-negative number."""
         if n < 0:
             raise LocalProtocolError(f"IMAP numbers are not negative: {n}")
         self.parts.append(b"%d" % n)
@@ -156,12 +160,15 @@ class _Writer:
         self.parts.append(Literal(data))
 
     def astring(self, text: str | bytes) -> None:
+        """Append an astring: atom where it can be, else quoted or literal."""
         self.string(text.encode() if isinstance(text, str) else text, atom_ok=True)
 
     def mailbox(self, name: str | bytes) -> None:
+        """Append a mailbox name (modified UTF-7, or UTF-8 once enabled)."""
         self.string(self._mailbox_bytes(name), atom_ok=True)
 
     def list_mailbox(self, pattern: str | bytes) -> None:
+        """Append LIST's mailbox pattern (``*`` and ``%`` kept as wildcards)."""
         data = self._mailbox_bytes(pattern)
         if data and _LIST_MAILBOX.match(data) and data.upper() != b"NIL":
             self.parts.append(data)
@@ -176,6 +183,7 @@ class _Writer:
         return name.encode() if self.ctx.utf8 else encode_mutf7(name)
 
     def seqset(self, value: SequenceSet | str) -> None:
+        """Append a sequence set, checked."""
         if isinstance(value, str):
             try:
                 value = SequenceSet.parse(value)
@@ -184,6 +192,7 @@ class _Writer:
         self.parts.append(str(value).encode("ascii"))
 
     def paren_atoms(self, items: Iterable[str]) -> None:
+        """Append ``(a b c)`` of flags or atoms."""
         self.raw(b"(")
         for i, item in enumerate(items):
             if i:
@@ -192,6 +201,7 @@ class _Writer:
         self.raw(b")")
 
     def flag(self, flag: str) -> None:
+        """Append one flag (``\\Seen``, a keyword); checked."""
         data = flag.encode("ascii", "replace")
         body = data[1:] if data.startswith(b"\\") else data
         if not _ATOM.match(body):
@@ -738,6 +748,7 @@ class NotifyGroup:
     names: tuple[str | bytes, ...] = attrs.field(default=(), converter=_names)
 
     def encode(self, w: _Writer) -> None:
+        """Write the group: ``(filter [names] (events))`` or ``... NONE)``."""
         if self.mailboxes in ("subtree", "mailboxes"):
             if not self.names:
                 raise LocalProtocolError(f"NOTIFY {self.mailboxes} needs mailbox names")

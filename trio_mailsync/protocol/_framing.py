@@ -36,6 +36,7 @@ class Frame:
         return cls([line], _NO_LITERALS, [offset])
 
     def raw(self) -> bytes:
+        """The response as it came: lines with their CRLF, literals between."""
         parts: list[bytes] = []
         for i, line in enumerate(self.lines):
             parts.append(line + b"\r\n")
@@ -96,6 +97,7 @@ class Framer:
 
     @property
     def eof(self) -> bool:
+        """Whether the server closed the connection (``feed(b"")``)."""
         return self._eof
 
     @property
@@ -104,6 +106,7 @@ class Framer:
         return self._offset - self._held
 
     def feed(self, data: bytes) -> None:
+        """Take bytes from the stream; ``b""`` means end of file."""
         if not data:
             self._eof = True
             return
@@ -151,6 +154,10 @@ class Framer:
         return groups
 
     def next_frame(self) -> Frame | None:
+        """The next whole response, or ``None`` until more bytes come.
+
+        RemoteProtocolError past a limit (line, literal, response size).
+        """
         buf = self._buf
         limits = self.limits
         if self._lit_need < 0 and not self._lines:

@@ -24,6 +24,8 @@ _uidvalidity = itertools.count(1000)
 
 @attrs.define
 class StoredMessage:
+    """One message of a folder: its UID, bytes, flags, INTERNALDATE and MODSEQ."""
+
     uid: int
     body: bytes
     flags: set[str]
@@ -33,6 +35,8 @@ class StoredMessage:
 
 @attrs.define
 class Folder:
+    """A mailbox: its messages in UID order, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ."""
+
     name: str
     special_use: str | None = None
     uidvalidity: int = attrs.field(factory=lambda: next(_uidvalidity))
@@ -43,18 +47,22 @@ class Folder:
     expunged: dict[int, int] = attrs.field(factory=dict)
 
     def by_uid(self, uid: int) -> StoredMessage | None:
+        """The message with ``uid``, if it is here."""
         for message in self.messages:
             if message.uid == uid:
                 return message
         return None
 
     def bump(self) -> int:
+        """Raise the folder's HIGHESTMODSEQ; the new value (for the change being made)."""
         self.highestmodseq += 1
         return self.highestmodseq
 
 
 @attrs.define
 class User:
+    """A login: password, OAuth tokens accepted, folders by name."""
+
     name: str
     password: str
     folders: dict[str, Folder] = attrs.field(factory=dict)
@@ -62,6 +70,7 @@ class User:
     tokens: set[str] = attrs.field(factory=set)
 
     def folder(self, name: str) -> Folder:
+        """The folder called ``name`` (INBOX in any case); KeyError if none."""
         if name.upper() == "INBOX":
             name = "INBOX"
         try:
@@ -101,6 +110,7 @@ class MailStore:
         return user
 
     def user(self, name: str) -> User:
+        """The user called ``name``."""
         return self.users[name]
 
     # ------------------------------------------------------------ changes
@@ -136,6 +146,7 @@ class MailStore:
         return created
 
     def expunge(self, user: str, uids: Iterable[int], *, folder: str = "INBOX") -> None:
+        """Remove these messages (what EXPUNGE does), and tell the sessions."""
         f = self.user(user).folder(folder)
         gone = set(uids)
         modseq = f.bump()
@@ -148,6 +159,7 @@ class MailStore:
     def set_flags(
         self, user: str, uid: int, flags: Iterable[str], *, folder: str = "INBOX"
     ) -> None:
+        """Replace a message's flags (another client's STORE), and tell the sessions."""
         f = self.user(user).folder(folder)
         message = f.by_uid(uid)
         if message is None:

@@ -24,7 +24,7 @@ from tests.service_support import (
     wait_for_state,
     watcher_stats,
 )
-from tests.support import Connect
+from tests.support import Connect, oauth_credentials
 from trio_mailsync.core.config import Account
 from trio_mailsync.core.events import AccountState, NewMessages
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT
@@ -324,18 +324,7 @@ async def test_an_oauth_connection_is_replaced_before_its_token_expires(
 ) -> None:
     """Outlook drops a session when its token expires (BYE ... AccessTokenExpired): the
     watcher's one connection is replaced a little before, and no mail is missed."""
-    import httpx
-
-    from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
-
-    issued: list[str] = []
-
-    def token_endpoint(request: httpx.Request) -> httpx.Response:
-        token = f"token-{len(issued) + 1}"
-        issued.append(token)
-        server.store.user("alice").tokens.add(token)
-        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
-
+    grant = oauth_credentials(server)
     logins: list[float] = []
 
     async def record(session: Session, command: CommandInfo) -> bool:
@@ -344,28 +333,25 @@ async def test_an_oauth_connection_is_replaced_before_its_token_expires(
         return False
 
     behavior.on_command = record
-    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)) as http:
-        creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
-        config = service_config(sweep_interval=10_000)
-        async with running(
-            config, plain_connector, tmp_path, credentials={"alice": creds}
-        ) as service:
-            with service.subscribe(1000) as events:
-                await wait_for_state(service, "alice", AccountState.IDLE)
-                delivered = []
-                for hour in range(3):
-                    await trio.sleep(3600 - 5)  # just before the token's hour is up...
-                    delivered.append(mail.deliver("alice", sample_message(hour)))
-                    await trio.sleep(10)  # ...and just after
-                got = [uid for _, _, uid in announced(drain(events))]
-                stats = watcher_stats(service, "alice")
+    config = service_config(sweep_interval=10_000)
+    async with running(
+        config, plain_connector, tmp_path, credentials={"alice": grant.credentials}
+    ) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            delivered = []
+            for hour in range(3):
+                await trio.sleep(3600 - 5)  # just before the token's hour is up...
+                delivered.append(mail.deliver("alice", sample_message(hour)))
+                await trio.sleep(10)  # ...and just after
+            got = [uid for _, _, uid in announced(drain(events))]
+            stats = watcher_stats(service, "alice")
     assert got == delivered, "each message once"
     assert stats.reauthentications >= 3
     gaps = [b - a for a, b in itertools.pairwise(logins)]
     assert gaps, logins
     assert all(3000 <= gap < 3600 for gap in gaps), gaps
-    assert len(issued) == len(logins), "a fresh token for each connection"
+    assert len(grant.issued) == len(logins), "a fresh token for each connection"
 
 
 def everything(account_id: str = "alice") -> Account:

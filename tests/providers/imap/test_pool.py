@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from tests.support import Connect, drop_on_noop, make_account
+from tests.support import Connect, drop_on_noop, make_account, oauth_credentials
 from trio_mailsync.core.config import Account
 from trio_mailsync.core.errors import AuthenticationFailed, ConnectionLost
 from trio_mailsync.providers.imap import ConnectionPool, Security, open_pool
@@ -270,26 +270,14 @@ def test_pool_rejects_unknown_accounts() -> None:
 async def test_bye_for_an_expired_token_refreshes_and_reconnects(
     autojump_clock: trio.testing.MockClock, plain_connector: Connect, server: IMAPTestServer
 ) -> None:
-    import httpx
-
-    from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
-
-    issued: list[str] = []
-
-    def token_endpoint(request: httpx.Request) -> httpx.Response:
-        token = f"token-{len(issued) + 1}"
-        issued.append(token)
-        server.store.user("alice").tokens.add(token)
-        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
+    grant = oauth_credentials(server)
+    creds, issued = grant.credentials, grant.issued
 
     async def expire_on_noop(session: Session, command: CommandInfo) -> bool:
         if command.name == "NOOP":
             await session.bye("[AUTHENTICATIONFAILED] Session invalidated - AccessTokenExpired")
         return False
 
-    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
-    http = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
-    creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
     account = plain_account()
     async with open_pool(
         [account], connector=plain_connector, credentials={"alice": creds}
@@ -335,21 +323,9 @@ async def test_a_server_down_for_thousands_of_attempts_is_still_retried(
 async def test_a_pooled_oauth_connection_is_replaced_before_its_token_expires(
     autojump_clock: trio.testing.MockClock, plain_connector: Connect, server: IMAPTestServer
 ) -> None:
-    import httpx
+    grant = oauth_credentials(server)
+    creds, issued = grant.credentials, grant.issued
 
-    from trio_mailsync.providers.auth import OAuth2Auth, OAuth2Credentials
-
-    issued: list[str] = []
-
-    def token_endpoint(request: httpx.Request) -> httpx.Response:
-        token = f"token-{len(issued) + 1}"
-        issued.append(token)
-        server.store.user("alice").tokens.add(token)
-        return httpx.Response(200, json={"access_token": token, "expires_in": 3600})
-
-    auth = OAuth2Auth(token_url="https://auth.test/token", client_id="c", refresh_token="r")
-    http = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
-    creds = OAuth2Credentials("alice", auth, account_id="alice", http=http)
     account = plain_account(health_check_after=10_000, max_idle_time=10_000)
     async with open_pool(
         [account], connector=plain_connector, credentials={"alice": creds}

@@ -174,6 +174,8 @@ class _Plan:
     unreadable: dict[int, str] = attrs.field(factory=dict)
 
     def signature(self) -> list[str]:
+        """What the plan asks of the server: two plans with one signature get the same
+        answers."""
         return [repr(c) for c in self.commands]
 
 
