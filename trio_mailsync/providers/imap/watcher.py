@@ -88,7 +88,7 @@ class WatcherStatistics:
     changed_while_lent: int = 0
     #: Connections replaced because their OAuth token was about to expire.
     reauthentications: int = 0
-    #: Whether the server accepted NOTIFY on the current connection (every folder watched).
+    #: Whether the server accepted NOTIFY on the latest connection (every folder watched).
     notify: bool = False
 
 
@@ -174,14 +174,14 @@ class IdleWatcher:
                         await self._idle_once(conn)
                         if conn.broken:
                             raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                        if share is not None and share.wanted:
+                            look = await self._lend(conn, share, look)
                         if trio.current_time() >= conn.renew_at:
                             # Replaced before its token expires and the server drops it;
                             # the new connection's catch-up sync covers the gap.
                             self.stats.reauthentications += 1
                             await conn.logout()
                             return True
-                        if share is not None and share.wanted:
-                            look = await self._lend(conn, share, look)
                         # A round worked (IDLE ran its course, or a loan came back
                         # whole): failures no longer count as "again and again". A
                         # connection that syncs break each time is not reset here, so
@@ -197,6 +197,7 @@ class IdleWatcher:
         alone; the other personal folders' as STATUS, and folders created, renamed or
         deleted as LIST. A refusal leaves IDLE on INBOX and the sweeps, as without it.
         """
+        self.stats.notify = False  # of this connection
         if not (self.settings.notify and conn.has("NOTIFY")):
             return
         command = Notify(
