@@ -17,15 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trio_mailsync.protocol import (
-    NEED_DATA,
-    Client,
     CommandCompleted,
     Deferred,
     FetchData,
     Limits,
-    Login,
     RemoteProtocolError,
-    Select,
     UidFetch,
     UnparsedResponse,
 )
@@ -34,7 +30,7 @@ from trio_mailsync.protocol._framing import Frame
 from trio_mailsync.protocol._responses import quick_constructor
 
 from .corpus import corpus
-from .helpers import parse_all, parse_one
+from .helpers import parse_all, parse_one, ready_client
 from .strategies import Encoder, fetches
 
 DEFERRED = ("envelope", "body", "bodystructure")
@@ -125,19 +121,13 @@ def test_a_value_the_readers_refuse_raises_where_it_is_read() -> None:
 
 
 def test_a_deferred_value_that_cannot_be_read_leaves_the_command_alone() -> None:
-    client = Client()
-    client.receive_data(b"* OK hi\r\n")
-    client.next_event()
-    client.send(Login("u", "p"))
-    client.send(Select("INBOX"))
-    client.receive_data(b"A1 OK\r\nA2 OK\r\n")
-    while client.next_event() is not NEED_DATA:
-        pass
-    client.send(UidFetch("1:*", ("UID", "ENVELOPE")))
+    client = ready_client(selected=True)
+    tag = client.send(UidFetch("1:*", ("UID", "ENVELOPE"))).split()[0]
     client.receive_data(
         b'* 1 FETCH (UID 1 ENVELOPE ("d" "s" "x" NIL NIL NIL NIL NIL NIL NIL))\r\n'
         b'* 2 FETCH (UID 2 ENVELOPE ("d" "ok" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n'
-        b"A3 OK done\r\n"
+        + tag
+        + b" OK done\r\n"
     )
     done = client.next_event()
     assert isinstance(done, CommandCompleted)

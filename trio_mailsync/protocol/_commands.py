@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import ClassVar, Final, TypeAlias
+from typing import ClassVar, Final, TypeAlias, TypeVar
 
 import attrs
 
@@ -116,6 +116,9 @@ class EncodeContext:
     sasl_ir: bool = False
 
 
+_Item = TypeVar("_Item")
+
+
 class _Writer:
     """Collects a command line as bytes and literals."""
 
@@ -193,11 +196,15 @@ class _Writer:
 
     def paren_atoms(self, items: Iterable[str]) -> None:
         """Append ``(a b c)`` of flags or atoms."""
+        self.paren(items, self.flag)
+
+    def paren(self, items: Iterable[_Item], write: Callable[[_Item], None]) -> None:
+        """Append ``(a b c)``, each item written by ``write`` (atom, mailbox, flag...)."""
         self.raw(b"(")
         for i, item in enumerate(items):
             if i:
                 self.sp()
-            self.flag(item)
+            write(item)
         self.raw(b")")
 
     def flag(self, flag: str) -> None:
@@ -757,20 +764,11 @@ class NotifyGroup:
         w.raw(b"(")
         w.atom(self.mailboxes)
         if self.names:
-            w.raw(b" (")
-            for i, name in enumerate(self.names):
-                if i:
-                    w.sp()
-                w.mailbox(name)
-            w.raw(b")")
+            w.sp()
+            w.paren(self.names, w.mailbox)
         w.sp()
         if self.events:
-            w.raw(b"(")
-            for i, event in enumerate(self.events):
-                if i:
-                    w.sp()
-                w.atom(event)
-            w.raw(b")")
+            w.paren(self.events, w.atom)
         else:
             w.raw(b"NONE")
         w.raw(b")")
