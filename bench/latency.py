@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from _common import MANY_CONFIG, machine, rss_bytes
+from _common import MANY_CONFIG, machine, percentile, rss_bytes
 
 from trio_mailsync.app import serve
 from trio_mailsync.core.config import (
@@ -352,15 +352,6 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the report
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile, interpolated between the closest ranks."""
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    low = int(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
 def report(results: list[dict[str, Any]], deliveries: int) -> None:

@@ -98,6 +98,38 @@ async def test_first_sync_then_nothing_costs_one_round_trip(
     assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)
 
 
+async def test_an_empty_folder_is_synced_from_its_status_alone(
+    variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
+) -> None:
+    # STATUS MESSAGES 0 says all there is: no EXAMINE, FETCH or UNSELECT for such a folder,
+    # whether it was never synced, has been emptied, or was recreated empty.
+    account = alice()
+    mail.deliver("alice", message(0))
+    for n in range(2):
+        mail.deliver("alice", message(n), folder="Sent")
+    mail.deliver("alice", message(5), folder="Archive")
+    async with syncing(account, plain_connector, store) as sync:
+        first = await sync()
+        assert first.ok, first.error
+        assert first.commands["EXAMINE"] == 3  # INBOX, Sent, Archive; not the 3 empty ones
+        mail.expunge("alice", [1, 2], folder="Sent")
+        mail.recreate("alice", "Archive")
+        mail.deliver("alice", message(6), folder="Drafts")
+        mail.expunge("alice", [1], folder="Drafts")  # came and went between two syncs
+        second = await sync()
+        assert second.ok, second.error
+        assert "EXAMINE" not in second.commands
+        assert second.round_trips == 1
+        assert sorted((d.folder, d.uid) for d in second.deletions) == [("Sent", 1), ("Sent", 2)]
+        assert second.folders_reset == 1
+        assert second.new_messages == ()
+        mail.deliver("alice", message(7), folder="Drafts")
+        third = await sync()
+        assert [(m.folder, m.uid) for m in third.new_messages] == [("Drafts", 2)]
+        assert (await sync()).round_trips == 1
+    assert await store_view(store, account) == server_view(mail, "alice", FOLDERS)
+
+
 async def test_new_mail_flags_and_deletions_are_picked_up(
     variant: str, plain_connector: Connect, store: SQLiteStore, mail: MailStore
 ) -> None:

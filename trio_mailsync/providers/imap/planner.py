@@ -206,6 +206,11 @@ class FolderJob:
             plan = self._plan(status, backfill=True)
             if plan is None:
                 return
+            if status.messages == 0 and status.uidnext is not None:
+                # STATUS says, in one atomic answer, that the folder is empty: nothing to
+                # fetch or list. Most folders of a new account are (Drafts, Junk...).
+                await target.apply(self.folder.name, self._emptied(plan, status))
+                return
             completions = await self.conn.run_many(plan.commands)
             try:
                 update, backfill = self._finish(plan, status, completions)
@@ -220,6 +225,23 @@ class FolderJob:
             return
         raise ProviderError(
             f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
+        )
+
+    def _emptied(self, plan: _Plan, status: StatusData) -> FolderUpdate:
+        """The update of a folder that ``status`` shows empty: whatever was stored is gone."""
+        assert status.uidvalidity is not None
+        assert status.uidnext is not None
+        return FolderUpdate(
+            generation=status.uidvalidity,
+            cursor=ImapCursor(
+                uidnext=max(plan.last_uidnext, status.uidnext),
+                highestmodseq=status.highestmodseq if plan.condstore else None,
+                backfill=None,
+            ).to_json(),
+            reset=plan.reset,
+            present=frozenset(),
+            full_sync=True,
+            now=self.now,
         )
 
     def _records(
