@@ -29,7 +29,6 @@ import trio
 
 from trio_mailsync.core.config import Config
 from trio_mailsync.core.ports import Provider, StateStore
-from trio_mailsync.providers.imap.settings import imap_settings
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
@@ -101,12 +100,18 @@ async def open_sync_service(
 
 
 def _descriptors_needed(config: Config) -> int:
-    """What the accounts may hold open (their connection budgets), plus the store and spare."""
-    per_account = [
-        imap_settings(a).limits.max_connections if a.provider == "imap" else 4
-        for a in config.accounts
-    ]
-    return sum(per_account) + 64
+    """What the accounts hold open at once, plus the store and spare.
+
+    An IMAP account holds its watcher's connection, and a pooled one besides when syncs
+    do not share it; syncs that take a pooled connection (the watcher is reconnecting)
+    run at most ``concurrency`` at once. Not every account's whole budget
+    (``max_connections``, 3 by default): at 10,000 accounts that is more than the
+    process may open, and the broadcaster would be left one client.
+    """
+    service = config.service
+    imap = sum(1 for a in config.accounts if a.provider == "imap")
+    held = imap * (1 if service.share_connection else 2) + service.concurrency
+    return held + (len(config.accounts) - imap) * 4 + 64
 
 
 @attrs.frozen

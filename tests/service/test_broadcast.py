@@ -12,9 +12,9 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url, wrap_client_stream
 
-from tests.service_support import BEARER, TOKEN, plain, serving
+from tests.service_support import BEARER, TOKEN, plain, service_config, serving
 from tests.support import Connect
-from trio_mailsync.app import Running
+from trio_mailsync.app import Running, _descriptors_needed
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import AccountState, AccountStateChanged, MessageProcessed
 from trio_mailsync.sinks import EventStreamClosed, open_event_stream, serve_broadcaster
@@ -480,3 +480,17 @@ def test_the_caps_leave_the_accounts_their_descriptors(
     assert "300 descriptors (RLIMIT_NOFILE), 250 kept for the accounts" in caplog.text
     monkeypatch.setattr(resource, "getrlimit", lambda _: (100_000, 100_000))
     assert _caps(settings, reserve=250) == (64, 1000)
+
+
+@pytest.mark.parametrize(("share", "expected"), [(True, 10_000 + 32 + 64), (False, 20_096)])
+def test_ten_thousand_accounts_leave_the_broadcaster_its_clients(
+    monkeypatch: pytest.MonkeyPatch, share: bool, expected: int
+) -> None:
+    # One connection per account (issue 16): what is kept for the accounts is what they
+    # hold, not their whole budgets (3 each: 30,064, more than a 20,000 limit).
+    config = service_config(*(plain(f"a{i}") for i in range(10_000)), share_connection=share)
+    assert _descriptors_needed(config) == expected
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (20_000, 20_000))
+    settings = BroadcastSettings(token="t")
+    if share:
+        assert _caps(settings, reserve=expected) == (settings.max_pending, settings.max_clients)

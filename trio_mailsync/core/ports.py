@@ -29,7 +29,7 @@ Contracts every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import NoReturn, Protocol
 
 import trio
@@ -80,6 +80,15 @@ class SyncTarget(Protocol):
 
     def add_cost(self, round_trips: int, commands: Mapping[str, int]) -> None:
         """What the sync cost: waits for the server, and commands or requests by name."""
+        ...
+
+    def waiting(self) -> AbstractAsyncContextManager[None]:
+        """Give the sync's slot back for the block, and take one again after it.
+
+        For a wait on another task (the account's watcher opening the connection
+        the sync will borrow): it does no work, and should not keep other accounts'
+        syncs from running while it waits. The sync's timeout still runs.
+        """
         ...
 
 

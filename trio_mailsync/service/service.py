@@ -142,6 +142,8 @@ class _Account:
         self.crashed: str | None = None
         #: In a sweep round: the next round leaves it out.
         self.sweeping = False
+        #: Set once the watcher's first attempt to connect has come to something.
+        self.watcher_reported = trio.Event()
         self.shown: AccountState | None = None
 
     def request(self, request: _Request) -> None:
@@ -166,11 +168,14 @@ class _WatchTarget:
         folders = None if change.folders is None else list(change.folders)
         changed = set(change.folders or ()) if change.certain else set()
         self._account.request(_Request(change.reason, folders, changed, []))
+        self._account.watcher_reported.set()
         await trio.lowlevel.checkpoint()
 
     def state(self, state: AccountState, detail: str | None) -> None:
         account = self._account
         account.watch_state = state
+        if state is not AccountState.CONNECTING or detail is not None:
+            account.watcher_reported.set()  # connected, or an attempt failed
         if state in (AccountState.IDLE, AccountState.POLLING):
             account.crashed = None  # running again
         self._service._show_state(account, detail)
@@ -420,6 +425,16 @@ class SyncService:
         """Take the account's pending request each time the loop is woken, and sync."""
         while True:
             await account.wake_receive.receive()
+            if not account.watcher_reported.is_set():
+                # The first sync (the start-up sweep's) waits for the watcher's first
+                # connection: the watcher's catch-up request then merges into it (one
+                # sync, not two), and the sync runs on that connection. It shows as
+                # syncing meanwhile, as it would waiting for the connection. A watcher
+                # that hangs is waited for no longer than a sync would be.
+                account.syncing = True
+                self._show_state(account)
+                with trio.move_on_after(self.config.service.sync_timeout):
+                    await account.watcher_reported.wait()
             while (request := account.pending) is not None:
                 account.pending = None
                 try:

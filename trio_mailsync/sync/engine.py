@@ -10,7 +10,11 @@ For each sync the engine takes the account's lock (one sync per account at a
 time), then a slot of its ``CapacityLimiter`` (at most ``concurrency`` syncs
 at once, whoever asked: a watcher's trigger, a sweep, the command line), then
 runs the provider's ``session.sync`` within the timeout, applying what it
-finds to the store folder by folder.
+finds to the store folder by folder. A sync that must wait for another task
+(an IMAP sync for the watcher's connection, while the watcher connects) gives
+its slot back meanwhile (``target.waiting()``): ten thousand accounts starting
+at once would otherwise fill every slot with syncs waiting their watcher's turn
+at the connect rate.
 
 Exactly once: the store logs what each folder's update changed (new messages,
 flag changes, deletions, a reset) in the transaction that applies it, so a
@@ -33,7 +37,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import trio
@@ -66,8 +71,12 @@ class _Target:
         account: str,
         notify_from: float,
         on_logged: Callable[[Sequence[LoggedEvent]], None] | None,
+        limiter: trio.CapacityLimiter,
     ) -> None:
         self._store = store
+        self._limiter = limiter
+        #: Whether the sync holds a slot of the limiter (not while ``waiting``).
+        self.holding = False
         self._account = account
         self.notify_from = notify_from
         self._on_logged = on_logged
@@ -118,6 +127,24 @@ class _Target:
         self.round_trips += round_trips
         for name, count in commands.items():
             self.commands[name] = self.commands.get(name, 0) + count
+
+    async def take_slot(self) -> None:
+        await self._limiter.acquire()
+        self.holding = True
+
+    def give_slot(self) -> None:
+        if self.holding:
+            self.holding = False
+            self._limiter.release()
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        self.give_slot()
+        try:
+            yield
+        finally:
+            # Cancelled while queueing: no slot held, none given back by the engine.
+            await self.take_slot()
 
 
 def _prefixed(account: str, exc: BaseException) -> str:
@@ -203,9 +230,10 @@ class SyncEngine:
         account = session.account.id
         request = request or SyncRequest()
         lock = self._locks.setdefault(account, trio.Lock())
-        async with lock, self.limiter:
+        target = _Target(self.store, account, -math.inf, self.on_logged, self.limiter)
+        async with lock:
+            await target.take_slot()
             started = trio.current_time()
-            target = _Target(self.store, account, -math.inf, self.on_logged)
             error: str | None = None
             try:
                 target.notify_from = await self._notify_from(session.account)
@@ -221,6 +249,8 @@ class SyncEngine:
                 # A bug, or the store failing: this account's error, never another's.
                 error = _prefixed(account, exc) + f" ({type(exc).__name__})"
                 logger.error("%s: sync failed unexpectedly", account, exc_info=exc)
+            finally:
+                target.give_slot()
             return SyncResult(
                 account=account,
                 new_messages=tuple(target.new),

@@ -26,7 +26,7 @@ from tests.service_support import (
 )
 from tests.support import Connect, oauth_credentials
 from trio_mailsync.core.config import Account
-from trio_mailsync.core.events import AccountState, NewMessages
+from trio_mailsync.core.events import AccountState, NewMessages, SyncCompleted
 from trio_mailsync.providers.imap.connection import CLEANUP_TIMEOUT
 from trio_mailsync.testing import (
     Behavior,
@@ -139,6 +139,77 @@ async def test_a_bye_during_a_borrowed_sync_reconnects_and_loses_nothing(
     assert byes
     assert stats.connections == 2
     assert stats.failures == 1
+
+
+async def test_start_up_is_one_sync_per_account_on_its_one_connection(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    server: IMAPTestServer,
+    mail: MailStore,
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    """The start-up sync waits for the watcher's first connection, and the watcher's
+    catch-up request merges into it: one sync per account, not two."""
+    names = ("alice", "bob", "carol")
+    mail.add_user("carol", "carol-password")
+    accounts = [plain(n, password="carol-password" if n == "carol" else None) for n in names]
+    # One sync at a time: the watchers are all connected before most syncs start.
+    config = service_config(*accounts, sweep_interval=10_000, concurrency=1)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            sweep = await next_event(events, SyncCompleted)
+            while sweep.trigger != "startup":
+                sweep = await next_event(events, SyncCompleted)
+            assert [r.error for r in sweep.results] == [None] * 3
+            await trio.sleep(60)
+            assert service.statistics().syncs == 3
+            assert [watcher_stats(service, a).loans for a in names] == [1] * 3
+    assert server.statistics().logins == 3
+
+
+async def test_a_sync_waiting_for_its_watcher_to_connect_holds_no_slot(
+    autojump_clock: trio.testing.MockClock,
+    plain_connector: Connect,
+    server: IMAPTestServer,
+    behavior: Behavior,
+    tmp_path: Path,
+) -> None:
+    """One sync at a time (``concurrency = 1``); alice's watcher reconnects and its login
+    takes 30 s. Alice's sync waits for that connection without the one slot: bob's runs."""
+    stalling = trio.Event()
+
+    async def slow_relogin(session: Session, command: CommandInfo) -> bool:
+        if armed and command.name in ("LOGIN", "AUTHENTICATE") and not stalling.is_set():
+            stalling.set()
+            await trio.sleep(30)
+        return False
+
+    behavior.on_command = slow_relogin
+    armed = False
+    config = service_config(plain(), plain("bob"), sweep_interval=10_000, concurrency=1)
+    async with running(config, plain_connector, tmp_path) as service:
+        with service.subscribe(1000) as events:
+            await wait_for_state(service, "alice", AccountState.IDLE)
+            await wait_for_state(service, "bob", AccountState.IDLE)
+            await trio.sleep(10)
+            armed = True
+            (alice,) = [s for s in server.sessions if s.user and s.user.name == "alice"]
+            await alice.close()
+            with trio.fail_after(60):
+                await stalling.wait()
+            drain(events)
+            asked = trio.current_time()
+            service.request("alice")
+            await trio.sleep(0.1)
+            service.request("bob")
+            done = await next_event(events, SyncCompleted)
+            assert [r.account for r in done.results] == ["bob"]
+            assert trio.current_time() - asked < 1
+            done = await next_event(events, SyncCompleted, within=60)
+            assert [(r.account, r.error) for r in done.results] == [("alice", None)]
+            assert trio.current_time() - asked > 29
+    assert watcher_stats(service, "alice").connections == 2
 
 
 @pytest.mark.parametrize("where", ["DONE", "sync", "EXAMINE"])

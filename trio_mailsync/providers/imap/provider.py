@@ -86,7 +86,7 @@ class ImapSession:
         async with AsyncExitStack() as stack:
             conn = None
             if self.share is not None:
-                conn = await stack.enter_async_context(self.share.borrow())
+                conn = await stack.enter_async_context(self.share.borrow(aside=target.waiting))
             if conn is None:
                 conn = await stack.enter_async_context(
                     self._provider.pool.connection(self._account)

@@ -26,8 +26,8 @@ mail arriving in the gap is synced at once, not at the next sweep.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 
 import attrs
 import trio
@@ -83,6 +83,11 @@ def look_of(seen: StatusData | SelectedMailbox) -> MailboxLook:
         messages=seen.messages,
         highestmodseq=seen.highestmodseq,
     )
+
+
+@asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
 
 
 @attrs.define(eq=False)
@@ -195,14 +200,19 @@ class ConnectionShare:
             self._inbox = look
 
     @asynccontextmanager
-    async def borrow(self) -> AsyncIterator[IMAPConnection | None]:
+    async def borrow(
+        self, *, aside: Callable[[], AbstractAsyncContextManager[None]] = _nothing
+    ) -> AsyncIterator[IMAPConnection | None]:
         """The watcher's connection for the block, or ``None`` when none is offered.
 
-        While the watcher connects, waits for it: its connection, or ``None`` if it
-        ended without one (no IDLE, a failure).
+        While the watcher connects, waits for it (inside ``aside()``: the engine's
+        ``target.waiting``, so the wait holds no sync slot): its connection, or
+        ``None`` if it ended without one (no IDLE, a failure).
         """
-        while self._offered is None and self._connecting is not None:
-            await self._connecting.wait()
+        if self._offered is None and self._connecting is not None:
+            async with aside():
+                while self._offered is None and self._connecting is not None:
+                    await self._connecting.wait()
         if self._offered is None:
             yield None
             return

@@ -169,11 +169,20 @@ class IdleWatcher:
             target.state(AccountState.IDLE, None)
             try:
                 with share.offering(conn) if share is not None else nullcontext():
-                    await target.changed(Change(account=self.account.id, reason="connected"))
+                    # Catch up with what happened while nothing watched: INBOX, or with
+                    # NOTIFY every folder. (At start-up the service merges this into
+                    # its start-up sync.)
+                    catch_up = None if self.stats.notify else ("INBOX",)
+                    await target.changed(
+                        Change(account=self.account.id, reason="connected", folders=catch_up)
+                    )
                     while True:
-                        await self._idle_once(conn)
-                        if conn.broken:
-                            raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                        # A sync already waiting (the start-up sync, the catch-up) is
+                        # served first: no IDLE to end for it.
+                        if share is None or not share.wanted:
+                            await self._idle_once(conn)
+                            if conn.broken:
+                                raise ConnectionLost(f"{self.account.id}: no answer to DONE")
                         if share is not None and share.wanted:
                             look = await self._lend(conn, share, look)
                         if trio.current_time() >= conn.renew_at:
