@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections import deque
 from typing import Final, Literal
 
 from ._commands import (
@@ -98,9 +97,11 @@ class Client:
         self._capabilities: frozenset[str] | None = None
         self._enabled: frozenset[str] = frozenset()
         self._running: dict[str, _Running] = {}
-        self._outbox: deque[tuple[str, bytes | _Wait]] = deque()
+        # Lists, not deques: these hold an item or two at a time, and an empty deque
+        # costs 760 bytes (a 64-slot block) per connection.
+        self._outbox: list[tuple[str, bytes | _Wait]] = []
         self._to_send = bytearray()
-        self._events: deque[Event] = deque()
+        self._events: list[Event] = []
         self._idle = IdleState.NONE
         self._idle_tag: str | None = None
         self._bye: UntaggedStatus | None = None
@@ -240,7 +241,7 @@ class Client:
     def _flush_outbox(self) -> None:
         outbox = self._outbox
         while outbox and outbox[0][1] is not _WAIT:
-            chunk = outbox.popleft()[1]
+            chunk = outbox.pop(0)[1]
             assert isinstance(chunk, bytes)
             self._to_send += chunk
 
@@ -262,7 +263,7 @@ class Client:
     def next_event(self) -> Event | Literal[NeedData.NEED_DATA]:
         """The next event, or :data:`NEED_DATA`."""
         if self._events:
-            return self._events.popleft()
+            return self._events.pop(0)
         if self._error is not None:
             raise self._error
         while True:
@@ -281,7 +282,7 @@ class Client:
                 self._error = exc
                 raise
             if self._events:
-                return self._events.popleft()
+                return self._events.pop(0)
 
     def _fail(self, message: str) -> RemoteProtocolError:
         return RemoteProtocolError(message, offset=self._parser.offset)
@@ -323,7 +324,7 @@ class Client:
         if any(tag == response.tag for tag, _ in self._outbox):
             # The server answered before taking all of a synchronizing literal:
             # the rest of that command is never sent.
-            self._outbox = deque(item for item in self._outbox if item[0] != response.tag)
+            self._outbox = [item for item in self._outbox if item[0] != response.tag]
             self._flush_outbox()
         command = running.command
         ok = response.status is ResponseStatus.OK
@@ -366,7 +367,7 @@ class Client:
 
     def _continuation(self, response: ContinuationRequest) -> None:
         if self._outbox and self._outbox[0][1] is _WAIT:
-            self._outbox.popleft()
+            self._outbox.pop(0)
             self._flush_outbox()
             return
         if self._idle is IdleState.REQUESTED and self._idle_tag is not None:

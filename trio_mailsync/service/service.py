@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from typing import NoReturn
 
 import attrs
@@ -132,8 +132,10 @@ class _Account:
         self.session = session
         self.id = session.account.id
         self.pending: _Request | None = None
-        # One wake-up is enough however many requests were merged meanwhile.
-        self.wake_send, self.wake_receive = trio.open_memory_channel[None](1)
+        # Set when a request comes; one wake-up is enough however many were merged
+        # meanwhile. (An Event, not a one-slot channel: a channel's state costs 3 KiB
+        # an account.)
+        self.wake = trio.Event()
         self.watch_state = AccountState.CONNECTING
         self.syncing = False
         #: The last sync's error (``None`` once a sync worked).
@@ -151,9 +153,7 @@ class _Account:
             self.pending = request
         else:
             self.pending.merge(request)
-        # Already woken, if it would block: the loop will find the merged request.
-        with suppress(trio.WouldBlock):
-            self.wake_send.send_nowait(None)
+        self.wake.set()
 
 
 class _WatchTarget:
@@ -424,7 +424,8 @@ class SyncService:
     async def _sync_loop(self, account: _Account) -> NoReturn:
         """Take the account's pending request each time the loop is woken, and sync."""
         while True:
-            await account.wake_receive.receive()
+            await account.wake.wait()
+            account.wake = trio.Event()
             if not account.watcher_reported.is_set():
                 # The first sync (the start-up sweep's) waits for the watcher's first
                 # connection: the watcher's catch-up request then merges into it (one

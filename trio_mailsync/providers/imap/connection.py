@@ -248,7 +248,9 @@ class IMAPConnection:
         self._results: dict[str, CommandCompleted | IdleRejected] = {}
         self._accepted: set[str] = set()
         self._streamed: dict[str, deque[Response]] = {}
-        self._updates: deque[Event] = deque(maxlen=MAX_PENDING_UPDATES)
+        # Lists, not deques, for these queues that are nearly always empty: an empty
+        # deque holds a 64-slot block (760 bytes), ten thousand connections 7 MiB.
+        self._updates: list[Event] = []
         self._error: ProviderError | None = None
         self._idle_tag: str | None = None
         # See pipeline_done(): end the current IDLE without waiting for its completion.
@@ -387,6 +389,8 @@ class IMAPConnection:
         else:
             if isinstance(event, UntaggedStatus) and event.status is ResponseStatus.BYE:
                 logger.info("%s: server said BYE %s", self.name, event.text)
+            if len(self._updates) >= MAX_PENDING_UPDATES:
+                del self._updates[0]  # the oldest goes: nobody reads them
             self._updates.append(event)
 
     async def _wait_for(self, ready: Callable[[], bool]) -> None:
@@ -479,8 +483,7 @@ class IMAPConnection:
 
     def pending_updates(self) -> list[Event]:
         """Take the unsolicited updates received so far (EXISTS, EXPUNGE, FETCH...)."""
-        updates = list(self._updates)
-        self._updates.clear()
+        updates, self._updates = self._updates, []
         return updates
 
     async def next_update(self) -> Event:
@@ -494,7 +497,7 @@ class IMAPConnection:
         )
         if not self._updates:
             raise IdleEnded(f"{self.name}: the server ended IDLE")
-        return self._updates.popleft()
+        return self._updates.pop(0)
 
     # ------------------------------------------------------------ setup
 
@@ -744,18 +747,20 @@ class IMAPConnection:
         return list((await self.run(Noop())).data)
 
     @asynccontextmanager
-    async def idle(self) -> AsyncIterator[IMAPConnection]:
+    async def idle(self, *, accept_timeout: float = math.inf) -> AsyncIterator[IMAPConnection]:
         """IDLE until the block ends; inside it, :meth:`next_update` waits for news.
 
-        Leaving the block (also by cancellation) sends DONE and waits for the
-        completion, shielded and bounded by :data:`CLEANUP_TIMEOUT`; if that
-        fails the connection is broken.
+        The server must accept IDLE within ``accept_timeout`` seconds
+        (:class:`trio.TooSlowError`). Leaving the block (also by cancellation) sends
+        DONE and waits for the completion, shielded and bounded by
+        :data:`CLEANUP_TIMEOUT`; if that fails the connection is broken.
         """
         command = Idle()
-        tag = await self.send(command)
-        assert tag is not None
-        self.round_trips += 1
-        await self._wait_answer(lambda: tag in self._accepted or tag in self._results, "IDLE")
+        with trio.fail_after(accept_timeout):
+            tag = await self.send(command)
+            assert tag is not None
+            self.round_trips += 1
+            await self._wait_answer(lambda: tag in self._accepted or tag in self._results, "IDLE")
         if tag in self._results:
             rejected = self._results.pop(tag)
             raise IdleRefused(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import AsyncExitStack, nullcontext
+from contextlib import nullcontext
 from typing import NoReturn
 
 import attrs
@@ -157,47 +157,53 @@ class IdleWatcher:
         target = self._target
         target.state(AccountState.CONNECTING, None)
         share = self.share
-        async with AsyncExitStack() as stack:
-            if share is not None:
-                stack.enter_context(share.connecting())
-            conn = await stack.enter_async_context(self.pool.connection(self.account))
-            self.stats.connections += 1
-            if not conn.has("IDLE"):
-                return False
-            look = await self._examine_inbox(conn)
-            await self._notify(conn)
-            target.state(AccountState.IDLE, None)
-            try:
-                with share.offering(conn) if share is not None else nullcontext():
-                    # Catch up with what happened while nothing watched: INBOX, or with
-                    # NOTIFY every folder. (At start-up the service merges this into
-                    # its start-up sync.)
-                    catch_up = None if self.stats.notify else ("INBOX",)
-                    await target.changed(
-                        Change(account=self.account.id, reason="connected", folders=catch_up)
-                    )
-                    while True:
-                        # A sync already waiting (the start-up sync, the catch-up) is
-                        # served first: no IDLE to end for it.
-                        if share is None or not share.wanted:
-                            await self._idle_once(conn)
-                            if conn.broken:
-                                raise ConnectionLost(f"{self.account.id}: no answer to DONE")
-                        if share is not None and share.wanted:
-                            look = await self._lend(conn, share, look)
-                        if trio.current_time() >= conn.renew_at:
-                            # Replaced before its token expires and the server drops it;
-                            # the new connection's catch-up sync covers the gap.
-                            self.stats.reauthentications += 1
-                            await conn.logout()
-                            return True
-                        # A round worked (IDLE ran its course, or a loan came back
-                        # whole): failures no longer count as "again and again". A
-                        # connection that syncs break each time is not reset here, so
-                        # its reconnects end in polling, not in a loop.
-                        self._failures = 0
-            except IdleRefused:
-                return False
+        # Nested blocks, not an AsyncExitStack: it would hold a deque (760 bytes) for as
+        # long as the account is watched.
+        with share.connecting() if share is not None else nullcontext():
+            async with self.pool.connection(self.account) as conn:
+                return await self._watch_on(conn)
+
+    async def _watch_on(self, conn: IMAPConnection) -> bool:
+        """IDLE on ``conn``, lending it to syncs between IDLEs, until something breaks."""
+        target = self._target
+        share = self.share
+        self.stats.connections += 1
+        if not conn.has("IDLE"):
+            return False
+        look = await self._examine_inbox(conn)
+        await self._notify(conn)
+        target.state(AccountState.IDLE, None)
+        try:
+            with share.offering(conn) if share is not None else nullcontext():
+                # Catch up with what happened while nothing watched: INBOX, or with
+                # NOTIFY every folder. (At start-up the service merges this into
+                # its start-up sync.)
+                catch_up = None if self.stats.notify else ("INBOX",)
+                await target.changed(
+                    Change(account=self.account.id, reason="connected", folders=catch_up)
+                )
+                while True:
+                    # A sync already waiting (the start-up sync, the catch-up) is
+                    # served first: no IDLE to end for it.
+                    if share is None or not share.wanted:
+                        await self._idle_once(conn)
+                        if conn.broken:
+                            raise ConnectionLost(f"{self.account.id}: no answer to DONE")
+                    if share is not None and share.wanted:
+                        look = await self._lend(conn, share, look)
+                    if trio.current_time() >= conn.renew_at:
+                        # Replaced before its token expires and the server drops it;
+                        # the new connection's catch-up sync covers the gap.
+                        self.stats.reauthentications += 1
+                        await conn.logout()
+                        return True
+                    # A round worked (IDLE ran its course, or a loan came back
+                    # whole): failures no longer count as "again and again". A
+                    # connection that syncs break each time is not reset here, so
+                    # its reconnects end in polling, not in a loop.
+                    self._failures = 0
+        except IdleRefused:
+            return False
 
     async def _notify(self, conn: IMAPConnection) -> None:
         """Ask for news of every folder (RFC 5465 NOTIFY), where offered and wanted.
@@ -310,9 +316,7 @@ class IdleWatcher:
         reissue_at = min(trio.current_time() + settings.idle_reissue, conn.renew_at)
         self.stats.idles += 1
         try:
-            async with AsyncExitStack() as stack:
-                with trio.fail_after(settings.silence_timeout):
-                    await stack.enter_async_context(conn.idle())
+            async with conn.idle(accept_timeout=settings.silence_timeout):
                 while True:
                     silent_until = conn.last_activity + settings.silence_timeout
                     update: Event | None = None
