@@ -217,19 +217,40 @@ class Session:
         self.commands = 0
         self._buf = bytearray()
         self._closed = False
+        #: Answers not yet written: while pipelined commands are answered, they go out
+        #: together, as a real server's corked output does (one TLS record, one wake-up
+        #: of the client, not one per line).
+        self._out = bytearray()
+        self._corked = False
+        # IDLE's updates are written by a task of their own, beside the session's.
+        self._writing = trio.StrictFIFOLock()
 
     # ------------------------------------------------------------ I/O
 
     async def send_raw(self, data: bytes) -> None:
-        """Send bytes as they are (hooks use this to answer oddly)."""
-        await self.stream.send_all(data)
+        """Send bytes as they are (hooks use this to answer oddly), after what is pending."""
+        self._out += data
+        await self.flush()
 
     async def send(self, line: bytes) -> None:
-        """Send one line (CRLF added)."""
-        await self.stream.send_all(line + b"\r\n")
+        """Send one line (CRLF added); held back while pipelined commands are answered."""
+        self._out += line + b"\r\n"
+        if not self._corked:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what is held back."""
+        if self._out:
+            async with self._writing:
+                data = bytes(self._out)
+                self._out.clear()
+                if data:
+                    await self.stream.send_all(data)
 
     async def drop(self) -> None:
         """Close the connection without a word (from a hook: it ends the session)."""
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.flush()
         await self.close()
         raise SessionClosed
 
@@ -239,7 +260,8 @@ class Session:
         await trio.aclose_forcefully(self.stream)
 
     async def stall(self) -> None:
-        """Keep the connection open and say nothing, forever."""
+        """Keep the connection open and say nothing more, forever."""
+        await self.flush()
         await trio.sleep_forever()
 
     async def bye(self, text: str = "Server shutting down") -> None:
@@ -256,6 +278,7 @@ class Session:
                 return line
             if len(self._buf) > _MAX_LINE:
                 raise SessionClosed
+            await self.flush()  # nothing more to answer until the client says more
             data = await self.stream.receive_some(65536)
             if not data:
                 raise SessionClosed
@@ -263,6 +286,7 @@ class Session:
 
     async def _read_exact(self, n: int) -> bytes:
         while len(self._buf) < n:
+            await self.flush()
             data = await self.stream.receive_some(65536)
             if not data:
                 raise SessionClosed
@@ -302,7 +326,13 @@ class Session:
                 return
             while not self._closed:
                 lines, literals = await self._read_command()
+                # A command's answers go out in one write when it is done, or with the
+                # next ones' when more commands are already here (pipelined).
+                self._corked = True
                 await self._dispatch(lines, literals)
+                self._corked = False
+                if b"\n" not in self._buf:
+                    await self.flush()
         except* (SessionClosed, trio.ClosedResourceError, trio.BrokenResourceError):
             pass  # the client went away, or a hook or test closed the connection
 
@@ -329,10 +359,13 @@ class Session:
         stats = self.server.stats.commands
         stats[name] = stats.get(name, 0) + 1
         info = CommandInfo(tag=tag, name=name, args=args, number=self.commands)
-        if self.behavior.on_command is not None and await self.behavior.on_command(self, info):
-            return
+        if self.behavior.on_command is not None:
+            await self.flush()  # a hook may wait: what was answered goes out first
+            if await self.behavior.on_command(self, info):
+                return
         delay = self.behavior.delays.get(name)
         if delay:
+            await self.flush()
             await trio.sleep(delay)
         handler = _HANDLERS.get(name)
         if handler is None:
@@ -622,6 +655,7 @@ async def _starttls(s: Session, tag: str, args: list[Value]) -> None:
     if context is None or not s.has("STARTTLS") or isinstance(s.stream, trio.SSLStream):
         raise _Refused("BAD", "STARTTLS not available")
     await s.send(f"{tag} OK Begin TLS negotiation now".encode())
+    await s.flush()  # in the clear, before the handshake
     s.stream = trio.SSLStream(s.stream, context, server_side=True)
 
 
@@ -1165,6 +1199,7 @@ async def _idle(s: Session, tag: str, args: list[Value]) -> None:
             nonlocal changed
             while True:
                 await s.send_updates()
+                await s.flush()
                 await changed.wait()
                 changed = s.store.changed(user)
 

@@ -157,6 +157,7 @@ async def test_a_starttls_server_that_does_not_upgrade_gets_no_credentials(
     async def no_upgrade(session: Session, command: CommandInfo) -> bool:
         if command.name == "STARTTLS":
             await session.send(command.tag.encode() + b" " + answer)
+            await session.flush()  # the answer alone first, as a server would send it
             if answer.startswith(b"OK"):
                 await session.send(b"* OK still plain text")
             return True
@@ -298,17 +299,19 @@ async def test_idle_left_by_cancellation_sends_done(
     await conn.logout()
 
 
-async def ends_idle(session: Session, command: CommandInfo) -> bool:
-    if command.name == "IDLE":
-        await session.send(b"+ idling")
-        await session.send(f"{command.tag} OK IDLE ended by the server".encode())
-        return True
-    return False
-
-
+@pytest.mark.parametrize("together", [False, True], ids=["apart", "in one write"])
 async def test_server_ending_idle_raises_idle_ended(
-    plain_connector: Connect, server: IMAPTestServer
+    plain_connector: Connect, server: IMAPTestServer, together: bool
 ) -> None:
+    async def ends_idle(session: Session, command: CommandInfo) -> bool:
+        if command.name == "IDLE":
+            await session.send(b"+ idling")
+            if not together:
+                await session.flush()
+            await session.send(f"{command.tag} OK IDLE ended by the server".encode())
+            return True
+        return False
+
     server.behavior.on_command = ends_idle
     account = make_account(security=Security.NONE, allow_insecure=True)
     conn = await connect_account(account, connector=plain_connector)

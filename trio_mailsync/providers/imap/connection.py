@@ -761,7 +761,9 @@ class IMAPConnection:
             assert tag is not None
             self.round_trips += 1
             await self._wait_answer(lambda: tag in self._accepted or tag in self._results, "IDLE")
-        if tag in self._results:
+        if tag in self._results and tag not in self._accepted:
+            # Refused. (Accepted and already ended, both in one read, is not: the block
+            # runs, and its first wait raises IdleEnded.)
             rejected = self._results.pop(tag)
             raise IdleRefused(
                 f"{self.name}: server refused IDLE: {rejected.status.value} {rejected.text}"
