@@ -27,6 +27,7 @@ from trio_mailsync.protocol import (
 )
 from trio_mailsync.protocol._fetch import FAST_DEPTH, parse_fast_fetch, parse_fetch
 from trio_mailsync.protocol._framing import Frame
+from trio_mailsync.protocol._parser import _parse_untagged, parse_fast_status
 from trio_mailsync.protocol._responses import quick_constructor
 
 from .corpus import corpus
@@ -263,3 +264,67 @@ def test_an_unreadable_hot_line_is_still_unparsed_alone() -> None:
     assert odd.uid == 5
     assert isinstance(fine, FetchData)
     assert fine.uid == 6
+
+
+# ---------------------------------------------------------------- STATUS
+
+STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "unseen", "Size", "X")
+ATOM_BYTES = b"AZaz09!#$&'+,./:;<=>?@^_`|~-%*]{}\\\"() \x00\x7f\xe4"
+
+
+@st.composite
+def status_lines(draw: st.DrawFn) -> bytes:
+    """``* STATUS`` lines, mostly well formed, some not: both paths must agree."""
+    if draw(st.booleans()):
+        mailbox = draw(st.binary(min_size=0, max_size=8).map(lambda b: b.translate(None, b"\r\n")))
+        mailbox = draw(st.sampled_from([mailbox, bytes(c for c in mailbox if c in ATOM_BYTES)]))
+    else:
+        text = draw(st.binary(max_size=8).map(lambda b: b.translate(None, b"\r\n")))
+        mailbox = b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    pairs = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(STATUS_ITEMS),
+                st.one_of(st.integers(0, 2**70).map(str), st.sampled_from(["NIL", "x", ""])),
+            ),
+            max_size=5,
+        )
+    )
+    items = " ".join(f"{name} {value}" for name, value in pairs).encode()
+    space = draw(st.sampled_from([b" ", b"  "]))
+    return b"* STATUS " + mailbox + space + b"(" + items + b")"
+
+
+def general_status(line: bytes) -> object:
+    try:
+        return _parse_untagged(Frame.one_line(line, 0), 20, False)
+    except RemoteProtocolError:
+        return "refused"
+
+
+@given(line=status_lines())
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
+def test_status_lines_read_alike_by_both_paths(line: bytes) -> None:
+    fast = parse_fast_status(line, False)
+    if fast is not None:
+        assert fast == general_status(line)
+
+
+def test_the_usual_status_answers_take_the_fast_path() -> None:
+    for line in (
+        b"* STATUS INBOX (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1000 HIGHESTMODSEQ 1)",
+        b'* STATUS "Sent Items" (MESSAGES 12 UIDNEXT 40 UIDVALIDITY 7)',
+        b'* STATUS "a\\"b\\\\c" (UNSEEN 3)',
+        b"* STATUS &AOQ-rger ()",
+    ):
+        fast = parse_fast_status(line, False)
+        assert fast is not None
+        assert fast == general_status(line)
+    # Not the usual shape: the general path reads it.
+    for line in (
+        b"* STATUS {5}",
+        b"* STATUS INBOX (MAILBOXID (F2212ea8))",
+        b"* STATUS INBOX (APPENDLIMIT NIL)",
+        b"* status INBOX (MESSAGES 1)",
+    ):
+        assert parse_fast_status(line, False) is None

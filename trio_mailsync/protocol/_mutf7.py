@@ -10,6 +10,8 @@ __all__ = ["decode_mutf7", "encode_mutf7"]
 
 def encode_mutf7(name: str) -> bytes:
     """Encode a mailbox name: printable ASCII as is, ``&`` as ``&-``, the rest in base64."""
+    if name.isascii() and name.isprintable() and "&" not in name:
+        return name.encode("ascii")  # most names: themselves (a sync encodes each one)
     out = bytearray()
     pending: list[str] = []
 
@@ -35,6 +37,10 @@ def decode_mutf7(data: bytes, *, strict: bool = True) -> str:
     ``strict=False`` accepts printable ASCII encoded inside a base64 run,
     which Yandex sends for names containing ``&``.
     """
+    if b"&" not in data and data.isascii():
+        text = data.decode("ascii")
+        if text.isprintable():
+            return text  # most names: themselves (every STATUS answer has one)
     out: list[str] = []
     i = 0
     n = len(data)

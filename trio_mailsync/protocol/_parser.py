@@ -290,6 +290,40 @@ def _parse_status(c: Cursor, utf8: bool) -> StatusData:
     return StatusData(mailbox=decode_mailbox(raw, utf8), raw_mailbox=raw, items=items, **kw)  # type: ignore[arg-type]
 
 
+#: The usual STATUS answer, read without the tokenizer: a mailbox that is an atom or a
+#: quoted string, then ``NAME number`` pairs. A no-change sync is made of these (one per
+#: folder per account); anything else takes the general path.
+_FAST_STATUS = re.compile(
+    rb'\* STATUS (?:([A-Za-z0-9!#$&\'+,./:;<=>?@^_`|~-]+)|"((?:[^"\\\r\n]|\\["\\])*)") '
+    rb"\(([A-Za-z]+ \d{1,19}(?: [A-Za-z]+ \d{1,19})*)?\)"
+)
+_QUOTED_ESCAPE = re.compile(rb'\\(["\\])')
+
+
+def parse_fast_status(line: bytes, utf8: bool) -> StatusData | None:
+    """``line`` read as :func:`_parse_status` reads it, if it has the usual shape; else None."""
+    m = _FAST_STATUS.fullmatch(line)
+    if m is None:
+        return None
+    atom, quoted, pairs = m.groups()
+    if atom is not None:
+        raw = atom
+    else:
+        raw = _QUOTED_ESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
+    items: dict[str, int | str | None] = {}
+    kw: dict[str, int] = {}
+    if pairs:
+        words = pairs.split(b" ")
+        for i in range(0, len(words), 2):
+            upper = words[i].decode("ascii").upper()
+            value = int(words[i + 1])
+            items[upper] = value
+            field = _STATUS_FIELDS.get(upper)
+            if field is not None:
+                kw[field] = value
+    return StatusData(mailbox=decode_mailbox(raw, utf8), raw_mailbox=raw, items=items, **kw)  # type: ignore[arg-type]
+
+
 def _namespaces(c: Cursor, v: Raw) -> tuple[Namespace, ...] | None:
     if v is None:
         return None
@@ -515,6 +549,10 @@ def _parse_star(frame: Frame, max_depth: int, utf8: bool) -> Response:
         and (fetch := parse_fast_fetch(line, frame.offsets[0]))
     ):
         return fetch
+    if len(frame.lines) == 1 and line.startswith(b"* STATUS ") and max_depth > 1:
+        status = parse_fast_status(line, utf8)
+        if status is not None:
+            return status
     return _parse_untagged(frame, max_depth, utf8)
 
 
