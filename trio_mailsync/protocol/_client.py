@@ -95,6 +95,8 @@ class Client:
         self._next_tag = 1
         self._state = ConnectionState.AWAITING_GREETING
         self._capabilities: frozenset[str] | None = None
+        self._ctx: EncodeContext | None = None
+        self._ctx_for: tuple[frozenset[str] | None, frozenset[str]] = (None, frozenset())
         self._enabled: frozenset[str] = frozenset()
         self._running: dict[str, _Running] = {}
         # Lists, not deques: these hold an item or two at a time, and an empty deque
@@ -143,6 +145,11 @@ class Client:
 
     def tag_of(self, command: Command) -> str | None:
         """The tag of ``command`` while it is in flight, else ``None``."""
+        if self._running:
+            # Usually asked right after send(): the last one in flight.
+            last = self._running[next(reversed(self._running))]
+            if last.command is command:
+                return last.tag
         for running in self._running.values():
             if running.command is command:
                 return running.tag
@@ -211,12 +218,21 @@ class Client:
         return self.data_to_send()
 
     def _context(self) -> EncodeContext:
-        return EncodeContext(
-            utf8="UTF8=ACCEPT" in self._enabled,
-            literal_plus=self.has_capability("LITERAL+"),
-            literal_minus=self.has_capability("LITERAL-"),
-            sasl_ir=self.has_capability("SASL-IR"),
-        )
+        # Made again only when what it depends on was replaced (sets are immutable).
+        made_for = (self._capabilities, self._enabled)
+        if (
+            self._ctx is None
+            or self._ctx_for[0] is not made_for[0]
+            or self._ctx_for[1] is not made_for[1]
+        ):
+            self._ctx = EncodeContext(
+                utf8="UTF8=ACCEPT" in self._enabled,
+                literal_plus=self.has_capability("LITERAL+"),
+                literal_minus=self.has_capability("LITERAL-"),
+                sasl_ir=self.has_capability("SASL-IR"),
+            )
+            self._ctx_for = made_for
+        return self._ctx
 
     @staticmethod
     def _chunks(fragments: list[Fragment], ctx: EncodeContext) -> list[bytes | _Wait]:

@@ -470,8 +470,14 @@ class IMAPConnection:
                 raise self._break(ProviderError(f"{self.name}: {exc}")) from exc
             await self._send_bytes(bytes(data))
         self.round_trips += 1
+        last = tags[-1] if tags else None
         await self._wait_answer(
-            lambda: all(tag in self._results for tag in tags), "pipelined commands"
+            # The last one first: servers answer in order, so it is the last to come.
+            lambda: (
+                (last is None or last in self._results)
+                and all(tag in self._results for tag in tags)
+            ),
+            "pipelined commands",
         )
         results = []
         for tag in tags:
