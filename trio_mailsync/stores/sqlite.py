@@ -426,6 +426,17 @@ class _Database:
                 self._db.execute("PRAGMA foreign_keys = ON")
                 self._migrate()
             self._db.row_factory = sqlite3.Row
+            #: A second, read-only connection for the event loop's own thread: every sync
+            #: reads its account's folder states, a few rows by an index, and a hop to the
+            #: worker thread and back cost more than the read (WAL: readers never wait
+            #: for the writer). Not for a private in-memory database, which it cannot see.
+            self.reader: sqlite3.Connection | None = None
+            if path != ":memory:":
+                uri = Path(path).resolve().as_uri() + "?mode=ro"
+                self.reader = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, isolation_level=None
+                )
+                self.reader.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as exc:
             self._release()
             raise StoreError(f"{path} is not a trio-mailsync store ({exc})") from None
@@ -441,6 +452,8 @@ class _Database:
 
     def close(self) -> None:
         with self._lock:
+            if self.reader is not None:
+                self.reader.close()
             self._db.close()
         self._release()
 
@@ -488,9 +501,16 @@ class _Database:
 
     def folder_states(self, account: str) -> dict[str, FolderState]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM folders WHERE account = ?", (account,)
-            ).fetchall()
+            return self._folder_states(self._db, account)
+
+    def folder_states_from_reader(self, account: str) -> dict[str, FolderState]:
+        """``folder_states`` over the read-only connection (the event loop's thread only)."""
+        assert self.reader is not None
+        return self._folder_states(self.reader, account)
+
+    @staticmethod
+    def _folder_states(db: sqlite3.Connection, account: str) -> dict[str, FolderState]:
+        rows = db.execute("SELECT * FROM folders WHERE account = ?", (account,)).fetchall()
         return {
             r["name"]: FolderState(
                 name=r["name"],
@@ -827,6 +847,10 @@ class SQLiteStore:
 
     async def folder_states(self, account: str) -> dict[str, FolderState]:
         """The account's folders as stored, by name."""
+        if self._database.reader is not None and not self._database.dry_run:
+            # Read here, not in the worker thread (see _Database.reader).
+            await trio.lowlevel.checkpoint()
+            return self._database.folder_states_from_reader(account)
         return await self._call(self._database.folder_states, account)
 
     async def first_synced(self, account: str, now: float) -> float:
