@@ -12,6 +12,12 @@ where we look at 20, so the ratio favours it).
 Part 2: 1,000 accounts on loopback (Dovecot configured for it), no proxy:
 the first sync and a no-change cycle.
 
+Part 3: the same 4 accounts at RTT 0, against peers that only ask "anything new?" with
+a NOOP over an open connection per account: IMAPClient (one account after the other,
+as its synchronous API goes) and aioimaplib (all four at once, on asyncio); ours
+checks INBOX alone (one STATUS per account: one command each, as theirs) and, for
+reference, all 20 folders. Median wall and CPU time of ``--repeat`` rounds each.
+
 Needs root for Dovecot (installed from Debian's packages when missing).
 """
 
@@ -160,6 +166,78 @@ async def part_one(
     return rows
 
 
+def imapclient_noops(accounts: list[Account], repeat: int) -> tuple[float, float]:
+    """IMAPClient: a NOOP on each account's open connection in turn; (wall, CPU) medians."""
+    import ssl
+
+    import imapclient
+
+    clients = []
+    for account in accounts:
+        s = imap_settings(account)
+        assert isinstance(s.auth, PasswordAuth)
+        assert s.auth.password is not None
+        context = ssl.create_default_context(cafile=str(s.ca_file))
+        client = imapclient.IMAPClient(s.host, port=s.port, ssl=True, ssl_context=context)
+        client.login(s.username, s.auth.password.reveal())
+        client.select_folder("INBOX", readonly=True)
+        clients.append(client)
+    rounds = []
+    for _ in range(repeat + 1):
+        started, cpu = time.perf_counter(), time.process_time()
+        for client in clients:
+            client.noop()
+        rounds.append((time.perf_counter() - started, time.process_time() - cpu))
+    for client in clients:
+        client.logout()
+    rounds = rounds[1:]
+    return statistics.median(w for w, _ in rounds), statistics.median(c for _, c in rounds)
+
+
+def aioimaplib_noops(accounts: list[Account], repeat: int) -> tuple[float, float]:
+    """aioimaplib: a NOOP on every account's open connection at once; (wall, CPU) medians."""
+    import asyncio
+    import ssl
+
+    import aioimaplib
+
+    async def run() -> tuple[float, float]:
+        clients = []
+        for account in accounts:
+            s = imap_settings(account)
+            assert isinstance(s.auth, PasswordAuth)
+            assert s.auth.password is not None
+            context = ssl.create_default_context(cafile=str(s.ca_file))
+            client = aioimaplib.IMAP4_SSL(host=s.host, port=s.port, ssl_context=context)
+            await client.wait_hello_from_server()
+            await client.login(s.username, s.auth.password.reveal())
+            await client.select("INBOX")
+            clients.append(client)
+        rounds = []
+        for _ in range(repeat + 1):
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(client.noop() for client in clients))
+            rounds.append((time.perf_counter() - started, time.process_time() - cpu))
+        for client in clients:
+            await client.logout()
+        rounds = rounds[1:]
+        return statistics.median(w for w, _ in rounds), statistics.median(c for _, c in rounds)
+
+    return asyncio.run(run())
+
+
+async def part_three(
+    dovecot: DovecotServer, repeat: int, store_dir: Path
+) -> dict[str, tuple[float, float]]:
+    """Ours (INBOX alone, and all folders) at RTT 0: (wall, CPU) medians, seconds."""
+    accounts = [dovecot.account(f"bench{i}", account_id=f"bench{i}") for i in range(1, 5)]
+    inbox = [attrs.evolve(a, folders=("INBOX",)) for a in accounts]
+    every = [attrs.evolve(a, folders=("*",)) for a in accounts]
+    _, wall, cpu, _ = await ours(inbox, store_dir, repeat, concurrency=32)
+    _, wall_all, cpu_all, _ = await ours(every, store_dir, repeat, concurrency=32)
+    return {"ours_inbox": (wall, cpu), "ours_all": (wall_all, cpu_all)}
+
+
 async def part_two(
     dovecot: DovecotServer, count: int, repeat: int, store_dir: Path
 ) -> dict[str, float]:
@@ -193,8 +271,17 @@ def main() -> None:
         if args.many:
             print(f"part 2: {args.many} accounts", file=sys.stderr, flush=True)
             many = trio.run(part_two, dovecot, args.many, 3, Path(tmp))
+        print("part 3: NOOP-only peers", file=sys.stderr, flush=True)
+        peers = trio.run(part_three, dovecot, args.repeat, Path(tmp))
+        bench = [dovecot.account(f"bench{i}", account_id=f"bench{i}") for i in range(1, 5)]
+        peers["imapclient"] = imapclient_noops(bench, args.repeat)
+        peers["aioimaplib"] = aioimaplib_noops(bench, args.repeat)
     if args.json:
-        print(json.dumps({"machine": machine(), "part1": rows, "part2": many}, indent=2))
+        print(
+            json.dumps(
+                {"machine": machine(), "part1": rows, "part2": many, "part3": peers}, indent=2
+            )
+        )
         return
     print(f"Machine: {machine()}\n")
     print(
@@ -221,6 +308,20 @@ def main() -> None:
             f"no-change sync {many['no_change_s']:.3f} s, our CPU {many['no_change_cpu_s']:.3f} s "
             f"({per_account:.2f} ms per account; "
             f"{many['round_trips_per_account']} round trip per account)."
+        )
+    print("\n4 accounts at RTT 0, against NOOP-only peers (median wall and CPU time):\n")
+    print("| client | what it asks | wall | CPU | wall ÷ best peer |")
+    print("|---|---|---:|---:|---:|")
+    best = min(peers["imapclient"][0], peers["aioimaplib"][0])
+    for name, what in (
+        ("imapclient", "NOOP, one account after the other"),
+        ("aioimaplib", "NOOP, all at once"),
+        ("ours_inbox", "STATUS of INBOX, all at once"),
+        ("ours_all", f"STATUS of {FOLDERS_PER_ACCOUNT} folders each, all at once"),
+    ):
+        wall, cpu = peers[name]
+        print(
+            f"| {name} | {what} | {wall * 1000:.2f} ms | {cpu * 1000:.2f} ms | {wall / best:.2f} |"
         )
 
 
