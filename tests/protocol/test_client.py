@@ -612,6 +612,31 @@ def test_idle_accepted_updates_done() -> None:
     assert idle_of(client) is IdleState.NONE
 
 
+@pytest.mark.parametrize("answer", [b"+ idling\r\n", b"A4 NO not now\r\n"])
+def test_idle_reissued_right_after_done(answer: bytes) -> None:
+    # DONE and the next IDLE in one write (a re-issue without a wait): the first IDLE's
+    # completion is an ordinary completion, the state is the second IDLE's.
+    client = ready_client(b"IMAP4rev1 IDLE", selected=True)
+    first = Idle()
+    client.send(first)
+    client.receive_data(b"+ idling\r\n")
+    events(client)
+    assert client.send(Done()) + client.send(Idle()) == b"DONE\r\nA4 IDLE\r\n"
+    assert idle_of(client) is IdleState.REQUESTED
+    client.receive_data(b"A3 OK IDLE terminated\r\n" + answer)
+    done, second = events(client)
+    assert isinstance(done, CommandCompleted)
+    assert done.command is first
+    if answer.startswith(b"+"):
+        assert second == IdleAccepted(tag="A4")
+        assert idle_of(client) is IdleState.ACCEPTED
+        assert client.send(Done()) == b"DONE\r\n"
+    else:
+        assert isinstance(second, IdleRejected)
+        assert second.tag == "A4"
+        assert idle_of(client) is IdleState.NONE
+
+
 def test_idle_rejected() -> None:
     client = ready_client(selected=True)
     client.send(Idle())

@@ -87,14 +87,15 @@ class Account:
 class ServiceSettings:
     """How the service watches and syncs. Times are in seconds."""
 
-    #: IDLE is ended and re-issued at least this often (RFC 2177: servers may drop
-    #: an IDLE after 30 minutes; some NATs drop quiet connections much sooner).
-    idle_reissue: float = 600.0
+    #: IDLE is ended and re-issued at least this often (RFC 2177: servers may drop an
+    #: IDLE after 30 minutes, clients re-issue it within 29). NATs that drop quiet
+    #: connections sooner are kept open by TCP keepalive (a probe after 60 s quiet).
+    idle_reissue: float = 1740.0
     #: A connection that says nothing for this long while IDLE-ing is probed
     #: (DONE, IDLE); no answer means it is dead. TCP keepalive finds a vanished peer
     #: without it (in 90 s), so by default it coincides with the re-issue: one wake-up
-    #: per account every ``idle_reissue``.
-    silence_timeout: float = 600.0
+    #: per account every ``idle_reissue`` (about 0.7 ms of CPU each, bench/scale.py).
+    silence_timeout: float = 1740.0
     #: Without push (no IDLE, or a provider that has none), new mail is looked for this often.
     poll_interval: float = 60.0
     #: After IDLE failed, polling goes on this long before IDLE is tried again.

@@ -356,7 +356,9 @@ class Client:
         elif ok and isinstance(command, Authenticate | Login):
             reported = [d for d in running.data if isinstance(d, CapabilityData)]
             self._capabilities = reported[-1].capabilities if reported else None
-        if isinstance(command, Idle):
+        if isinstance(command, Idle) and response.tag == self._idle_tag:
+            # (An earlier IDLE, ended by a DONE that the next IDLE followed without a
+            # wait, completes as any command: the state is the current IDLE's.)
             idle = self._idle
             self._idle = IdleState.NONE
             self._idle_tag = None

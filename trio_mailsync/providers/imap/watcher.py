@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 
 #: Consecutive IDLE failures after which the watcher polls for a while.
 MAX_IDLE_FAILURES = 3
+#: A server answers IDLE at once (and the DONE sent just before it): no answer in this
+#: long means the connection is dead.
+IDLE_ANSWER_TIMEOUT = 10.0
 
 #: Change reasons for an IDLE notification, by what the server sent.
 _REASONS: dict[type, str] = {
@@ -316,7 +319,8 @@ class IdleWatcher:
         reissue_at = min(trio.current_time() + settings.idle_reissue, conn.renew_at)
         self.stats.idles += 1
         try:
-            async with conn.idle(accept_timeout=settings.silence_timeout):
+            accept = min(settings.silence_timeout, IDLE_ANSWER_TIMEOUT)
+            async with conn.idle(accept_timeout=accept):
                 while True:
                     silent_until = conn.last_activity + settings.silence_timeout
                     update: Event | None = None
@@ -328,9 +332,13 @@ class IdleWatcher:
                             with share.interruptible():
                                 update = await conn.next_update()
                     if update is None:
-                        if share is not None and share.wanted:
-                            # For a sync: its commands follow DONE without a wait.
-                            conn.pipeline_done()
+                        # What follows DONE (a sync's commands, or the next IDLE: a
+                        # re-issue, a probe of a silent connection) goes in the same
+                        # write, without a wait: the answers come together, one wake-up
+                        # instead of two. A dead connection does not answer the IDLE
+                        # (IDLE_ANSWER_TIMEOUT), or a sync's commands (the loan's
+                        # watchdog).
+                        conn.pipeline_done()
                         break
                     await self._report(update)
         except IdleEnded:
