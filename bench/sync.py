@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import (
     IMAPConnection,
     ImapProvider,
+    ImapSettings,
     client_ssl_context,
     connect_account,
     imap_settings,
@@ -166,20 +168,23 @@ async def part_one(
     return rows
 
 
+def peer_login(account: Account) -> tuple[ImapSettings, ssl.SSLContext, str]:
+    """What a peer library needs to log in: the settings, a TLS context, the password."""
+    s = imap_settings(account)
+    assert isinstance(s.auth, PasswordAuth)
+    assert s.auth.password is not None
+    return s, ssl.create_default_context(cafile=str(s.ca_file)), s.auth.password.reveal()
+
+
 def imapclient_noops(accounts: list[Account], repeat: int) -> tuple[float, float]:
     """IMAPClient: a NOOP on each account's open connection in turn; (wall, CPU) medians."""
-    import ssl
-
     import imapclient
 
     clients = []
     for account in accounts:
-        s = imap_settings(account)
-        assert isinstance(s.auth, PasswordAuth)
-        assert s.auth.password is not None
-        context = ssl.create_default_context(cafile=str(s.ca_file))
+        s, context, password = peer_login(account)
         client = imapclient.IMAPClient(s.host, port=s.port, ssl=True, ssl_context=context)
-        client.login(s.username, s.auth.password.reveal())
+        client.login(s.username, password)
         client.select_folder("INBOX", readonly=True)
         clients.append(client)
     rounds = []
@@ -197,20 +202,16 @@ def imapclient_noops(accounts: list[Account], repeat: int) -> tuple[float, float
 def aioimaplib_noops(accounts: list[Account], repeat: int) -> tuple[float, float]:
     """aioimaplib: a NOOP on every account's open connection at once; (wall, CPU) medians."""
     import asyncio
-    import ssl
 
     import aioimaplib
 
     async def run() -> tuple[float, float]:
         clients = []
         for account in accounts:
-            s = imap_settings(account)
-            assert isinstance(s.auth, PasswordAuth)
-            assert s.auth.password is not None
-            context = ssl.create_default_context(cafile=str(s.ca_file))
+            s, context, password = peer_login(account)
             client = aioimaplib.IMAP4_SSL(host=s.host, port=s.port, ssl_context=context)
             await client.wait_hello_from_server()
-            await client.login(s.username, s.auth.password.reveal())
+            await client.login(s.username, password)
             await client.select("INBOX")
             clients.append(client)
         rounds = []
