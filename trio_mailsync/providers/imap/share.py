@@ -26,7 +26,7 @@ mail arriving in the gap is synced at once, not at the next sweep.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 
 import attrs
 import trio
@@ -82,11 +82,6 @@ def look_of(seen: StatusData | SelectedMailbox) -> MailboxLook:
         messages=seen.messages,
         highestmodseq=seen.highestmodseq,
     )
-
-
-@asynccontextmanager
-async def _nothing() -> AsyncIterator[None]:
-    yield
 
 
 @attrs.define(eq=False)
@@ -200,7 +195,7 @@ class ConnectionShare:
 
     @asynccontextmanager
     async def borrow(
-        self, *, aside: Callable[[], AbstractAsyncContextManager[None]] = _nothing
+        self, *, aside: Callable[[], AbstractAsyncContextManager[None]] = nullcontext
     ) -> AsyncIterator[IMAPConnection | None]:
         """The watcher's connection for the block, or ``None`` when none is offered.
 
