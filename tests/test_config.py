@@ -189,12 +189,14 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 
 
 def test_account_defaults_are_merged_into_every_account(tmp_path: Path) -> None:
-    text = """
+    ca = tmp_path / "office-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    text = f"""
 [account_defaults]
 provider = "imap"
 username = "shared"
 folders = ["INBOX", "role:sent"]
-ca_file = "/etc/office-ca.pem"
+ca_file = "{ca}"
 [account_defaults.limits]
 max_connections = 2
 backoff_max = 60
@@ -213,11 +215,7 @@ max_connections = 7
 """
     a, b = load_config(write(tmp_path, text)).accounts
     sa, sb = imap_settings(a), imap_settings(b)
-    assert (sa.username, a.folders, str(sa.ca_file)) == (
-        "shared",
-        ("INBOX", "role:sent"),
-        "/etc/office-ca.pem",
-    )
+    assert (sa.username, a.folders, sa.ca_file) == ("shared", ("INBOX", "role:sent"), ca)
     assert sa.limits == AccountLimits(max_connections=2, backoff_max=60.0)
     # The account's own keys win; tables are merged key by key.
     assert (sb.username, b.folders) == ("bob", ("*",))
@@ -259,3 +257,32 @@ def test_provider_and_defaults_mistakes(tmp_path: Path, text: str, key: str, mes
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     assert (info.value.key, message in info.value.message) == (key, True), info.value
+
+
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [
+        ('[accounts.a]\nhost = "h"\npassword = "p"\nca_file = "{path}"\n', "accounts.a.ca_file"),
+        (
+            '[accounts.a]\nhost = "h"\npassword = "p"\n[broadcast]\ncert_file = "{path}"\n',
+            "broadcast.cert_file",
+        ),
+    ],
+)
+def test_a_missing_certificate_file_is_refused_at_load_naming_key_and_path(
+    tmp_path: Path, where: str, key: str
+) -> None:
+    missing = tmp_path / "nowhere" / "ca.pem"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, where.format(path=missing)))
+    assert caught.value.key == key
+    assert str(missing) in str(caught.value)
+    assert "no such file" in str(caught.value)
+
+
+def test_open_endpoints_are_checked(tmp_path: Path) -> None:
+    base = '[accounts.a]\nhost = "h"\nusername = "u"\npassword = "p"\n[broadcast]\n'
+    config = load_config(write(tmp_path, base + 'open_endpoints = ["healthz", "metrics"]\n'))
+    assert config.broadcast.open_endpoints == ("healthz", "metrics")
+    with pytest.raises(ConfigError, match="'api' cannot be opened"):
+        load_config(write(tmp_path, base + 'open_endpoints = ["api"]\n'))

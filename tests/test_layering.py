@@ -40,6 +40,9 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"core", "secret", "providers", "providers.imap"},
     "config": {"core", "providers.registry"},
     "app": {
+        # The composition root: it reads account tables added at runtime with the
+        # config file's own parser (config.parse_account).
+        "config",
         "core",
         "secret",
         "providers",

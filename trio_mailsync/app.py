@@ -27,7 +27,9 @@ from typing import NoReturn
 import attrs
 import trio
 
+from trio_mailsync.config import parse_account
 from trio_mailsync.core.config import Config
+from trio_mailsync.core.errors import AccountConflict
 from trio_mailsync.core.ports import Provider, StateStore
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
@@ -89,7 +91,22 @@ async def open_sync_service(
         if store is None:
             store = await stack.enter_async_context(open_store(config))
         ready = await stack.enter_async_context(open_providers(config, providers=providers))
-        service = SyncService(config, ready, store)
+
+        async def open_provider(name: str) -> Provider:
+            # The first account of a kind added at runtime: the provider opens now, for
+            # as long as the service runs.
+            kind = PROVIDERS.get(name)
+            if kind is None:
+                raise AccountConflict(f"unknown provider {name!r}")
+            return await stack.enter_async_context(kind.open([], config.service))
+
+        service = SyncService(
+            config,
+            ready,
+            store,
+            parse_account=partial(parse_account, defaults=config.account_defaults),
+            open_provider=open_provider,
+        )
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)
             try:
@@ -150,7 +167,12 @@ async def serve(
         open_sync_service(config, providers=providers, store=store) as service,
         trio.open_nursery() as nursery,
     ):
-        sink = WebSocketSink(settings, listeners, descriptor_reserve=_descriptors_needed(config))
+        sink = WebSocketSink(
+            settings,
+            listeners,
+            descriptor_reserve=_descriptors_needed(config),
+            control=service,
+        )
         broadcaster = await nursery.start(sink.run, service)
         webhooks = [WebhookSink(hook) for hook in config.webhooks]
         for webhook in webhooks:

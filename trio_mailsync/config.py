@@ -123,7 +123,49 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         broadcast=broadcast,
         events=events,
         webhooks=_webhooks(r, data.get("webhooks", []), {a.id for a in accounts}),
+        account_defaults=defaults,
     )
+
+
+#: Endpoints that ``[broadcast] open_endpoints`` may serve without the token.
+OPENABLE_ENDPOINTS = frozenset({"healthz", "metrics"})
+
+#: Keys whose value is a secret itself (not the name of a variable or a command).
+INLINE_SECRET_KEYS = frozenset({"password", "client_secret", "refresh_token", "access_token"})
+
+
+def parse_account(
+    account_id: str,
+    table: Mapping[str, Any],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    source: str = "<api>",
+) -> Account:
+    """Check one account's table, as ``[accounts.<id>]`` of a config file would be.
+
+    For accounts added at runtime (the HTTP API), which are kept in the store: a
+    secret written inline (``password = ...``) is refused, since the store would
+    hold it in clear text; ``password_env``, ``password_command`` and the ``_env``
+    forms of the OAuth secrets are the ways to give one.
+    """
+    r = TableReader(source)
+    if not isinstance(table, Mapping):
+        raise ConfigError(source, f"accounts.{account_id}", "must be a table")
+
+    def refuse_inline(t: Mapping[str, Any], key: str) -> None:
+        for name, value in t.items():
+            if name in INLINE_SECRET_KEYS:
+                raise ConfigError(
+                    source,
+                    f"{key}.{name}",
+                    "a secret given inline would be kept in the store in clear text; "
+                    f"give {name}_env" + (" or password_command" if name == "password" else ""),
+                )
+            if isinstance(value, Mapping):
+                refuse_inline(value, f"{key}.{name}")
+
+    refuse_inline(table, f"accounts.{account_id}")
+    return _account(r, account_id, table, defaults or {})
 
 
 #: The event types a webhook may ask for.
@@ -279,11 +321,29 @@ def _broadcast(r: TableReader, t: Mapping[str, Any]) -> BroadcastSettings:
             "ping_timeout",
             "max_pending",
             "max_clients",
+            "open_endpoints",
+            "cert_file",
+            "key_file",
         },
     )
     defaults = BroadcastSettings()
     origins = r.string_list(t, "broadcast", "allowed_origins", default=[])
+    open_endpoints = r.string_list(t, "broadcast", "open_endpoints", default=[])
+    for i, endpoint in enumerate(open_endpoints):
+        if endpoint not in OPENABLE_ENDPOINTS:
+            raise r.fail(
+                f"broadcast.open_endpoints[{i}]",
+                f"{endpoint!r} cannot be opened; these can: "
+                f"{', '.join(sorted(OPENABLE_ENDPOINTS))}",
+            )
+    cert_file = r.readable_file(t, "broadcast", "cert_file")
+    key_file = r.readable_file(t, "broadcast", "key_file")
+    if key_file is not None and cert_file is None:
+        raise r.fail("broadcast.key_file", "goes with cert_file, which is missing")
     return BroadcastSettings(
+        open_endpoints=tuple(open_endpoints),
+        cert_file=cert_file,
+        key_file=key_file,
         host=r.string(t, "broadcast", "host", default=defaults.host),
         port=r.integer(t, "broadcast", "port", default=defaults.port, low=0, high=65535),
         token=r.secret(t, "broadcast", "token", required=False),

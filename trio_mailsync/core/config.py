@@ -143,6 +143,13 @@ class BroadcastSettings:
     max_pending: int = 64
     #: Clients at once.
     max_clients: int = 1000
+    #: Endpoints served without the token: ``"healthz"``, ``"metrics"`` (for a load
+    #: balancer's health check and a Prometheus scraper). Everything else wants it.
+    open_endpoints: tuple[str, ...] = ()
+    #: A certificate (PEM, with its chain) and its key: the port speaks TLS
+    #: (``wss://``, ``https://``). ``None``: plain ``ws://`` (localhost by default).
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
 
 def webhook_url_problem(url: str, *, allow_insecure: bool) -> str | None:
@@ -232,6 +239,8 @@ class Config:
     broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
     events: EventLogSettings = attrs.field(factory=EventLogSettings)
     webhooks: tuple[WebhookSettings, ...] = ()
+    #: ``[account_defaults]`` as written: merged into accounts added at runtime too.
+    account_defaults: Mapping[str, Any] = attrs.field(factory=dict)
 
     def account(self, account_id: str) -> Account:
         """The account with this id; ``KeyError`` if there is none."""
@@ -314,6 +323,27 @@ class TableReader:
             return Secret(value)
         value = self.string(t, key, name, required=required, secret=True)
         return None if value is None else Secret(value)
+
+    def readable_file(self, t: Mapping[str, Any], key: str, name: str) -> Path | None:
+        """A path (``~`` expanded) to a file that exists and can be read now, or ``None``.
+
+        Checked at load, so that a wrong path is a config error naming the key and
+        the path, not an ``[Errno 2]`` from deep in a connection attempt.
+        """
+        value = self.string(t, key, name, default=None)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        try:
+            with path.open("rb"):
+                pass
+        except FileNotFoundError:
+            raise self.fail(f"{key}.{name}", f"no such file: {path}") from None
+        except IsADirectoryError:
+            raise self.fail(f"{key}.{name}", f"is a directory, not a file: {path}") from None
+        except OSError as exc:
+            raise self.fail(f"{key}.{name}", f"cannot be read: {path}: {exc.strerror}") from None
+        return path
 
     def boolean(self, t: Mapping[str, Any], key: str, name: str, *, default: bool) -> bool:
         """``true`` or ``false``."""

@@ -9,6 +9,7 @@ only they can say (IMAP's ``CommandFailed``, for a tagged NO or BAD).
 from __future__ import annotations
 
 __all__ = [
+    "AccountConflict",
     "AuthenticationFailed",
     "ConfigError",
     "ConnectionLost",
@@ -24,6 +25,11 @@ __all__ = [
 
 class MailSyncError(Exception):
     """Base of trio-mailsync's own errors."""
+
+
+class AccountConflict(MailSyncError):
+    """An operator's request does not fit the account as it is: it exists already, it is
+    paused, it comes from the config file (edit the file and reload instead)."""
 
 
 class ConfigError(MailSyncError):

@@ -71,6 +71,11 @@ class AccountState(enum.StrEnum):
     ERROR = "error"
     #: The server refused the credentials; retried after ``auth_retry_after``.
     AUTH_FAILED = "auth_failed"
+    #: Paused by the operator (``POST /api/accounts/<id>/pause``): nothing runs, no
+    #: connection is held, until it is resumed.
+    PAUSED = "paused"
+    #: Removed at runtime (API, a reloaded config): its last event; it is gone after it.
+    REMOVED = "removed"
 
 
 def now_iso() -> str:

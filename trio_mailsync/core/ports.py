@@ -5,6 +5,7 @@
     Provider ──session(account)──> AccountSession ──sync(request, SyncTarget)
                                                    └─watch(WatchTarget)
     SyncEngine ──> StateStore          service ──EventSource──> EventSink
+                                               └─ServiceControl──> the HTTP API
 
 A *provider* (IMAP, the Gmail API) knows how to talk to one kind of server. For
 each account it gives an :class:`AccountSession` that can sync the account
@@ -12,7 +13,9 @@ into a :class:`SyncTarget` and watch it for changes, reporting them to a
 :class:`WatchTarget`. The sync engine (``trio_mailsync.sync``) gives each sync
 its target, backed by a :class:`StateStore`; the service
 (``trio_mailsync.service``) runs the watchers and is the :class:`EventSource`
-that :class:`EventSink` implementations (the WebSocket broadcaster) consume.
+that :class:`EventSink` implementations (the WebSocket broadcaster) consume, and
+the :class:`ServiceControl` that the operator's endpoints (dashboard, API,
+metrics) read and steer.
 
 Contracts every implementation keeps:
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 import trio
 
@@ -43,12 +46,14 @@ from trio_mailsync.core.model import (
     MessageRecord,
     SyncRequest,
 )
+from trio_mailsync.core.status import ServiceOverview, SessionStatus
 
 __all__ = [
     "AccountSession",
     "EventSink",
     "EventSource",
     "Provider",
+    "ServiceControl",
     "StateStore",
     "SyncTarget",
     "WatchTarget",
@@ -130,6 +135,10 @@ class AccountSession(Protocol):
         """
         ...
 
+    def status(self) -> SessionStatus:
+        """What the session holds and did: connections, the next retry, counters."""
+        ...
+
 
 class Provider(Protocol):
     """A kind of mail service (IMAP, the Gmail API) and the resources its accounts share."""
@@ -140,7 +149,17 @@ class Provider(Protocol):
         ...
 
     def session(self, account: Account) -> AccountSession:
-        """The session of ``account`` (the same object for the same account)."""
+        """The session of ``account`` (the same object for the same account).
+
+        An account the provider was not opened with is taken on (added at runtime).
+        """
+        ...
+
+    async def release(self, account_id: str) -> None:
+        """Forget an account (removed, or about to be replaced by a changed one).
+
+        Its session's tasks must have ended; its idle connections are logged out.
+        """
         ...
 
 
@@ -211,6 +230,18 @@ class StateStore(Protocol):
         """The account's stored messages (of one folder), by folder, generation and uid."""
         ...
 
+    async def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
+        """Per account: (new messages announced since ``since``, messages stored degraded)."""
+        ...
+
+    async def saved_accounts(self) -> dict[str, dict[str, Any]]:
+        """Accounts added at runtime: their config tables, by id, oldest first."""
+        ...
+
+    async def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
+        """Keep an account added at runtime (its config table), or forget it (``None``)."""
+        ...
+
     async def aclose(self) -> None:
         """Close the store; it cannot be used afterwards."""
         ...
@@ -255,4 +286,47 @@ class EventSink(Protocol):
         self, source: EventSource, *, task_status: trio.TaskStatus[object] = ...
     ) -> NoReturn:
         """Consume ``source`` until cancelled; ``task_status.started`` once ready."""
+        ...
+
+
+class ServiceControl(Protocol):
+    """What the operator's endpoints (dashboard, JSON API, metrics, health) ask of the service.
+
+    Account ids that the service does not run raise ``KeyError``; an account table
+    the config parser refuses raises :class:`~trio_mailsync.core.errors.ConfigError`;
+    a request that does not fit the account as it is (adding one that exists, syncing
+    a paused one, removing one the config file defines) raises
+    :class:`~trio_mailsync.core.errors.AccountConflict`.
+    """
+
+    async def overview(self) -> ServiceOverview:
+        """Every account's status, the counters and the histograms, now."""
+        ...
+
+    def request(self, account_id: str, reason: str = "manual") -> None:
+        """Sync the account now (merged with any sync it has pending)."""
+        ...
+
+    async def retry(self, account_id: str) -> None:
+        """Forget the account's failures and backoff (``auth_failed`` too) and reconnect now."""
+        ...
+
+    async def pause(self, account_id: str) -> None:
+        """Stop the account's tasks and hold no connection until :meth:`resume`."""
+        ...
+
+    async def resume(self, account_id: str) -> None:
+        """Start a paused account again."""
+        ...
+
+    async def add_account(self, account_id: str, table: Mapping[str, object]) -> None:
+        """Run a new account, described by a table as in the config file; kept in the store."""
+        ...
+
+    async def replace_account(self, account_id: str, table: Mapping[str, object]) -> None:
+        """Restart one account with a changed table; the others are not touched."""
+        ...
+
+    async def remove_account(self, account_id: str) -> None:
+        """Stop an account, log its connections out and forget it."""
         ...

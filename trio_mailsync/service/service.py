@@ -33,15 +33,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import NoReturn
+from datetime import datetime
+from typing import Any, NoReturn
 
 import attrs
 import trio
 
 from trio_mailsync.core.backoff import exponential_backoff
 from trio_mailsync.core.config import Account, Config
+from trio_mailsync.core.errors import AccountConflict, MailSyncError
 from trio_mailsync.core.events import (
     AccountState,
     AccountStateChanged,
@@ -52,6 +55,14 @@ from trio_mailsync.core.events import (
 )
 from trio_mailsync.core.model import Change, SyncRequest, SyncResult
 from trio_mailsync.core.ports import AccountSession, Provider, StateStore
+from trio_mailsync.core.status import (
+    LATENCY_BUCKETS,
+    SYNC_BUCKETS,
+    AccountStatus,
+    Histogram,
+    ServiceOverview,
+    SessionStatus,
+)
 from trio_mailsync.service.hub import EventHub, Subscription
 from trio_mailsync.service.processors import Processor, ProcessorRunner
 from trio_mailsync.sync import SyncEngine
@@ -67,6 +78,12 @@ RESTART_MAX = 300.0
 HEALTHY_AFTER = 600.0
 #: The event log is pruned to its retention this often (and at start).
 PRUNE_INTERVAL = 3600.0
+#: New-mail latencies kept for the dashboard's chart: the last hour's, at most this many.
+LATENCY_WINDOW = 3600.0
+LATENCY_SAMPLES = 4096
+#: Triggers whose new mail does not count in the new-mail latency: a reconnection's
+#: catch-up finds mail that arrived while away, not mail just heard of.
+NOT_HEARD = frozenset({"connected"})
 
 
 @attrs.define
@@ -84,6 +101,10 @@ class ServiceStatistics:
     gave_up: int = 0
     #: New messages stored degraded: the server's answer for them could not be read.
     degraded: int = 0
+    #: Syncs that ended with an error.
+    sync_errors: int = 0
+    #: Waits for servers, over every sync.
+    round_trips: int = 0
 
 
 class _Reply:
@@ -114,9 +135,13 @@ class _Request:
     #: Folders known to have changed.
     changed: set[str]
     replies: list[_Reply]
+    #: When a watcher heard of the change (Trio's clock), for the new-mail latency.
+    heard: float | None = None
 
     def merge(self, other: _Request) -> None:
         self.reason = self.reason or other.reason
+        if other.heard is not None and (self.heard is None or other.heard < self.heard):
+            self.heard = other.heard
         if self.folders is None or other.folders is None:
             self.folders = None
         else:
@@ -126,17 +151,35 @@ class _Request:
 
 
 class _Account:
-    """One account's running state."""
+    """One account's running state (a fresh one each time the account is restarted)."""
 
-    def __init__(self, session: AccountSession) -> None:
+    def __init__(self, session: AccountSession, source: str = "config") -> None:
         self.session = session
         self.id = session.account.id
+        #: Where the account is defined: ``"config"`` or ``"api"`` (kept in the store).
+        self.source = source
+        self.paused = False
+        #: The session is the provider's still (not released by a pause or a restart).
+        self.live = True
+        #: The account's tasks: cancelled to pause, restart or remove it.
+        self.scope = trio.CancelScope()
+        self.started = False
+        self.stopped = trio.Event()
+        #: When the supervisor starts the account's tasks again (Trio's clock), while it waits.
+        self.restart_at: float | None = None
+        self.attempted = False
+        self.last_sync: float | None = None
+        self.last_duration: float | None = None
+        self.syncs = 0
+        self.sync_errors = 0
         self.pending: _Request | None = None
         # Set when a request comes; one wake-up is enough however many were merged
         # meanwhile. (An Event, not a one-slot channel: a channel's state costs 3 KiB
         # an account.)
         self.wake = trio.Event()
         self.watch_state = AccountState.CONNECTING
+        #: The watcher's reason for its state (the last failure while reconnecting).
+        self.watch_detail: str | None = None
         self.syncing = False
         #: The last sync's error (``None`` once a sync worked).
         self.error: str | None = None
@@ -167,13 +210,15 @@ class _WatchTarget:
         self._service.stats.triggers += 1
         folders = None if change.folders is None else list(change.folders)
         changed = set(change.folders or ()) if change.certain else set()
-        self._account.request(_Request(change.reason, folders, changed, []))
+        heard = None if change.reason in NOT_HEARD else trio.current_time()
+        self._account.request(_Request(change.reason, folders, changed, [], heard))
         self._account.watcher_reported.set()
         await trio.lowlevel.checkpoint()
 
     def state(self, state: AccountState, detail: str | None) -> None:
         account = self._account
         account.watch_state = state
+        account.watch_detail = detail
         if state is not AccountState.CONNECTING or detail is not None:
             account.watcher_reported.set()  # connected, or an attempt failed
         if state in (AccountState.IDLE, AccountState.POLLING):
@@ -197,11 +242,22 @@ class SyncService:
     """Runs every account's watcher and syncs; the EventSource of the sinks.
 
     ``providers`` maps provider names to providers that serve the config's
-    accounts; ``store`` is where the state lives.
+    accounts; ``store`` is where the state lives. For accounts changed at runtime
+    (:meth:`add_account`, :meth:`reload`...), ``parse_account`` reads an account's
+    table as the config file would (``trio_mailsync.config.parse_account``), and
+    ``open_provider`` opens a provider no account needed so far (``None``: only the
+    given ones serve).
     """
 
     def __init__(
-        self, config: Config, providers: Mapping[str, Provider], store: StateStore
+        self,
+        config: Config,
+        providers: Mapping[str, Provider],
+        store: StateStore,
+        *,
+        parse_account: Callable[[str, Mapping[str, Any]], Account] | None = None,
+        open_provider: Callable[[str], Awaitable[Provider]] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.store = store
@@ -214,6 +270,17 @@ class SyncService:
         self._accounts: dict[str, _Account] = {}
         self._processors: dict[str, ProcessorRunner] = {}
         self._nursery: trio.Nursery | None = None
+        self._providers = dict(providers)
+        self._parse_account = parse_account
+        self._open_provider = open_provider
+        self._wall_clock = wall_clock
+        #: Runtime changes of the accounts, one at a time.
+        self._changing = trio.Lock()
+        self.sync_duration = Histogram(SYNC_BUCKETS)
+        self.new_mail_latency = Histogram(LATENCY_BUCKETS)
+        self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)
+        #: The provider counters of accounts restarted or removed (totals never go down).
+        self._retired: dict[str, int] = {}
         for account in config.accounts:
             provider = providers.get(account.provider)
             if provider is None:
@@ -243,6 +310,8 @@ class SyncService:
     def state(self, account_id: str) -> AccountState:
         """What the account is doing; a failure shows as ERROR until the account works again."""
         account = self._accounts[account_id]
+        if account.paused:
+            return AccountState.PAUSED
         if account.syncing:
             return AccountState.SYNCING
         if account.crashed is not None:
@@ -320,13 +389,14 @@ class SyncService:
     ) -> NoReturn:
         """Run every account, the sweeps and the log's upkeep until cancelled."""
         await self.hub.open()
+        await self._restore_saved()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.hub.run)
             nursery.start_soon(self._prune)
-            for account in self._accounts.values():
-                nursery.start_soon(self._supervise, account)
-            nursery.start_soon(self._sweep)
             self._nursery = nursery
+            for account in self._accounts.values():
+                self._start(account)
+            nursery.start_soon(self._sweep)
             for runner in self._processors.values():
                 self.supervise(runner.name, runner.run)
             task_status.started()
@@ -396,7 +466,20 @@ class SyncService:
             crashes += 1
             await trio.sleep(_restart_delay(crashes))
 
-    async def _supervise(self, account: _Account) -> NoReturn:
+    def _start(self, account: _Account) -> None:
+        assert self._nursery is not None
+        account.started = True
+        self._nursery.start_soon(self._supervise, account)
+
+    async def _supervise(self, account: _Account) -> None:
+        """Run the account's tasks until its scope is cancelled (pause, restart, removal)."""
+        with account.scope:
+            try:
+                await self._keep_account_running(account)
+            finally:
+                account.stopped.set()
+
+    async def _keep_account_running(self, account: _Account) -> NoReturn:
         """Run the account's watcher and sync loop; restart them, with backoff, if they fail."""
         crashes = 0
         while True:
@@ -415,7 +498,9 @@ class SyncService:
             if trio.current_time() - started >= HEALTHY_AFTER:
                 crashes = 0
             crashes += 1
-            await trio.sleep(_restart_delay(crashes))
+            account.restart_at = trio.current_time() + _restart_delay(crashes)
+            await trio.sleep_until(account.restart_at)
+            account.restart_at = None
 
     async def _watch(self, account: _Account) -> NoReturn:
         await account.session.watch(_WatchTarget(self, account))
@@ -468,9 +553,24 @@ class SyncService:
             )
             self.stats.syncs += 1
             self.stats.degraded += result.degraded
+            self.stats.round_trips += result.round_trips
             account.error = result.error
+            account.attempted = True
+            account.syncs += 1
+            account.last_sync = self._wall_clock()
+            account.last_duration = result.duration
+            self.sync_duration.observe(result.duration)
             if result.error is None:
                 account.crashed = None
+            else:
+                self.stats.sync_errors += 1
+                account.sync_errors += 1
+            if result.new_messages and request.heard is not None:
+                # The new_messages events were published during the sync: this is the
+                # time from the watcher hearing of the change to the event.
+                latency = trio.current_time() - request.heard
+                self.new_mail_latency.observe(latency)
+                self._latencies.append((account.last_sync, latency))
             return result
         finally:
             account.syncing = False
@@ -481,10 +581,14 @@ class SyncService:
     ) -> None:
         """Ask for a sync of one account (of ``folders``, or all); merged with any pending one.
 
-        Returns at once; the sync's ``sync_result`` event tells how it went.
+        Returns at once; the sync's ``sync_result`` event tells how it went. A paused
+        account raises :class:`~trio_mailsync.core.errors.AccountConflict`.
         """
+        account = self._accounts[account_id]
+        if account.paused:
+            raise AccountConflict(f"{account_id} is paused: resume it first")
         folder_list = None if folders is None else list(folders)
-        self._accounts[account_id].request(_Request(reason, folder_list, set(), []))
+        account.request(_Request(reason, folder_list, set(), []))
 
     async def _prune(self) -> NoReturn:
         """Keep the log within its retention: at start, then every ``PRUNE_INTERVAL``."""
@@ -522,7 +626,7 @@ class SyncService:
         through its own loop, merged with whatever it had pending.
         """
         self.stats.sweeps += 1
-        chosen = [a for a in self._accounts.values() if not a.sweeping]
+        chosen = [a for a in self._accounts.values() if not (a.sweeping or a.paused)]
         results: list[SyncResult | None] = [None] * len(chosen)
 
         async def one(index: int, account: _Account) -> None:
@@ -540,4 +644,273 @@ class SyncService:
         done = [r for r in results if r is not None]
         if chosen:
             self.publish(SyncCompleted(trigger=reason, results=done))
+        return done
+
+    # ------------------------------------------------------------ the operator's view
+
+    async def overview(self) -> ServiceOverview:
+        """Every account's status, the counters and histograms now (``ServiceControl``)."""
+        midnight = datetime.fromtimestamp(self._wall_clock()).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        try:
+            summary = await self.store.account_summary(midnight.timestamp())
+        except MailSyncError as exc:
+            # The figures from the store are missing; the rest is still worth showing.
+            logger.warning("account summary: %s", exc)
+            summary = {}
+        now, wall = trio.current_time(), self._wall_clock()
+        rows: list[AccountStatus] = []
+        totals = dict(self._retired)
+        connections = 0
+        for account in self._accounts.values():
+            session = account.session.status() if account.live else SessionStatus()
+            for name, value in session.counters.items():
+                totals[name] = totals.get(name, 0) + value
+            connections += session.connections
+            next_retry = session.next_retry
+            if account.restart_at is not None:
+                next_retry = wall + max(0.0, account.restart_at - now)
+            today, quarantined = summary.get(account.id, (0, 0))
+            state = self.state(account.id)
+            detail = None
+            if state is AccountState.ERROR:
+                detail = self.error(account.id) or account.watch_detail
+            elif state in (AccountState.AUTH_FAILED, AccountState.CONNECTING, AccountState.POLLING):
+                detail = account.watch_detail
+            rows.append(
+                AccountStatus(
+                    id=account.id,
+                    provider=account.session.account.provider,
+                    state=state,
+                    detail=detail,
+                    paused=account.paused,
+                    source=account.source,
+                    attempted=account.attempted,
+                    last_sync=account.last_sync,
+                    last_sync_duration=account.last_duration,
+                    last_sync_error=account.error,
+                    next_retry=next_retry,
+                    connections=session.connections,
+                    folders=session.folders,
+                    messages_today=today,
+                    quarantined=quarantined,
+                    syncs=account.syncs,
+                    sync_errors=account.sync_errors,
+                    counters=dict(session.counters),
+                )
+            )
+        hub = self.hub.statistics()
+        stats = self.stats
+        counters = {
+            **totals,
+            "connections_open": connections,
+            "triggers": stats.triggers,
+            "syncs": stats.syncs,
+            "sync_errors": stats.sync_errors,
+            "sweeps": stats.sweeps,
+            "round_trips": stats.round_trips,
+            "restarts": stats.restarts,
+            "degraded": stats.degraded,
+            "gave_up": stats.gave_up,
+            "events_logged": hub.logged,
+            "events_ephemeral": hub.ephemeral,
+            "subscribers": hub.subscribers,
+            "subscribers_lagged": hub.lagged,
+        }
+        while self._latencies and self._latencies[0][0] < wall - LATENCY_WINDOW:
+            self._latencies.popleft()
+        return ServiceOverview(
+            accounts=rows,
+            counters=counters,
+            sync_duration=self.sync_duration,
+            new_mail_latency=self.new_mail_latency,
+            recent_latency=list(self._latencies),
+        )
+
+    # ------------------------------------------------------------ accounts at runtime
+
+    def _account(self, account_id: str) -> _Account:
+        account = self._accounts.get(account_id)
+        if account is None:
+            raise KeyError(f"no account {account_id!r}")
+        return account
+
+    async def _provider(self, name: str) -> Provider:
+        provider = self._providers.get(name)
+        if provider is None:
+            if self._open_provider is None:
+                raise AccountConflict(f"no {name!r} provider runs in this service")
+            provider = self._providers[name] = await self._open_provider(name)
+        return provider
+
+    async def _stop(self, account: _Account) -> None:
+        """Cancel the account's tasks, wait for them, give its session back to the provider.
+
+        A sweep waiting for the account is answered (with an error), not left waiting.
+        """
+        account.scope.cancel()
+        if account.started:
+            await account.stopped.wait()
+        pending, account.pending = account.pending, None
+        for reply in pending.replies if pending is not None else ():
+            reply.set(SyncResult(account=account.id, error=f"{account.id}: stopped"))
+        if account.live:
+            account.live = False
+            session = account.session
+            for name, value in session.status().counters.items():
+                self._retired[name] = self._retired.get(name, 0) + value
+            provider = await self._provider(session.account.provider)
+            await provider.release(account.id)
+
+    async def _run_new(self, account: Account, source: str) -> None:
+        """Take ``account`` on (a new session of its provider) and start it."""
+        provider = await self._provider(account.provider)
+        new = self._accounts[account.id] = _Account(provider.session(account), source)
+        if self._nursery is not None:
+            self._start(new)
+        self._show_state(new)
+
+    def _parse(self, account_id: str, table: Mapping[str, Any]) -> Account:
+        if self._parse_account is None:
+            raise AccountConflict("this service cannot take accounts at runtime")
+        return self._parse_account(account_id, table)
+
+    async def _restore_saved(self) -> None:
+        """Take on the accounts added at runtime before a restart (kept in the store)."""
+        if self._parse_account is None:
+            return
+        for account_id, table in (await self.store.saved_accounts()).items():
+            if account_id in self._accounts:
+                logger.warning(
+                    "%s: defined in the config file and added through the API; the file's "
+                    "definition is used",
+                    account_id,
+                )
+                continue
+            try:
+                account = self._parse(account_id, table)
+                provider = await self._provider(account.provider)
+            except (MailSyncError, KeyError) as exc:
+                logger.error("%s: the account added at runtime cannot run: %s", account_id, exc)
+                continue
+            self._accounts[account_id] = _Account(provider.session(account), "api")
+
+    async def add_account(self, account_id: str, table: Mapping[str, Any]) -> None:
+        """Run a new account described by ``table`` (as ``[accounts.<id>]`` would be);
+        it is kept in the store, so it runs again after a restart. Others are untouched."""
+        async with self._changing:
+            if account_id in self._accounts:
+                raise AccountConflict(f"{account_id} exists already")
+            account = self._parse(account_id, table)
+            await self.store.save_account(account_id, table)
+            await self._run_new(account, "api")
+            logger.info("%s: added", account_id)
+
+    async def replace_account(self, account_id: str, table: Mapping[str, Any]) -> None:
+        """Restart an account added at runtime with a changed table; others are untouched."""
+        async with self._changing:
+            old = self._account(account_id)
+            if old.source != "api":
+                raise AccountConflict(
+                    f"{account_id} is defined in the config file: change it there and reload"
+                )
+            account = self._parse(account_id, table)
+            await self.store.save_account(account_id, table)
+            await self._stop(old)
+            await self._run_new(account, "api")
+            logger.info("%s: changed and restarted", account_id)
+
+    async def remove_account(self, account_id: str, *, source: str = "api") -> None:
+        """Stop an account, log its connections out and forget it.
+
+        ``source``: only accounts from there may be removed (the API removes its own
+        accounts; a reload removes the config file's).
+        """
+        async with self._changing:
+            account = self._account(account_id)
+            if account.source != source:
+                raise AccountConflict(
+                    f"{account_id} is defined in the config file: remove it there and reload"
+                )
+            await self._stop(account)
+            del self._accounts[account_id]
+            if source == "api":
+                await self.store.save_account(account_id, None)
+            self.publish(AccountStateChanged(account=account_id, state=AccountState.REMOVED))
+            logger.info("%s: removed", account_id)
+
+    async def retry(self, account_id: str) -> None:
+        """Reconnect now with a fresh session: failures, backoff and a login refusal
+        (``auth_failed``) are forgotten. The account syncs again on reconnecting."""
+        async with self._changing:
+            old = self._account(account_id)
+            if old.paused:
+                raise AccountConflict(f"{account_id} is paused: resume it first")
+            await self._stop(old)
+            await self._run_new(old.session.account, old.source)
+            logger.info("%s: retried", account_id)
+
+    async def pause(self, account_id: str) -> None:
+        """Stop the account's tasks and log its connections out until :meth:`resume`."""
+        async with self._changing:
+            account = self._account(account_id)
+            if account.paused:
+                return
+            await self._pause_unlocked(account)
+
+    async def _pause_unlocked(self, account: _Account) -> None:
+        account.paused = True
+        await self._stop(account)
+        self._show_state(account)
+        logger.info("%s: paused", account.id)
+
+    async def resume(self, account_id: str) -> None:
+        """Start a paused account again (a fresh session; it syncs on connecting)."""
+        async with self._changing:
+            old = self._account(account_id)
+            if not old.paused:
+                return
+            await self._run_new(old.session.account, old.source)
+            logger.info("%s: resumed", account_id)
+
+    async def reload(self, config: Config) -> dict[str, list[str]]:
+        """Apply a changed config file's accounts: new ones start, removed ones stop,
+        changed ones restart; the others keep running (their connections included).
+
+        Returns the ids ``added``, ``removed``, ``changed``. Other sections' changes
+        need a restart (they are logged, not applied).
+        """
+        done: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+        wanted = {a.id: a for a in config.accounts}
+        for account_id in [a.id for a in self._accounts.values() if a.source == "config"]:
+            if account_id not in wanted:
+                await self.remove_account(account_id, source="config")
+                done["removed"].append(account_id)
+        for account_id, account in wanted.items():
+            async with self._changing:
+                old = self._accounts.get(account_id)
+                if old is None:
+                    await self._run_new(account, "config")
+                    done["added"].append(account_id)
+                elif old.session.account != account or old.source != "config":
+                    # A file account replaces an API one of the same id: the file wins.
+                    paused = old.paused
+                    await self._stop(old)
+                    if old.source == "api":
+                        await self.store.save_account(account_id, None)
+                    await self._run_new(account, "config")
+                    if paused:
+                        await self._pause_unlocked(self._accounts[account_id])
+                    done["changed"].append(account_id)
+        for section in ("service", "broadcast", "events", "webhooks", "store_path"):
+            if getattr(config, section) != getattr(self.config, section):
+                logger.warning("config reload: [%s] changed; it takes a restart", section)
+        self.config = attrs.evolve(self.config, accounts=config.accounts)
+        logger.info(
+            "config reloaded: %d added, %d removed, %d changed",
+            len(done["added"]),
+            len(done["removed"]),
+            len(done["changed"]),
+        )
         return done

@@ -16,7 +16,12 @@ A client shows the token as ``Authorization: Bearer <token>`` or as
 Connections are accepted with trio-websocket's ``wrap_server_stream`` rather
 than ``serve_websocket`` because dropping a client that stopped reading in
 the middle of a frame means closing its TCP stream: no close frame can
-follow half a frame.
+follow half a frame; and because the same port answers plain HTTP requests
+(the dashboard, ``/healthz``, ``/metrics``, the JSON API: ``sinks/web.py``): the
+request head is read first, and only an upgrade goes on to trio-websocket.
+
+With ``[broadcast] cert_file`` and ``key_file`` the port speaks TLS (``wss://``,
+``https://``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ import hmac
 import json
 import logging
 import resource
+import ssl
 from collections import OrderedDict
 from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
+import h11
 import trio
 from trio_websocket import ConnectionClosed as WebSocketClosed
 from trio_websocket import WebSocketConnection, WebSocketRequest, wrap_server_stream
@@ -38,8 +45,20 @@ from wsproto.frame_protocol import FrameProtocol
 
 from trio_mailsync.core.config import BroadcastSettings
 from trio_mailsync.core.events import LoggedEvent, ServiceEvent, to_json
-from trio_mailsync.core.ports import EventSource
+from trio_mailsync.core.ports import EventSource, ServiceControl
 from trio_mailsync.secret import Secret
+from trio_mailsync.sinks.http import (
+    MAX_HEAD,
+    HttpRequest,
+    HttpResponse,
+    ReplayStream,
+    is_websocket_upgrade,
+    read_head,
+    refuse,
+    serve_http,
+    text_response,
+)
+from trio_mailsync.sinks.web import OperatorEndpoints, token_offered
 
 __all__ = [
     "Broadcaster",
@@ -63,6 +82,8 @@ CLOSE_FRAME_TIMEOUT = 1.0
 HANDSHAKE_TIMEOUT = 10.0
 #: Clients say at most where to resume from; this bounds what they could make us buffer.
 MAX_CLIENT_MESSAGE = 4096
+#: Seconds a plain HTTP connection (kept alive) is served at most.
+HTTP_CONNECTION_TIMEOUT = 300.0
 
 
 @attrs.define
@@ -78,9 +99,11 @@ class BroadcasterStatistics:
     dropped_gone: int = 0
     #: Connections closed on accept: too many in their handshake, or too many clients.
     refused: int = 0
-    #: Connections in their handshake now.
+    #: Connections in their handshake now (or answering plain HTTP requests).
     pending: int = 0
     messages: int = 0
+    #: Plain HTTP connections (dashboard, API, metrics) served.
+    http_connections: int = 0
 
 
 class _JsonCache:
@@ -119,6 +142,7 @@ class Broadcaster:
         token: Secret,
         *,
         descriptor_reserve: int = 0,
+        control: ServiceControl | None = None,
     ) -> None:
         self.source = source
         self.settings = settings
@@ -130,13 +154,33 @@ class Broadcaster:
         self.max_pending, self.max_clients = _caps(settings, descriptor_reserve)
         self._pending = 0
         self._json = _JsonCache()
+        #: Plain HTTP requests' answers; without a ``control``, only WebSockets are served.
+        self.endpoints = (
+            None
+            if control is None
+            else OperatorEndpoints(
+                control,
+                self._token,
+                open_endpoints=frozenset(settings.open_endpoints),
+                broadcast_statistics=lambda: attrs.asdict(self.statistics()),
+            )
+        )
 
     @property
     def url(self) -> str:
-        """Where clients connect (``ws://host:port/``)."""
+        """Where clients connect (``ws://host:port/``, ``wss://`` with TLS)."""
+        return f"{'wss' if self.settings.cert_file else 'ws'}://{self._where}/"
+
+    @property
+    def http_url(self) -> str:
+        """Where the dashboard is (``http://host:port/``, ``https://`` with TLS)."""
+        return f"{'https' if self.settings.cert_file else 'http'}://{self._where}/"
+
+    @property
+    def _where(self) -> str:
         host = self.settings.host
         host = f"[{host}]" if ":" in host else host
-        return f"ws://{host}:{self.port}/"
+        return f"{host}:{self.port}"
 
     @property
     def queue_size(self) -> int:
@@ -149,14 +193,8 @@ class Broadcaster:
         return attrs.evolve(self.stats, pending=self._pending)
 
     def _authorized(self, request: WebSocketRequest) -> bool:
-        offered: list[bytes] = []
-        for name, value in request.headers:
-            if name.lower() == b"authorization":
-                scheme, _, credential = value.strip().partition(b" ")
-                if scheme.lower() == b"bearer":
-                    offered.append(credential.strip())
         query = parse_qs(urlsplit(request.path).query)
-        offered.extend(v.encode() for v in query.get("token", []))
+        offered = token_offered(tuple(request.headers), query)
         # Constant-time, and every offer is compared, so timing says nothing.
         return any([hmac.compare_digest(o, self._token) for o in offered])
 
@@ -178,8 +216,24 @@ class Broadcaster:
                 self._pending += 1
                 try:
                     with trio.move_on_after(HANDSHAKE_TIMEOUT):
+                        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+                        try:
+                            head, seen = await read_head(stream, conn)
+                        except h11.RemoteProtocolError as exc:
+                            await refuse(stream, conn, exc)
+                            return
+                        except (EOFError, trio.BrokenResourceError, ssl.SSLError):
+                            return  # gone, or a TLS handshake that failed
+                        if not is_websocket_upgrade(head):
+                            # The pending slot is kept while the connection is served:
+                            # plain HTTP connections are bounded like handshakes.
+                            self.stats.http_connections += 1
+                            await self._serve_http(stream, conn, head)
+                            return
                         request = await wrap_server_stream(
-                            nursery, stream, max_message_size=MAX_CLIENT_MESSAGE
+                            nursery,
+                            ReplayStream(stream, seen),
+                            max_message_size=MAX_CLIENT_MESSAGE,
                         )
                 finally:
                     self._pending -= 1
@@ -188,6 +242,15 @@ class Broadcaster:
                 nursery.cancel_scope.cancel()  # the connection's reader task
         finally:
             await trio.aclose_forcefully(stream)
+
+    async def _serve_http(
+        self, stream: trio.abc.Stream, conn: h11.Connection, head: h11.Request
+    ) -> None:
+        async def websocket_only(request: HttpRequest) -> HttpResponse:
+            return text_response(426, "this port serves WebSocket clients only")
+
+        with trio.move_on_after(HTTP_CONNECTION_TIMEOUT):
+            await serve_http(stream, conn, head, self.endpoints or websocket_only)
 
     async def _alive(self, ws: WebSocketConnection) -> bool:
         """Wait until the client is gone; ``False`` then (this never returns ``True``).
@@ -381,9 +444,13 @@ async def serve_broadcaster(
     *,
     listeners: list[trio.SocketListener] | None = None,
     descriptor_reserve: int = 0,
+    control: ServiceControl | None = None,
     task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``source``'s events over WebSocket until cancelled.
+
+    With ``control`` (the service), the same port serves the dashboard, the JSON
+    API, ``/healthz`` and ``/metrics`` (:mod:`~trio_mailsync.sinks.web`).
 
     ``listeners`` already bound (:func:`open_listeners`), or bound here.
     ``descriptor_reserve`` file descriptors are left to the rest of the process.
@@ -393,14 +460,26 @@ async def serve_broadcaster(
     if settings.token is None or not settings.token.reveal():
         raise ValueError("the broadcaster needs a token ([broadcast] token or token_env)")
     broadcaster = Broadcaster(
-        source, settings, settings.token, descriptor_reserve=descriptor_reserve
+        source, settings, settings.token, descriptor_reserve=descriptor_reserve, control=control
     )
     if listeners is None:
         listeners = await open_listeners(settings)
     broadcaster.port = listeners[0].socket.getsockname()[1]
     logger.info("broadcaster: listening on %s", broadcaster.url)
+    served: list[trio.abc.Listener[trio.abc.Stream]] = list(listeners)
+    if settings.cert_file is not None:
+        context = tls_context(settings)
+        served = [trio.SSLListener(lst, context, https_compatible=True) for lst in listeners]
     task_status.started(broadcaster)
-    await trio.serve_listeners(broadcaster.serve_connection, listeners)
+    await trio.serve_listeners(broadcaster.serve_connection, served)
+
+
+def tls_context(settings: BroadcastSettings) -> ssl.SSLContext:
+    """The server context for ``wss://``: ``cert_file`` (with its chain) and ``key_file``."""
+    assert settings.cert_file is not None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.cert_file, settings.key_file)
+    return context
 
 
 @attrs.frozen
@@ -412,6 +491,8 @@ class WebSocketSink:
     listeners: list[trio.SocketListener] | None = None
     #: File descriptors the broadcaster leaves to the rest of the process.
     descriptor_reserve: int = 0
+    #: The service, for the dashboard and the API on the same port; ``None``: none.
+    control: ServiceControl | None = None
 
     async def run(
         self,
@@ -425,5 +506,6 @@ class WebSocketSink:
             self.settings,
             listeners=self.listeners,
             descriptor_reserve=self.descriptor_reserve,
+            control=self.control,
             task_status=task_status,
         )

@@ -29,7 +29,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -332,9 +332,19 @@ _V4 = """
 """
 
 
+# Version 5: accounts added at runtime (the HTTP API), as their config tables in JSON.
+_V5 = """
+    CREATE TABLE runtime_accounts (
+        account TEXT PRIMARY KEY,
+        spec    TEXT NOT NULL,
+        updated REAL NOT NULL
+    );
+"""
+
+
 # Each entry moves the schema one version up; never edit a released one. A string is
 # run statement by statement; a function gets the connection. Both run in one transaction.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3, _V4]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3, _V4, _V5]
 
 
 #: Messages per logged event at most: a 60,000-message first sync becomes many events of
@@ -581,7 +591,41 @@ class _Database:
             rows = self._db.execute(query + " ORDER BY time, event_id", params).fetchall()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            announced = self._db.execute(
+                "SELECT account, SUM(json_array_length(body, '$.messages')) FROM events "
+                "WHERE type = 'new_messages' AND time >= ? GROUP BY account",
+                (since,),
+            ).fetchall()
+            degraded = self._db.execute(
+                "SELECT account, COUNT(*) FROM messages WHERE degraded IS NOT NULL GROUP BY account"
+            ).fetchall()
+        summary: dict[str, tuple[int, int]] = {}
+        for account, count in announced:
+            summary[account] = (int(count or 0), 0)
+        for account, count in degraded:
+            summary[account] = (summary.get(account, (0, 0))[0], int(count))
+        return summary
+
+    def saved_accounts(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account, spec FROM runtime_accounts ORDER BY updated, account"
+            ).fetchall()
+        return {r[0]: json.loads(r[1]) for r in rows}
+
     # ------------------------------------------------------------ writing
+
+    def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
+        with self._transaction() as db:
+            if spec is None:
+                db.execute("DELETE FROM runtime_accounts WHERE account = ?", (account,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO runtime_accounts VALUES (?, ?, ?)",
+                    (account, json.dumps(spec), time.time()),
+                )
 
     def first_synced(self, account: str, now: float) -> float:
         with self._transaction() as db:
@@ -909,6 +953,18 @@ class SQLiteStore:
     async def messages(self, account: str, folder: str | None = None) -> list[MessageRecord]:
         """The account's stored messages (of one folder), by folder, generation and uid."""
         return await self._call(self._database.messages, account, folder)
+
+    async def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
+        """Per account: (new messages announced since ``since``, messages stored degraded)."""
+        return await self._call(self._database.account_summary, since)
+
+    async def saved_accounts(self) -> dict[str, dict[str, Any]]:
+        """Accounts added at runtime: their tables, by id, oldest first."""
+        return await self._call(self._database.saved_accounts)
+
+    async def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
+        """Keep an account added at runtime (its table), or forget it (``None``)."""
+        await self._call(self._database.save_account, account, spec)
 
     async def aclose(self) -> None:
         """Close the database."""

@@ -32,6 +32,7 @@ from trio_mailsync.core.config import Account
 from trio_mailsync.core.events import AccountState
 from trio_mailsync.core.model import Address, Change, FolderUpdate, MessageRecord, SyncRequest
 from trio_mailsync.core.ports import SyncTarget, WatchTarget
+from trio_mailsync.core.status import SessionStatus
 
 __all__ = [
     "MemoryMail",
@@ -284,6 +285,10 @@ class MemorySession:
                 change = Change(account=account, reason="exists", folders=(folder,), certain=True)
                 await target.changed(change)
 
+    def status(self) -> SessionStatus:
+        """No connection is held (there is none); every folder is synced."""
+        return SessionStatus(folders=len(FOLDER_ROLES))
+
 
 class MemoryProvider:
     """The in-memory provider (``name = "memory"``) over a :class:`MemoryMail`."""
@@ -304,3 +309,8 @@ class MemoryProvider:
             self.mail.box(account.id)  # KeyError for an account the mail does not have
             session = self._sessions[account.id] = MemorySession(self, account)
         return session
+
+    async def release(self, account_id: str) -> None:
+        """Forget the account's session (its mailbox stays, as a server's would)."""
+        self._sessions.pop(account_id, None)
+        await trio.lowlevel.checkpoint()

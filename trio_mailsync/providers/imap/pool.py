@@ -135,6 +135,8 @@ class _AccountPool:
         #: Bumped whenever a connection of this account broke: caches keyed on it go stale.
         self.generation = 0
         self.stats = PoolStatistics()
+        #: Removed from the pool (at runtime): connections returned now are logged out.
+        self.removed = False
 
 
 class ConnectionPool:
@@ -176,6 +178,35 @@ class ConnectionPool:
         """The accounts this pool serves."""
         return [p.account for p in self._accounts.values()]
 
+    def serves(self, account_id: str) -> bool:
+        """Whether the pool serves this account."""
+        return account_id in self._accounts
+
+    def add(self, account: Account, credentials: Credentials | None = None) -> None:
+        """Serve one more account (added at runtime); ``ValueError`` if it is served already."""
+        if account.id in self._accounts:
+            raise ValueError(f"account {account.id!r} is in the pool already")
+        self._accounts[account.id] = _AccountPool(account, credentials)
+
+    async def remove(self, account_id: str) -> None:
+        """Stop serving an account: its idle connections are logged out now, the ones in
+        use when they come back. Nothing happens for an account the pool does not serve."""
+        p = self._accounts.pop(account_id, None)
+        if p is None:
+            await trio.lowlevel.checkpoint()
+            return
+        p.removed = True
+        async with trio.open_nursery() as nursery:
+            while p.idle:
+                p.open -= 1
+                nursery.start_soon(p.idle.pop().logout)
+
+    def next_attempt(self, account: Account | str) -> float | None:
+        """When the account's next connection may be tried (Trio's clock), if it must wait."""
+        p = self._pool(account)
+        at = max(p.retry_at, p.auth_retry_at if p.auth_error is not None else -math.inf)
+        return at if at > trio.current_time() else None
+
     # ------------------------------------------------------------ observation
 
     def statistics(self, account: Account | str | None = None) -> PoolStatistics:
@@ -186,6 +217,13 @@ class ConnectionPool:
             stats = attrs.evolve(p.stats, idle=len(p.idle), in_use=p.open - len(p.idle))
             total = total + stats
         return total
+
+    def token_refreshes(self, account: Account | str) -> int:
+        """How often the account's OAuth token was refreshed (0 with a password)."""
+        credentials = self._pool(account).credentials
+        if isinstance(credentials, OAuth2Credentials):
+            return credentials.statistics().refreshes
+        return 0
 
     def generation(self, account: Account | str) -> int:
         """Goes up whenever a connection of the account broke: caches keyed on it go stale."""
@@ -342,6 +380,7 @@ class ConnectionPool:
     async def _return(self, p: _AccountPool, conn: IMAPConnection) -> None:
         if (
             self._closed
+            or p.removed
             or conn.broken
             or conn.client.state
             not in (

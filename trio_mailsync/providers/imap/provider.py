@@ -22,10 +22,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import NoReturn
 
+import trio
+
 from trio_mailsync.core.config import Account, ServiceSettings
 from trio_mailsync.core.errors import ProviderError
 from trio_mailsync.core.model import SyncRequest
 from trio_mailsync.core.ports import SyncTarget, WatchTarget
+from trio_mailsync.core.status import SessionStatus
 from trio_mailsync.providers.auth import Credentials
 from trio_mailsync.providers.imap.connect import Connector, tcp_connector
 from trio_mailsync.providers.imap.connection import IMAPConnection
@@ -79,6 +82,30 @@ class ImapSession:
     async def watch(self, target: WatchTarget) -> NoReturn:
         """IDLE on INBOX until cancelled (polling where IDLE is not to be had)."""
         await self.watcher.run(target)
+
+    def status(self) -> SessionStatus:
+        """Connections open, the pool's next attempt if it is backing off, counters."""
+        provider, account = self._provider, self._account
+        pool = provider.pool
+        stats = pool.statistics(account)
+        retry = pool.next_attempt(account)
+        listing = provider.folders.cached(account.id)
+        watcher = self.watcher.stats
+        return SessionStatus(
+            connections=stats.in_use + stats.idle,
+            next_retry=None
+            if retry is None
+            else provider.wall_clock() + retry - trio.current_time(),
+            folders=None if listing is None else len(listing.select(account.folders)),
+            counters={
+                "connections_opened": stats.connections_opened,
+                "connections_reused": stats.reused,
+                "authentications": stats.authentications,
+                "token_refreshes": pool.token_refreshes(account),
+                "idles": watcher.idles,
+                "notifications": watcher.notifications,
+            },
+        )
 
     async def sync(self, request: SyncRequest, target: SyncTarget) -> None:
         """Sync the folders ``request`` selects: on the watcher's connection between its
@@ -172,12 +199,19 @@ class ImapProvider:
         self._sessions: dict[str, ImapSession] = {}
 
     def session(self, account: Account) -> ImapSession:
-        """The session of ``account`` (one of the accounts the provider was opened for)."""
+        """The session of ``account``; an account the pool does not serve yet is added."""
         session = self._sessions.get(account.id)
         if session is None:
-            self.pool.generation(account)  # KeyError for an account the pool does not serve
+            if not self.pool.serves(account.id):
+                self.pool.add(account)
             session = self._sessions[account.id] = ImapSession(self, account)
         return session
+
+    async def release(self, account_id: str) -> None:
+        """Forget the account: its idle connections LOGOUT, its folder listing is dropped."""
+        self._sessions.pop(account_id, None)
+        self.folders.invalidate(account_id)
+        await self.pool.remove(account_id)
 
 
 @asynccontextmanager

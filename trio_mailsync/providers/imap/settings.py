@@ -144,7 +144,7 @@ def parse_imap_settings(r: TableReader, key: str, t: Mapping[str, Any]) -> ImapS
             f"{key}.security",
             "'none' sends everything in clear text; set allow_insecure = true to really want that",
         )
-    ca_file = r.string(t, key, "ca_file", default=None)
+    ca_file = r.readable_file(t, key, "ca_file")
     return ImapSettings(
         host=r.string(t, key, "host", required=True),
         port=r.integer(t, key, "port", default=_DEFAULT_PORTS[security], low=1, high=65535),
@@ -152,7 +152,7 @@ def parse_imap_settings(r: TableReader, key: str, t: Mapping[str, Any]) -> ImapS
         username=r.string(t, key, "username", required=True),
         auth=parse_auth(r, key, t),
         allow_insecure=allow_insecure,
-        ca_file=None if ca_file is None else Path(ca_file).expanduser(),
+        ca_file=ca_file,
         limits=_limits(r, key, r.table(t, "limits", prefix=key)),
     )
 
