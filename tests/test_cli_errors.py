@@ -169,3 +169,80 @@ async def test_a_store_in_use_or_unusable_is_one_line(
     status = await trio.to_thread.run_sync(cli.run, [command, "--config", str(config)], out, err)
     assert status == 1
     assert err.getvalue() == f"error: {tmp_path / 'state.sqlite3'} is a directory, not a store\n"
+
+
+async def test_tls_mistakes_get_a_stage_and_a_hint(
+    mail: MailStore, ca: trustme.CA, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    plain = await nursery.start(partial(IMAPTestServer(mail).serve_tcp, host="127.0.0.1"))
+    private = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(private)  # a CA the system does not trust
+    tls = await nursery.start(
+        partial(IMAPTestServer(mail).serve_tcp, host="127.0.0.1", ssl_context=private)
+    )
+    silent = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    silent_port = silent.socket.getsockname()[1]  # accepts (the backlog), never greets
+    closed = trio.socket.socket()
+    await closed.bind(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    config = tmp_path / "mailsync.toml"
+    login = f'username = "alice"\npassword = "{ALICE_PASSWORD}"\n'
+    config.write_text(
+        f"""
+[accounts.selfsigned]
+host = "127.0.0.1"
+port = {tls}
+{login}
+[accounts.plainport]
+host = "127.0.0.1"
+port = {plain}
+{login}
+[accounts.refused]
+host = "127.0.0.1"
+port = {refused_port}
+{login}
+[accounts.silent]
+host = "127.0.0.1"
+port = {silent_port}
+security = "starttls"
+{login}
+[accounts.silent.limits]
+connect_timeout = 0.5
+"""
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with trio.fail_after(60):
+        status = await trio.to_thread.run_sync(
+            cli.run, ["check", "--config", str(config)], out, err
+        )
+    closed.close()
+    await silent.aclose()
+    lines = {line.split(":")[0]: line for line in out.getvalue().splitlines()}
+    assert status == 1
+    assert len(out.getvalue().splitlines()) == 4  # one line each
+    assert lines["selfsigned"].startswith("selfsigned: error at TLS (")
+    assert "certificate not trusted" in lines["selfsigned"]
+    assert "hint: for a self-signed or private CA, set ca_file" in lines["selfsigned"]
+    assert lines["plainport"].startswith("plainport: error at TLS (")
+    assert 'security = "starttls"' in lines["plainport"]
+    assert lines["refused"].startswith("refused: error at connect (")
+    assert "hint: nothing listens there: check host and port" in lines["refused"]
+    assert lines["silent"].startswith("silent: error at greeting (")
+    assert "timed out" in lines["silent"]
+    for line in lines.values():
+        account = line.split(":")[0]
+        assert line.count(f"{account}:") == 1  # the account is named once, not twice
+    assert err.getvalue() == ""
+
+
+def test_global_options_work_after_the_subcommand(tmp_path: Path) -> None:
+    config = tmp_path / "mailsync.toml"
+    config.write_text("[accounts.a]\nhost = 'h'\n")
+    for argv in (
+        ["check", "--config", str(config), "-v"],
+        ["--log-level", "debug", "check", "--config", str(config)],
+        ["check", "--config", str(config), "--quiet", "--json-logs"],
+    ):
+        err = io.StringIO()
+        assert cli.run(argv, io.StringIO(), err) == 2
+        assert err.getvalue() == f"error: {config}: accounts.a.username: is missing\n"

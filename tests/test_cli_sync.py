@@ -74,7 +74,7 @@ async def test_a_server_that_stops_answering_cannot_hang_sync(
         )
     assert trio.current_time() - started < 10
     assert status == 1
-    assert "bob: error: bob: the sync took longer than 1 s; abandoned" in err.getvalue()
+    assert "bob: error: the sync took longer than 1 s; abandoned" in err.getvalue()
     assert "alice: 2 new" in err.getvalue()
     nursery.cancel_scope.cancel()
 

@@ -1,4 +1,5 @@
-"""``trio-mailsync`` subcommands: serve, demo, watch, sync, check, parse."""
+"""``trio-mailsync`` subcommands: serve, demo, watch, status, sync, check, parse, failures,
+degraded. Every error is one line (``error: ...``); exception groups never reach the user."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import attrs
+import httpx
 import trio
 
 from trio_mailsync import __version__
@@ -34,6 +36,7 @@ from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, o
 from trio_mailsync.stores.sqlite import (
     SQLiteStore,
     default_store_path,
+    read_account_overview,
     read_degraded,
     read_failures,
 )
@@ -140,12 +143,18 @@ def _combined(first: SyncResult, then: SyncResult) -> SyncResult:
 
 def _summary(result: SyncResult) -> str:
     if not result.ok:
-        return f"error: {result.error}"
-    text = (
-        f"{len(result.new_messages)} new, {len(result.flag_changes)} changed, "
-        f"{len(result.deletions)} deleted, {result.folders_synced}/{result.folders_checked} "
-        f"folders synced, {result.round_trips} round trips, {result.duration:.2f} s"
-    )
+        return f"error: {(result.error or '').removeprefix(f'{result.account}: ')}"
+    if not (result.new_messages or result.flag_changes or result.deletions):
+        text = (
+            f"no changes ({result.folders_checked} folders checked, {result.round_trips} "
+            f"round trips, {result.duration:.2f} s)"
+        )
+    else:
+        text = (
+            f"{len(result.new_messages)} new, {len(result.flag_changes)} changed, "
+            f"{len(result.deletions)} deleted, {result.folders_synced}/{result.folders_checked} "
+            f"folders synced, {result.round_trips} round trips, {result.duration:.2f} s"
+        )
     if result.folder_errors:
         text += f" ({len(result.folder_errors)} folder errors)"
     if result.degraded:
@@ -297,6 +306,9 @@ def _degraded(store: Path, out: TextIO, err: TextIO) -> int:
 
 # ---------------------------------------------------------------- check
 
+#: ``check`` waits this long for the folder list (the connection: ``connect_timeout``).
+LIST_TIMEOUT = 30.0
+
 
 async def _check(config: Config, out: TextIO) -> int:
     trace = None if config.service.trace is None else WireTrace.open(config.service.trace)
@@ -315,17 +327,23 @@ async def _check_accounts(config: Config, out: TextIO, trace: WireTrace | None) 
         account = config.accounts[index]
         settings = imap_settings(account)
         where = f"{settings.host}:{settings.port} {settings.security.value}"
+        stage = ["connect"]
         try:
-            with trio.fail_after(settings.limits.connect_timeout + 30):
-                conn = await connect_account(account, trace=trace)
-                try:
+            with trio.fail_after(settings.limits.connect_timeout):
+                conn = await connect_account(account, trace=trace, on_stage=stage.append)
+            try:
+                stage.append("list folders")
+                with trio.fail_after(LIST_TIMEOUT):
                     listing, _ = await conn.list_folders()
-                finally:
-                    await conn.logout()
+            finally:
+                await conn.logout()
         except (MailSyncError, OSError, trio.TooSlowError) as exc:
             failures += 1
-            reason = "timed out" if isinstance(exc, trio.TooSlowError) else str(exc)
-            print(f"{account.id}: error ({where}): {reason}", file=out, flush=True)
+            if isinstance(exc, trio.TooSlowError):
+                reason = "timed out: the server did not answer"
+            else:
+                reason = str(exc).removeprefix(f"{account.id}: ")
+            print(f"{account.id}: error at {stage[-1]} ({where}): {reason}", file=out, flush=True)
             return
         folders = folder_list(listing)
         roles = [role for role in ROLES if folders.by_role(role) is not None]
@@ -351,7 +369,25 @@ def _stamp(event: dict[str, object]) -> str:
     return time[11:23] if len(time) >= 23 else time
 
 
-async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> int:
+def _worth_printing(data: dict[str, Any], shown: dict[str, str]) -> bool:
+    """Whether ``serve`` prints an event: not a sync's routine syncing and back, not a
+    sync result that found nothing (a sweep of N accounts is then silent, not 2N+1 lines)."""
+    kind = data.get("type")
+    if kind == "account_state":
+        account, state = str(data.get("account")), str(data.get("state"))
+        if state == "syncing" or shown.get(account) == state:
+            return False
+        shown[account] = state
+        return True
+    if kind == "sync_result":
+        results = data.get("results") or []
+        return any(
+            r.get("new") or r.get("changed") or r.get("deleted") or r.get("error") for r in results
+        )
+    return True
+
+
+async def _serve(config: Config, store_path: Path, quiet: bool, out: TextIO, err: TextIO) -> int:
     store = await SQLiteStore.open(store_path)
     try:
         async with trio.open_nursery() as nursery:
@@ -363,6 +399,7 @@ async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> 
                 flush=True,
             )
             print(f"events on {broadcaster.url}", file=err, flush=True)
+            print(f"dashboard on {broadcaster.http_url}", file=err, flush=True)
             for hook in config.webhooks:
                 print(f"webhook {hook.name}: {hook.url}", file=err, flush=True)
             if running.token_generated:
@@ -372,14 +409,101 @@ async def _serve(config: Config, store_path: Path, out: TextIO, err: TextIO) -> 
                     file=err,
                     flush=True,
                 )
+            if threading.current_thread() is threading.main_thread() and config.path:
+                nursery.start_soon(_reload_on_hangup, running.service, config.path, err)
+            shown: dict[str, str] = {}
             with running.service.subscribe(4096) as events:
                 async for event in events:
                     data = to_dict(event)
+                    if quiet or not _worth_printing(data, shown):
+                        continue
                     for line in describe(data):
                         print(f"{_stamp(data)} {line}", file=out, flush=True)
             nursery.cancel_scope.cancel()
     finally:
         await store.aclose()
+    return 0
+
+
+async def _reload_on_hangup(service: Any, path: Path, err: TextIO) -> None:
+    """SIGHUP: read the config file again and apply its accounts (``SyncService.reload``)."""
+    with trio.open_signal_receiver(signal.SIGHUP) as hangups:
+        async for _ in hangups:
+            try:
+                config = load_config(path)
+            except ConfigError as exc:
+                print(f"reload refused, nothing changed: {exc}", file=err, flush=True)
+                continue
+            done = await service.reload(config)
+            print(
+                "config reloaded: "
+                + "; ".join(f"{what} {', '.join(ids) or 'none'}" for what, ids in done.items()),
+                file=err,
+                flush=True,
+            )
+
+
+# ---------------------------------------------------------------- status
+
+
+def _status_rows(accounts: list[dict[str, Any]]) -> list[list[str]]:
+    now = datetime.now(UTC).timestamp()
+
+    def ago(at: object) -> str:
+        if not isinstance(at, int | float) or not at:
+            return "never"
+        seconds = max(0, now - at)
+        return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+    return [
+        [
+            str(a["id"]),
+            str(a["state"]),
+            ago(a.get("last_sync")),
+            "" if a.get("connections") is None else str(a["connections"]),
+            "" if a.get("folders") is None else str(a["folders"]),
+            str(a.get("messages_today", "")),
+            (a.get("detail") or "").removeprefix(f"{a['id']}: "),
+        ]
+        for a in accounts
+    ]
+
+
+async def _status(config: Config, store: Path, token: str | None, out: TextIO, err: TextIO) -> int:
+    """The running service's accounts (its API), or what the store knows when it is not running."""
+    settings = config.broadcast
+    token = token or (settings.token.reveal() if settings.token else None)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    scheme = "https" if settings.cert_file else "http"
+    url = f"{scheme}://{host}:{settings.port}/api/accounts"
+    headers = ["account", "state", "last sync", "conns", "folders", "today", "detail"]
+    if token:
+        try:
+            async with httpx.AsyncClient(timeout=10, verify=True) as http:
+                answer = await http.get(url, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError:
+            answer = None  # not running: the store says what it can
+        if answer is not None:
+            if answer.status_code == 401:
+                print(f"error: {url}: the service refused the token", file=err)
+                return 1
+            accounts = answer.json()["accounts"]
+            print(_table(headers, _status_rows(accounts)), file=out)
+            return 0 if all(a["state"] not in ("error", "auth_failed") for a in accounts) else 1
+    try:
+        known = read_account_overview(store)
+    except StoreError as exc:
+        print(f"error: the service does not answer at {url}, and {exc}", file=err)
+        return 1
+    print(f"the service does not answer at {url}; from the store {store}:", file=err)
+    rows = []
+    for account in config.accounts:
+        folders, messages, last = known.get(account.id, (0, 0, 0.0))
+        rows.append(
+            {"id": account.id, "state": "not running", "last_sync": last, "folders": folders}
+            | {"messages_today": f"{messages} stored"}
+        )
+    print(_table(headers, _status_rows(rows)), file=out)
     return 0
 
 
@@ -441,27 +565,98 @@ async def _watch(
 
 # ---------------------------------------------------------------- entry
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class _JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message (and the exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
+    """``--log-level``, else ``-v`` (INFO), else ``--quiet`` (ERROR), else WARNING."""
+    level = getattr(args, "log_level", None)
+    if level is None:
+        if getattr(args, "verbose", False):
+            level = "INFO"
+        elif getattr(args, "quiet", False):
+            level = "ERROR"
+        else:
+            level = "WARNING"
+    root = logging.getLogger()
+    if root.handlers:
+        return  # configured by a host program (or pytest): its logging is its own, as basicConfig
+    handler = logging.StreamHandler(err)
+    if getattr(args, "json_logs", False):
+        handler.setFormatter(_JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
 
 def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one subcommand; returns its exit status (stop signals give 128 + the signal)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
+    # Global options, accepted before and after the subcommand (SUPPRESS: one given
+    # after it does not reset one given before).
+    common = argparse.ArgumentParser(add_help=False)
+    logs = common.add_argument_group("logging")
+    logs.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log at INFO"
+    )
+    logs.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        default=argparse.SUPPRESS,
+        help="log at this level (DEBUG says what the engine decides; default WARNING)",
+    )
+    logs.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="errors only: no progress lines, no events printed by serve",
+    )
+    logs.add_argument(
+        "--json-logs",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log lines as JSON objects (time, level, logger, message)",
+    )
     parser = argparse.ArgumentParser(
         prog="trio-mailsync",
         description="Keep many IMAP accounts in step and hear about new mail at once.",
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"trio-mailsync {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser(
-        "serve", help="watch every account (IDLE) and push events to WebSocket clients"
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], **kwargs)
+
+    serve = command(
+        "serve",
+        help="watch every account (IDLE), push events to WebSocket clients, serve the "
+        "dashboard and API; SIGHUP reloads the config's accounts",
     )
     serve.add_argument("--config", required=True, type=Path, help="TOML config file")
     serve.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
     serve.add_argument("--trace", type=Path, help=TRACE_HELP)
 
-    demo = commands.add_parser(
+    demo = command(
         "demo", help="run the service against a built-in testing server: no config needed"
     )
     demo.add_argument("--accounts", type=int, default=3, help="accounts (default 3)")
@@ -473,7 +668,7 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     )
     demo.add_argument("--port", type=int, default=0, help="WebSocket port (default: any)")
 
-    watch = commands.add_parser("watch", help="print a running service's events")
+    watch = command("watch", help="print a running service's events")
     watch.add_argument("url", help="the service's WebSocket URL, e.g. ws://127.0.0.1:8765/")
     watch.add_argument("--token", help=f"the service's token (default: ${TOKEN_ENV})")
     watch.add_argument("--json", action="store_true", help="print events as JSON lines")
@@ -489,7 +684,7 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help="stop when the connection ends (default: reconnect and resume)",
     )
 
-    sync = commands.add_parser("sync", help="sync every account once and print what changed")
+    sync = command("sync", help="sync every account once and print what changed")
     sync.add_argument("--config", required=True, type=Path, help="TOML config file")
     sync.add_argument(
         "--store",
@@ -507,13 +702,13 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help="show what would change (the events that would be logged); store nothing",
     )
 
-    failures = commands.add_parser(
+    failures = command(
         "failures", help="list the events that webhooks gave up on (works while serve runs)"
     )
     failures.add_argument("--config", required=True, type=Path, help="TOML config file")
     failures.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
 
-    degraded = commands.add_parser(
+    degraded = command(
         "degraded",
         help="list messages the server's answers for could not be read whole (works while "
         "serve runs)",
@@ -521,11 +716,11 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     degraded.add_argument("--config", required=True, type=Path, help="TOML config file")
     degraded.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
 
-    check = commands.add_parser("check", help="check the config and try each account's login")
+    check = command("check", help="check the config and try each account's login")
     check.add_argument("--config", required=True, type=Path, help="TOML config file")
     check.add_argument("--trace", type=Path, help=TRACE_HELP)
 
-    parse = commands.add_parser(
+    parse = command(
         "parse", help="decode a captured IMAP server transcript and print its responses"
     )
     parse.add_argument(
@@ -534,12 +729,15 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
         help="the server's bytes, or a --trace file (default: standard input)",
     )
 
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.ERROR,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=err,
+    status = command(
+        "status", help="the accounts' states: from the running service, else from the store"
     )
+    status.add_argument("--config", required=True, type=Path, help="TOML config file")
+    status.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
+    status.add_argument("--token", help=f"the service's token (default: config, ${TOKEN_ENV})")
+
+    args = parser.parse_args(argv)
+    _configure_logging(args, err)
     try:
         try:
             return _command(parser, args, out, err)
@@ -599,7 +797,7 @@ def _command(
             with open(args.file, "rb") as f:
                 return print_transcript(f, out)
         return print_transcript(sys.stdin.buffer, out)
-    if args.command in ("sync", "check", "serve", "failures", "degraded"):
+    if args.command in ("sync", "check", "serve", "failures", "degraded", "status"):
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -612,6 +810,8 @@ def _command(
         store = args.store or config.store_path or default_store_path()
         if args.command == "failures":
             return _failures(store, out, err)
+        if args.command == "status":
+            return _run(_status, config, store, args.token or os.environ.get(TOKEN_ENV), out, err)
         if args.command == "degraded":
             return _degraded(store, out, err)
         if args.command == "sync" and args.concurrency < 1:
@@ -619,7 +819,7 @@ def _command(
             return 2
         try:
             if args.command == "serve":
-                return _run(_serve, config, store, out, err)
+                return _run(_serve, config, store, getattr(args, "quiet", False), out, err)
             return _run(_sync, config, store, args.concurrency, args.list, args.dry_run, out, err)
         except (StoreError, OSError) as exc:  # the store cannot be had, the port is taken
             print(f"error: {exc}", file=err)

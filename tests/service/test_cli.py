@@ -21,7 +21,8 @@ from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import AccountState
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import Security, imap_account
-from trio_mailsync.sinks import open_event_stream
+from trio_mailsync.sinks import EventStreamClosed, open_event_stream
+from trio_mailsync.sinks.client import EventStream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
 
@@ -83,7 +84,7 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
             service=ServiceSettings(sweep_interval=3600),
             broadcast=BroadcastSettings(port=0),  # no token: one is made up and shown
         )
-        nursery.start_soon(cli._serve, config, tmp_path / "s.sqlite3", out, err)
+        nursery.start_soon(cli._serve, config, tmp_path / "s.sqlite3", False, out, err)
         with trio.fail_after(10):
             while "alice: idle" not in out.getvalue():
                 await trio.sleep(0.01)
@@ -185,3 +186,99 @@ def test_a_stop_signal_stops_cleanly(signum: int, said: str, status: int) -> Non
         _, err = process.communicate(timeout=30)
     assert process.returncode == status, err
     assert err.strip() == said
+
+
+def _account_table(name: str, port: int, password: str) -> str:
+    return (
+        f'[accounts.{name}]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f'allow_insecure = true\nusername = "{name}"\npassword = "{password}"\n'
+    )
+
+
+async def _until_closed(events: EventStream) -> None:
+    while True:
+        await events.receive()
+
+
+async def test_serve_reloads_on_sighup_and_stops_on_sigterm_with_1001(tmp_path: Path) -> None:
+    # A real process and real signals: SIGHUP adds an account (the other keeps its
+    # connection), `status` reads the running service, SIGTERM closes clients with 1001.
+    mail = MailStore()
+    mail.add_user("alice", ALICE_PASSWORD)
+    mail.add_user("carol", "carol-password")
+    server = IMAPTestServer(mail)
+    config = tmp_path / "mailsync.toml"
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
+        probe = trio.socket.socket()
+        await probe.bind(("127.0.0.1", 0))
+        web_port = probe.getsockname()[1]
+        probe.close()
+        head = (
+            f'[store]\npath = "{tmp_path / "s.sqlite3"}"\n'
+            f'[broadcast]\nport = {web_port}\ntoken = "{TOKEN}"\n'
+        )
+        config.write_text(head + _account_table("alice", port, ALICE_PASSWORD))
+        script = Path(sys.executable).parent / "trio-mailsync"
+        process = await trio.lowlevel.open_process(
+            [str(script), "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        said = b""
+
+        async def read_until(text: bytes) -> None:
+            nonlocal said
+            with trio.fail_after(20):
+                while text not in said:
+                    chunk = await process.stderr.receive_some(4096)  # type: ignore[union-attr]
+                    assert chunk, said
+                    said += chunk
+
+        try:
+            await read_until(b"dashboard on http://127.0.0.1:")
+            url = f"ws://127.0.0.1:{web_port}/"
+            async with open_event_stream(url, TOKEN) as events:
+                hello = await events.receive()
+                assert [a["id"] for a in hello["accounts"]] == ["alice"]
+                with trio.fail_after(20):
+                    while (await events.receive()).get("state") != "idle":
+                        pass
+                logins = server.statistics().logins
+                config.write_text(
+                    head
+                    + _account_table("alice", port, ALICE_PASSWORD)
+                    + _account_table("carol", port, "carol-password")
+                )
+                process.send_signal(signal.SIGHUP)
+                await read_until(b"config reloaded: added carol; removed none; changed none")
+                with trio.fail_after(20):
+                    while True:
+                        event = await events.receive()
+                        if (event.get("account"), event.get("state")) == ("carol", "idle"):
+                            break
+                assert server.statistics().logins == logins + 1  # carol's; alice kept hers
+                status_out, status_err = io.StringIO(), io.StringIO()
+                argv = ["status", "--config", str(config)]
+                code = await trio.to_thread.run_sync(cli.run, argv, status_out, status_err)
+                assert code == 0, status_err.getvalue()
+                table = status_out.getvalue().splitlines()
+                assert table[0].split()[:2] == ["account", "state"]
+                assert [row.split()[:2] for row in table[2:]] == [
+                    ["alice", "idle"],
+                    ["carol", "idle"],
+                ]
+                process.send_signal(signal.SIGTERM)
+                with trio.fail_after(20), pytest.raises(EventStreamClosed) as closed:
+                    await _until_closed(events)
+                assert closed.value.code == 1001
+            with trio.fail_after(30):
+                assert await process.wait() == 128 + signal.SIGTERM
+            await read_until(b"terminated")
+            assert b"Traceback" not in said
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        nursery.cancel_scope.cancel()

@@ -848,6 +848,17 @@ def read_degraded(path: str | os.PathLike[str]) -> list[tuple[str, str, int, str
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
+def read_account_overview(path: str | os.PathLike[str]) -> dict[str, tuple[int, int, float]]:
+    """Per account: (folders, messages, when its last sync ended), read without taking the
+    store (``trio-mailsync status`` when the service does not answer)."""
+    rows = _read_only(
+        path,
+        "SELECT f.account, COUNT(*), SUM(f.messages), MAX(f.last_sync) FROM folders f "
+        "GROUP BY f.account",
+    )
+    return {r[0]: (int(r[1]), int(r[2] or 0), float(r[3] or 0)) for r in rows}
+
+
 class SQLiteStore:
     """The state store in one SQLite file (WAL mode). Open it with :meth:`open`.
 

@@ -63,6 +63,16 @@ async def tcp_connector(account: Account) -> trio.abc.Stream:
     return stream
 
 
+def _refused(exc: BaseException | None, depth: int = 0) -> bool:
+    """Whether a connection failure was a refusal (trio wraps each address's attempt)."""
+    if exc is None or depth > 5:
+        return False
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    inner = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
+    return any(_refused(e, depth + 1) for e in [exc.__cause__, exc.__context__, *inner])
+
+
 async def connect_account(
     account: Account,
     credentials: Credentials | None = None,
@@ -71,8 +81,12 @@ async def connect_account(
     ssl_context: ssl.SSLContext | None = None,
     limits: Limits | None = None,
     trace: WireTrace | None = None,
+    on_stage: Callable[[str], object] | None = None,
 ) -> IMAPConnection:
     """Open, secure and authenticate one connection. The caller closes it.
+
+    ``on_stage`` hears each stage as it begins (``connect``, ``TLS``, ``greeting``,
+    ``STARTTLS``, ``login``): a caller whose timeout fires can say where it stuck.
 
     Raises ``ServerBusy`` for "come back later", ``AuthenticationFailed`` when the
     server refuses the credentials (a rejected OAuth token is refreshed and tried
@@ -84,14 +98,22 @@ async def connect_account(
     settings = imap_settings(account)
     if credentials is None:
         credentials = credentials_for(account.id, settings.username, settings.auth)
+    stage = on_stage or (lambda name: None)
     context = ssl_context if ssl_context is not None else client_ssl_context(settings.ca_file)
+    stage("connect")
     try:
         stream = await connector(account)
     except OSError as exc:
+        hint = ""
+        if _refused(exc):
+            hint = (
+                "; hint: nothing listens there: check host and port (993 for TLS, 143 for STARTTLS)"
+            )
         raise ConnectionLost(
-            f"{account.id}: cannot connect to {settings.host}:{settings.port}: {exc}"
+            f"{account.id}: cannot connect to {settings.host}:{settings.port}: {exc}{hint}"
         ) from exc
     if settings.security is Security.TLS:
+        stage("TLS")
         tls = trio.SSLStream(stream, context, server_hostname=settings.host)
         try:
             await tls.do_handshake()
@@ -106,12 +128,15 @@ async def connect_account(
         stream = tls
     conn = IMAPConnection(stream, name=account.id, limits=limits, trace=trace)
     try:
+        stage("greeting")
         await conn.wait_greeting()
         if conn.client.capabilities is None:
             await conn.capability()
         if settings.security is Security.STARTTLS:
+            stage("STARTTLS")
             await conn.starttls(context, settings.host)
         if conn.client.state is ConnectionState.NOT_AUTHENTICATED:
+            stage("login")
             await log_in(conn, settings, credentials)
     except BaseException:
         await conn.aclose()

@@ -211,8 +211,22 @@ def tls_reason(exc: BaseException) -> str:
     """Why a TLS handshake failed, in words a person can act on."""
     cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return f"certificate not trusted ({cause.verify_message})"
-    return str(cause) or type(cause).__name__
+        reason = f"certificate not trusted ({cause.verify_message})"
+        if "self-signed" in (cause.verify_message or "") or "local issuer" in (
+            cause.verify_message or ""
+        ):
+            reason += (
+                '; hint: for a self-signed or private CA, set ca_file = "/path/to/ca.pem" in '
+                "the account's table"
+            )
+        return reason
+    text = str(cause) or type(cause).__name__
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        text += (
+            "; hint: the port does not start with TLS: for a STARTTLS port (often 143) set "
+            'security = "starttls"'
+        )
+    return text
 
 
 # ---------------------------------------------------------------- the connection
