@@ -62,6 +62,11 @@ def ensure_dovecot() -> None:
     run(BIN / "python", "-c", code)
 
 
+def ensure_browser() -> None:
+    """Install Debian's chromium and chromium-driver for the dashboard tests (root; else they skip)."""
+    run(BIN / "python", "-m", "tests.browser_support")
+
+
 def run_service(args: list[str]) -> None:
     """``--config FILE`` runs ``serve``; anything else is passed to ``demo``."""
     ensure_env()
@@ -75,6 +80,7 @@ def run_service(args: list[str]) -> None:
 def test(args: list[str]) -> None:
     ensure_env("test,bench")
     ensure_dovecot()
+    ensure_browser()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")

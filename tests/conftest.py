@@ -85,3 +85,12 @@ def plain_connector(server: IMAPTestServer, nursery: trio.Nursery) -> Connect:
         return await connect()
 
     return connector
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each test's call report on its item (the browser fixture saves a screenshot
+    when the test failed)."""
+    outcome = yield
+    if call.when == "call":
+        item.outcome_call = outcome.get_result()  # type: ignore[attr-defined]
