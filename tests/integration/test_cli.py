@@ -86,7 +86,7 @@ def test_sync_prints_progress_and_a_table(dovecot: DovecotServer, tmp_path: Path
 def test_sync_failure_gives_a_non_zero_status(dovecot: DovecotServer, tmp_path: Path) -> None:
     status, out, err = cli("sync", "--config", str(config_file(tmp_path, dovecot, wrong=True)))
     assert status == 1
-    assert "cli2: error: cli2: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]" in err
+    assert "cli2: error: AUTHENTICATE failed: NO [AUTHENTICATIONFAILED]" in err
     assert "nope" not in out + err
 
 
@@ -100,7 +100,7 @@ def test_check(dovecot: DovecotServer, tmp_path: Path) -> None:
         )
     status, out, _ = cli("check", "--config", str(config_file(tmp_path, dovecot, wrong=True)))
     assert status == 1
-    assert "cli2: error (" in out
+    assert "cli2: error at login (" in out
     assert "cli1: ok" in out
 
 
