@@ -111,6 +111,7 @@ class ReplayStream(trio.abc.Stream):
         self._head = head
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        """The replayed bytes first, then the stream's own."""
         if self._head:
             size = len(self._head) if max_bytes is None else max_bytes
             data, self._head = self._head[:size], self._head[size:]
@@ -119,12 +120,15 @@ class ReplayStream(trio.abc.Stream):
         return await self._stream.receive_some(max_bytes)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Sent on the wrapped stream."""
         await self._stream.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:
+        """As the wrapped stream's."""
         await self._stream.wait_send_all_might_not_block()
 
     async def aclose(self) -> None:
+        """Close the wrapped stream."""
         await self._stream.aclose()
 
 
