@@ -63,7 +63,7 @@ def ensure_dovecot() -> None:
 
 
 def ensure_browser() -> None:
-    """Install Debian's chromium and chromium-driver for the dashboard tests (root; else they skip)."""
+    """Install Debian's chromium and chromium-driver for the dashboard tests (root only)."""
     run(BIN / "python", "-m", "tests.browser_support")
 
 
