@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 
 from trio_mailsync.core.errors import AccountConflict, ConfigError
@@ -36,7 +36,7 @@ from trio_mailsync.core.ports import ServiceControl
 from trio_mailsync.sinks.http import HttpRequest, HttpResponse, json_response, text_response
 from trio_mailsync.sinks.metrics import CONTENT_TYPE, render_metrics
 
-__all__ = ["OperatorEndpoints", "token_offered"]
+__all__ = ["OperatorEndpoints", "shows_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,14 @@ PAGE_POLICY = (
 ACTIONS = ("sync", "retry", "pause", "resume")
 
 
-def token_offered(
-    headers: tuple[tuple[bytes, bytes], ...], query: Mapping[str, list[str]]
-) -> list[bytes]:
-    """Every token a request offers: ``Authorization: Bearer`` headers, ``?token=``."""
+def shows_token(
+    headers: Sequence[tuple[bytes, bytes]], query: Mapping[str, list[str]], token: bytes
+) -> bool:
+    """Whether a request (a WebSocket upgrade, an HTTP request) shows ``token``, as
+    ``Authorization: Bearer <token>`` or ``?token=<token>``.
+
+    Compared in constant time, and every offer is compared, so timing says nothing.
+    """
     offered: list[bytes] = []
     for name, value in headers:
         if name.lower() == b"authorization":
@@ -65,7 +69,7 @@ def token_offered(
             if scheme.lower() == b"bearer":
                 offered.append(credential.strip())
     offered.extend(v.encode() for v in query.get("token", []))
-    return offered
+    return any([hmac.compare_digest(o, token) for o in offered])
 
 
 def _dashboard_file(name: str) -> bytes:
@@ -89,9 +93,8 @@ class OperatorEndpoints:
         self._broadcast_statistics = broadcast_statistics
 
     def authorized(self, request: HttpRequest) -> bool:
-        """Whether the request shows the token (compared in constant time, every offer)."""
-        offered = token_offered(request.headers, request.query)
-        return any([hmac.compare_digest(o, self._token) for o in offered])
+        """Whether the request shows the token."""
+        return shows_token(request.headers, request.query, self._token)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         """One request's response."""
