@@ -248,17 +248,10 @@ async def refuse(
 ) -> None:
     """Answer a malformed request with its status, if a response can still be sent."""
     status = exc.error_status_hint if 400 <= exc.error_status_hint < 500 else 400
-    body = (str(exc) or "bad request").encode() + b"\n"
-    headers = [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("Connection", "close"),
-        *COMMON_HEADERS,
-    ]
+    response = attrs.evolve(
+        text_response(status, str(exc) or "bad request"), headers=(("Connection", "close"),)
+    )
     try:
-        data = conn.send(h11.Response(status_code=status, headers=headers)) or b""
-        data += conn.send(h11.Data(data=body)) or b""
-        data += conn.send(h11.EndOfMessage()) or b""
+        await _send(stream, conn, response, head_only=False)
     except h11.LocalProtocolError:
         return  # a response was under way already: closing is all that is left
-    await stream.send_all(data)

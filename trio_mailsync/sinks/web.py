@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 
+import attrs
+
 from trio_mailsync.core.errors import AccountConflict, ConfigError
 from trio_mailsync.core.ports import ServiceControl
 from trio_mailsync.sinks.http import HttpRequest, HttpResponse, json_response, text_response
@@ -230,10 +232,4 @@ def _table(request: HttpRequest) -> dict[str, object] | HttpResponse:
 
 
 def _not_allowed(allowed: str) -> HttpResponse:
-    response = text_response(405, f"allowed: {allowed}")
-    return HttpResponse(
-        status=405,
-        body=response.body,
-        content_type=response.content_type,
-        headers=(("Allow", allowed),),
-    )
+    return attrs.evolve(text_response(405, f"allowed: {allowed}"), headers=(("Allow", allowed),))
