@@ -20,7 +20,10 @@ from trio_mailsync.core.events import AccountState
 from trio_mailsync.testing import MailStore, sample_message
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -76,11 +79,27 @@ def wait_for(driver: Any, what: Callable[[Any], Any]) -> Any:
 
 
 def row_state(driver: Any, account: str) -> str | None:
+    """The account's state as its row shows it; ``None`` while there is no row (or the row
+    was rendered anew between finding and reading it)."""
     try:
         cell = driver.find_element(By.CSS_SELECTOR, f'tr[data-account="{account}"] td.state')
+        return str(cell.text.split("\n")[0])
     except WebDriverException:
         return None
-    return str(cell.text.split("\n")[0])
+
+
+def click(driver: Any, selector: str) -> None:
+    """Click a button of the table, which each refresh renders anew: a button found just
+    before a refresh is stale, and is found again."""
+
+    def clicked(d: Any) -> bool:
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait_for(driver, clicked)
 
 
 def tail_lines(driver: Any) -> list[str]:
@@ -130,9 +149,7 @@ async def test_the_dashboard_shows_accounts_events_and_syncs_on_request(
         assert "alice INBOX: new from Sender 5" in line
 
         def sync_now() -> list[str]:
-            browser.find_element(
-                By.CSS_SELECTOR, 'tr[data-account="bob"] button[data-action="sync"]'
-            ).click()
+            click(browser, 'tr[data-account="bob"] button[data-action="sync"]')
             wait_for(browser, lambda d: any("sync (manual)" in t for t in tail_lines(d)))
             return tail_lines(browser)
 
@@ -140,9 +157,7 @@ async def test_the_dashboard_shows_accounts_events_and_syncs_on_request(
         assert any("sync (manual): 1 account(s)" in t for t in lines)
 
         def pause_bob() -> str | None:
-            browser.find_element(
-                By.CSS_SELECTOR, 'tr[data-account="bob"] button[data-action="pause"]'
-            ).click()
+            click(browser, 'tr[data-account="bob"] button[data-action="pause"]')
             wait_for(browser, lambda d: row_state(d, "bob") == "paused")
             return row_state(browser, "bob")
 
