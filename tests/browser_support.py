@@ -4,10 +4,9 @@ downloaded at run time."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
+
+from trio_mailsync.testing._debian import apt_install
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -21,18 +20,9 @@ def ensure_chromium() -> tuple[str, str]:
     """(chromium, chromedriver); installs Debian's packages if needed (root only)."""
     if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
         return CHROMIUM, CHROMEDRIVER
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BrowserUnavailable("chromium is not installed; install chromium chromium-driver")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for args in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
-    ):
-        result = subprocess.run(args, env=env, capture_output=True, check=False, timeout=900)
-        if result.returncode != 0 and args[1] == "install":
-            raise BrowserUnavailable(
-                "installing chromium failed: " + result.stderr.decode(errors="replace")[-500:]
-            )
+    problem = apt_install("chromium", "chromium-driver")
+    if problem is not None:
+        raise BrowserUnavailable(problem)
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         raise BrowserUnavailable("chromium was installed but is not at /usr/bin/chromium")
     return CHROMIUM, CHROMEDRIVER

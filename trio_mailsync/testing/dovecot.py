@@ -30,6 +30,7 @@ from typing import Literal
 from trio_mailsync.core.config import Account
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
+from trio_mailsync.testing._debian import apt_install
 
 __all__ = ["DovecotServer", "DovecotUnavailable", "ensure_installed"]
 
@@ -53,29 +54,12 @@ def ensure_installed() -> str:
     )
     if found:
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if os.geteuid() != 0:
         raise DovecotUnavailable("dovecot is not installed; install dovecot-imapd (needs root)")
-    policy = Path("/usr/sbin/policy-rc.d")
-    existed = policy.exists()
-    if not existed:
-        # Keep the package from starting a system-wide Dovecot on all interfaces.
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        for args in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "dovecot-core", "dovecot-imapd"],
-        ):
-            result = subprocess.run(args, env=env, capture_output=True, check=False, timeout=600)
-            if result.returncode != 0 and args[1] == "install":
-                raise DovecotUnavailable(
-                    "installing dovecot-imapd failed: "
-                    + result.stderr.decode(errors="replace")[-500:]
-                )
-    finally:
-        if not existed:
-            policy.unlink(missing_ok=True)
+    # Without its service started: a system-wide Dovecot on all interfaces is not wanted.
+    problem = apt_install("dovecot-core", "dovecot-imapd", start_services=False)
+    if problem is not None:
+        raise DovecotUnavailable(problem)
     return ensure_installed()
 
 
