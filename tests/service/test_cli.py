@@ -100,6 +100,11 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
             watchers.start_soon(partial(trio.to_thread.run_sync, watch))
             async with open_event_stream(url[1], token[1]) as events:
                 assert (await events.receive())["type"] == "hello"
+                with trio.fail_after(10):
+                    # Delivered once watch has its hello: mail delivered before it
+                    # connected would not be live news to it (and --count 2 would wait).
+                    while not watched.getvalue():
+                        await trio.sleep(0.01)
                 uid = mail.deliver("alice", sample_message(1, subject="served"))
                 with trio.fail_after(10):
                     while (event := await events.receive())["type"] != "new_messages":
