@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from trio_mailsync.protocol import (
@@ -327,6 +327,9 @@ def _normal(reading: tuple[Any, ...]) -> tuple[Any, ...]:
 
 @settings(max_examples=400, deadline=None)
 @given(commands)
+# Found by CI: "[" is an ATOM-CHAR, so a password may end in one, and only FETCH reads
+# BODY[/BINARY[ as the start of a section.
+@example(("login", Login("0", "BINARY[")))
 def test_imap_codec_and_the_testing_server_read_what_the_client_meant(
     generated: tuple[str, Command],
 ) -> None:

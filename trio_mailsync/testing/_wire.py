@@ -73,6 +73,9 @@ class _Reader:
         self.literals = literals
         self.line = 0
         self.pos = 0
+        # Only FETCH's arguments hold sections (``BODY[HEADER.FIELDS (A B)]``); in any
+        # other command "[" is an ordinary ATOM-CHAR, so ``BINARY[`` is a legal password.
+        self.sections = False
 
     @property
     def text(self) -> bytes:
@@ -102,9 +105,8 @@ class _Reader:
             self.pos += 1
         while self.pos < len(text):
             c = text[self.pos]
-            if c == 0x5B and text[start : self.pos].upper() in _SECTIONED:
-                # FETCH's section: spaces and parentheses allowed, to its "]". Anywhere
-                # else "[" is an ordinary ATOM-CHAR.
+            if c == 0x5B and self.sections and text[start : self.pos].upper() in _SECTIONED:
+                # FETCH's section: spaces and parentheses allowed, to its "]".
                 end = text.find(b"]", self.pos)
                 if end < 0:
                     raise self.fail("unclosed [")
@@ -196,6 +198,7 @@ def parse_command(lines: list[bytes], literals: list[bytes]) -> tuple[str, str, 
     if name == "UID":
         r.space()
         name = f"UID {r.atom().upper()}"
+    r.sections = name in ("FETCH", "UID FETCH")
     args: list[Value] = []
     while not r.at_end():
         r.space()
