@@ -4,6 +4,7 @@ accounts added, changed, paused and removed while the others keep their connecti
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import attrs
 import httpx
 import pytest
 import trio
+import trustme
 from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import open_websocket_url
 
@@ -316,3 +318,42 @@ async def test_plain_http_and_websockets_share_the_port_and_bad_requests_get_400
                 assert (await http.get("/api/accounts", headers=AUTH)).status_code == 200
         async with open_websocket_url(running.broadcaster.url, extra_headers=BEARER) as ws:
             assert json.loads(await ws.get_message())["type"] == "hello"
+
+
+async def test_with_a_certificate_the_port_speaks_wss_and_https_only(
+    plain_connector: Connect, tmp_path: Path, ca: trustme.CA
+) -> None:
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    async with serving(
+        plain_connector, tmp_path, cert_file=cert_file, key_file=key_file
+    ) as running:
+        assert running.broadcaster.url.startswith("wss://")
+        assert running.broadcaster.http_url.startswith("https://")
+        async with open_websocket_url(
+            running.broadcaster.url, ssl_context=trusting, extra_headers=BEARER
+        ) as ws:
+            assert json.loads(await ws.get_message())["type"] == "hello"
+        async with httpx.AsyncClient(
+            base_url=running.broadcaster.http_url, verify=trusting, timeout=10
+        ) as http:
+            assert (await http.get("/api/accounts", headers=AUTH)).status_code == 200
+        # It is the certificate given: a client that does not trust its CA refuses it ...
+        untrusting = await trio.open_ssl_over_tcp_stream(
+            "127.0.0.1", running.broadcaster.port, ssl_context=ssl.create_default_context()
+        )
+        with pytest.raises(trio.BrokenResourceError) as refused:
+            await untrusting.do_handshake()
+        assert isinstance(refused.value.__cause__, ssl.SSLCertVerificationError)
+        await trio.aclose_forcefully(untrusting)
+        # ... and a client speaking plain HTTP to the TLS port gets no answer in clear.
+        stream = await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port)
+        async with stream:
+            await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            with trio.fail_after(10):
+                answer = await stream.receive_some(4096)
+            assert not answer.startswith(b"HTTP/1.1 ")
