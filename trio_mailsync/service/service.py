@@ -195,6 +195,12 @@ class _Account:
         if self.pending is None:
             self.pending = request
         else:
+            logger.debug(
+                "%s: %s merged into the pending sync (%s)",
+                self.id,
+                request.reason or "a sweep",
+                self.pending.reason or "a sweep",
+            )
             self.pending.merge(request)
         self.wake.set()
 
@@ -498,7 +504,9 @@ class SyncService:
             if trio.current_time() - started >= HEALTHY_AFTER:
                 crashes = 0
             crashes += 1
-            account.restart_at = trio.current_time() + _restart_delay(crashes)
+            delay = _restart_delay(crashes)
+            logger.debug("%s: restart %d in a row in %.1f s", account.id, crashes, delay)
+            account.restart_at = trio.current_time() + delay
             await trio.sleep_until(account.restart_at)
             account.restart_at = None
 
@@ -565,6 +573,20 @@ class SyncService:
             else:
                 self.stats.sync_errors += 1
                 account.sync_errors += 1
+            logger.debug(
+                "%s: synced (%s) in %.3f s: %d round trip(s), %d of %d folders changed, "
+                "%d new, %d flag changes, %d deletions%s",
+                account.id,
+                request.reason or "a sweep",
+                result.duration,
+                result.round_trips,
+                result.folders_synced,
+                result.folders_checked,
+                len(result.new_messages),
+                len(result.flag_changes),
+                len(result.deletions),
+                f"; error: {result.error}" if result.error else "",
+            )
             if result.new_messages and request.heard is not None:
                 # The new_messages events were published during the sync: this is the
                 # time from the watcher hearing of the change to the event.

@@ -204,9 +204,13 @@ class FolderJob:
         for _ in range(MAX_REPLANS + 1):
             self.seen = status
             plan = self._plan(status, backfill=True)
+            emptied = plan is not None and status.messages == 0 and status.uidnext is not None
+            if logger.isEnabledFor(logging.DEBUG):
+                told = "empty, as STATUS says; nothing to fetch" if emptied else self._told(plan)
+                logger.debug("%s: %s: %s", self.account_id, self.folder.name, told)
             if plan is None:
                 return
-            if status.messages == 0 and status.uidnext is not None:
+            if emptied:
                 # STATUS says, in one atomic answer, that the folder is empty: nothing to
                 # fetch or list. Most folders of a new account are (Drafts, Junk...).
                 await target.apply(self.folder.name, self._emptied(plan, status))
@@ -226,6 +230,23 @@ class FolderJob:
         raise ProviderError(
             f"{self.account_id}: {self.folder.name}: recreated again and again during the sync"
         )
+
+    def _told(self, plan: _Plan | None) -> str:
+        """What the planner decided, for a DEBUG line: why the folder is synced, and how."""
+        if plan is None:
+            return "unchanged since the last sync; nothing to fetch"
+        if self.state is None:
+            why = "first sync"
+        elif plan.reset:
+            why = "UIDVALIDITY changed; synced anew"
+        else:
+            why = "changed"
+        what = [type(c).__name__ for c in plan.commands]
+        if plan.fetch_flags is not None and plan.fetch_flags.changedsince is not None:
+            what.append(f"flags changed since MODSEQ {plan.fetch_flags.changedsince}")
+        if plan.backfill_below is not None:
+            what.append(f"older mail below UID {plan.backfill_below} in batches")
+        return f"{why}: {', '.join(what)}"
 
     def _emptied(self, plan: _Plan, status: StatusData) -> FolderUpdate:
         """The update of a folder that ``status`` shows empty: whatever was stored is gone."""

@@ -375,6 +375,9 @@ class ConnectionPool:
         )
         delay = base / 2 + base / 2 * self._jitter()
         p.retry_at = trio.current_time() + delay
+        logger.debug(
+            "%s: %d failed attempts in a row; the next in %.1f s", p.account.id, p.failures, delay
+        )
         return delay
 
     async def _return(self, p: _AccountPool, conn: IMAPConnection) -> None:

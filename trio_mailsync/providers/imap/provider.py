@@ -15,6 +15,7 @@ watches it with an :class:`~trio_mailsync.providers.imap.watcher.IdleWatcher`.
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 import time
@@ -40,6 +41,8 @@ from trio_mailsync.providers.imap.trace import WireTrace
 from trio_mailsync.providers.imap.watcher import IdleWatcher
 
 __all__ = ["FLAG_RESYNC_INTERVAL", "ImapProvider", "ImapSession", "open_imap_provider"]
+
+logger = logging.getLogger(__name__)
 
 #: Without CONDSTORE, flags of unchanged folders are fetched this often (seconds).
 FLAG_RESYNC_INTERVAL = 900.0
@@ -144,6 +147,13 @@ class ImapSession:
         # trip); the others are all asked STATUS in one write first.
         hinted = {f.name for f in folders if f.name in request.changed and f.name in states}
         asked = [f.wire_name for f in folders if f.name not in hinted]
+        logger.debug(
+            "%s: syncing %d folders: STATUS for %d in one write%s",
+            account.id,
+            len(folders),
+            len(asked),
+            f"; known changed, fetched at once: {', '.join(sorted(hinted))}" if hinted else "",
+        )
         statuses = await conn.status_many(asked, caps.status_items()) if asked else {}
         now = provider.wall_clock()
         for folder in folders:
