@@ -41,6 +41,8 @@ _QUEUE = 256
 
 @attrs.define
 class ProxyStatistics:
+    """What a :class:`FaultProxy` did: connections taken, refused and reset, bytes each way."""
+
     connections: int = 0
     refused: int = 0
     resets: int = 0
@@ -103,6 +105,7 @@ class ProxiedConnection:
         self._resumed = trio.Event()
 
     def resume(self) -> None:
+        """Forward again what :meth:`stall` held, in order."""
         self._resumed.set()
 
     async def inject(self, data: bytes, direction: Direction = "down") -> None:
@@ -162,6 +165,7 @@ class ProxiedConnection:
             self.reset()
 
     async def run(self) -> None:
+        """Pump both directions until either side closes or the connection is reset."""
         with self._scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, "up")
@@ -187,6 +191,7 @@ class FaultProxy:
         self._stalled = False
 
     def statistics(self) -> ProxyStatistics:
+        """A snapshot of the counters (trio's ``statistics()`` convention)."""
         return attrs.evolve(self.stats)
 
     def reset_all(self) -> None:
@@ -201,6 +206,7 @@ class FaultProxy:
             conn.stall()
 
     def resume(self) -> None:
+        """End the blackhole: every connection forwards what it held, then goes on."""
         self._stalled = False
         for conn in self.connections:
             conn.resume()
