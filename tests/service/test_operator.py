@@ -22,6 +22,7 @@ from tests.service_support import BEARER, TOKEN, plain, service_config, serving
 from tests.support import Connect
 from trio_mailsync.app import Running
 from trio_mailsync.core.events import AccountState
+from trio_mailsync.sinks import websocket
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -357,3 +358,23 @@ async def test_with_a_certificate_the_port_speaks_wss_and_https_only(
             with trio.fail_after(10):
                 answer = await stream.receive_some(4096)
             assert not answer.startswith(b"HTTP/1.1 ")
+
+
+async def test_a_kept_alive_http_connection_outlives_the_handshake_timeout(
+    plain_connector: Connect, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The handshake's bound is for reading the first request; a dashboard's connection,
+    # kept alive between fetches, is bounded by HTTP_CONNECTION_TIMEOUT instead.
+    monkeypatch.setattr(websocket, "HANDSHAKE_TIMEOUT", 0.2)
+    async with serving(plain_connector, tmp_path) as running:
+        stream = await trio.open_tcp_stream("127.0.0.1", running.broadcaster.port)
+        async with stream:
+            for _ in range(2):
+                await stream.send_all(
+                    b"GET /api/accounts HTTP/1.1\r\nHost: x\r\n"
+                    b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
+                )
+                with trio.fail_after(10):
+                    answer = await stream.receive_some(65536)
+                assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+                await trio.sleep(0.5)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
@@ -234,6 +235,21 @@ async def test_a_first_sync_announces_only_what_arrived_after_notify_from(
 async def test_a_message_fetched_again_is_not_logged_again(store: SQLiteStore) -> None:
     await apply(store, update(reset=True, new=(record(1),)))
     assert await apply(store, update(new=(record(1),))) == []
+
+
+async def test_account_summary_counts_todays_announced_and_the_degraded_per_account(
+    store: SQLiteStore,
+) -> None:
+    start = time.time()
+    await apply(store, update(reset=True, new=(record(1), record(2, degraded="unreadable"))))
+    bob = [attrs.evolve(record(uid), account="bob") for uid in (1, 2, 3)]
+    await store.apply("bob", "INBOX", update(reset=True, new=tuple(bob)), notify_from=-math.inf)
+    assert await store.account_summary(start - 1) == {"alice": (2, 1), "bob": (3, 0)}
+    assert await store.account_summary(start - 1, "bob") == {"bob": (3, 0)}
+    assert await store.account_summary(start - 1, "alice") == {"alice": (2, 1)}
+    # Announced before ``since``: not today's; the degraded message is still stored.
+    assert await store.account_summary(time.time() + 1, "alice") == {"alice": (0, 1)}
+    assert await store.account_summary(start - 1, "carol") == {}
 
 
 async def test_first_synced_is_recorded_once(store: SQLiteStore) -> None:

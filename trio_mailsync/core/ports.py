@@ -46,7 +46,7 @@ from trio_mailsync.core.model import (
     MessageRecord,
     SyncRequest,
 )
-from trio_mailsync.core.status import ServiceOverview, SessionStatus
+from trio_mailsync.core.status import AccountStatus, ServiceOverview, SessionStatus
 
 __all__ = [
     "AccountSession",
@@ -230,8 +230,11 @@ class StateStore(Protocol):
         """The account's stored messages (of one folder), by folder, generation and uid."""
         ...
 
-    async def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
-        """Per account: (new messages announced since ``since``, messages stored degraded)."""
+    async def account_summary(
+        self, since: float, account: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Per account (or of ``account`` alone): (new messages announced since ``since``,
+        messages stored degraded)."""
         ...
 
     async def saved_accounts(self) -> dict[str, dict[str, Any]]:
@@ -301,6 +304,10 @@ class ServiceControl(Protocol):
 
     async def overview(self) -> ServiceOverview:
         """Every account's status, the counters and the histograms, now."""
+        ...
+
+    async def account_status(self, account_id: str) -> AccountStatus:
+        """One account's status, now: as in :meth:`overview`, at the cost of one account."""
         ...
 
     def request(self, account_id: str, reason: str = "manual") -> None:

@@ -672,56 +672,17 @@ class SyncService:
 
     async def overview(self) -> ServiceOverview:
         """Every account's status, the counters and histograms now (``ServiceControl``)."""
-        midnight = datetime.fromtimestamp(self._wall_clock()).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        try:
-            summary = await self.store.account_summary(midnight.timestamp())
-        except MailSyncError as exc:
-            # The figures from the store are missing; the rest is still worth showing.
-            logger.warning("account summary: %s", exc)
-            summary = {}
+        summary = await self._summary(None)
         now, wall = trio.current_time(), self._wall_clock()
         rows: list[AccountStatus] = []
         totals = dict(self._retired)
         connections = 0
         for account in self._accounts.values():
-            session = account.session.status() if account.live else SessionStatus()
-            for name, value in session.counters.items():
+            row = self._status_of(account, summary, now, wall)
+            for name, value in row.counters.items():
                 totals[name] = totals.get(name, 0) + value
-            connections += session.connections
-            next_retry = session.next_retry
-            if account.restart_at is not None:
-                next_retry = wall + max(0.0, account.restart_at - now)
-            today, quarantined = summary.get(account.id, (0, 0))
-            state = self.state(account.id)
-            detail = None
-            if state is AccountState.ERROR:
-                detail = self.error(account.id) or account.watch_detail
-            elif state in (AccountState.AUTH_FAILED, AccountState.CONNECTING, AccountState.POLLING):
-                detail = account.watch_detail
-            rows.append(
-                AccountStatus(
-                    id=account.id,
-                    provider=account.session.account.provider,
-                    state=state,
-                    detail=detail,
-                    paused=account.paused,
-                    source=account.source,
-                    attempted=account.attempted,
-                    last_sync=account.last_sync,
-                    last_sync_duration=account.last_duration,
-                    last_sync_error=account.error,
-                    next_retry=next_retry,
-                    connections=session.connections,
-                    folders=session.folders,
-                    messages_today=today,
-                    quarantined=quarantined,
-                    syncs=account.syncs,
-                    sync_errors=account.sync_errors,
-                    counters=dict(session.counters),
-                )
-            )
+            connections += row.connections
+            rows.append(row)
         hub = self.hub.statistics()
         stats = self.stats
         counters = {
@@ -748,6 +709,59 @@ class SyncService:
             sync_duration=self.sync_duration,
             new_mail_latency=self.new_mail_latency,
             recent_latency=list(self._latencies),
+        )
+
+    async def account_status(self, account_id: str) -> AccountStatus:
+        """One account's status now (``ServiceControl``); ``KeyError`` if there is none."""
+        account = self._account(account_id)
+        summary = await self._summary(account_id)
+        return self._status_of(account, summary, trio.current_time(), self._wall_clock())
+
+    async def _summary(self, account_id: str | None) -> dict[str, tuple[int, int]]:
+        """The store's figures per account: messages announced today, quarantined."""
+        midnight = datetime.fromtimestamp(self._wall_clock()).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        try:
+            return await self.store.account_summary(midnight.timestamp(), account_id)
+        except MailSyncError as exc:
+            # The figures from the store are missing; the rest is still worth showing.
+            logger.warning("account summary: %s", exc)
+            return {}
+
+    def _status_of(
+        self, account: _Account, summary: Mapping[str, tuple[int, int]], now: float, wall: float
+    ) -> AccountStatus:
+        session = account.session.status() if account.live else SessionStatus()
+        next_retry = session.next_retry
+        if account.restart_at is not None:
+            next_retry = wall + max(0.0, account.restart_at - now)
+        today, quarantined = summary.get(account.id, (0, 0))
+        state = self.state(account.id)
+        detail = None
+        if state is AccountState.ERROR:
+            detail = self.error(account.id) or account.watch_detail
+        elif state in (AccountState.AUTH_FAILED, AccountState.CONNECTING, AccountState.POLLING):
+            detail = account.watch_detail
+        return AccountStatus(
+            id=account.id,
+            provider=account.session.account.provider,
+            state=state,
+            detail=detail,
+            paused=account.paused,
+            source=account.source,
+            attempted=account.attempted,
+            last_sync=account.last_sync,
+            last_sync_duration=account.last_duration,
+            last_sync_error=account.error,
+            next_retry=next_retry,
+            connections=session.connections,
+            folders=session.folders,
+            messages_today=today,
+            quarantined=quarantined,
+            syncs=account.syncs,
+            sync_errors=account.sync_errors,
+            counters=dict(session.counters),
         )
 
     # ------------------------------------------------------------ accounts at runtime

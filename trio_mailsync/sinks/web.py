@@ -213,11 +213,8 @@ class OperatorEndpoints:
         return _not_allowed("GET, PUT, DELETE")
 
     async def _one(self, account_id: str, status: int) -> HttpResponse:
-        overview = await self._control.overview()
-        for account in overview.accounts:
-            if account.id == account_id:
-                return json_response(status, account.to_dict())
-        raise KeyError(f"no account {account_id!r}")
+        account = await self._control.account_status(account_id)
+        return json_response(status, account.to_dict())
 
 
 def _table(request: HttpRequest) -> dict[str, object] | HttpResponse:

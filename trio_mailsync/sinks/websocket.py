@@ -212,8 +212,11 @@ class Broadcaster:
                 request = None
                 self._pending += 1
                 try:
-                    with trio.move_on_after(HANDSHAKE_TIMEOUT):
-                        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+                    # The request head, and for a WebSocket the whole handshake, within
+                    # HANDSHAKE_TIMEOUT; a plain HTTP connection then has its own bound.
+                    deadline = trio.current_time() + HANDSHAKE_TIMEOUT
+                    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+                    with trio.move_on_at(deadline) as reading:
                         try:
                             head, seen = await read_head(stream, conn)
                         except h11.RemoteProtocolError as exc:
@@ -221,12 +224,15 @@ class Broadcaster:
                             return
                         except (EOFError, trio.BrokenResourceError, ssl.SSLError):
                             return  # gone, or a TLS handshake that failed
-                        if not is_websocket_upgrade(head):
-                            # The pending slot is kept while the connection is served:
-                            # plain HTTP connections are bounded like handshakes.
-                            self.stats.http_connections += 1
-                            await self._serve_http(stream, conn, head)
-                            return
+                    if reading.cancelled_caught:
+                        return
+                    if not is_websocket_upgrade(head):
+                        # The pending slot is kept while the connection is served:
+                        # plain HTTP connections are counted like handshakes.
+                        self.stats.http_connections += 1
+                        await self._serve_http(stream, conn, head)
+                        return
+                    with trio.move_on_at(deadline):
                         request = await wrap_server_stream(
                             nursery,
                             ReplayStream(stream, seen),

@@ -591,15 +591,23 @@ class _Database:
             rows = self._db.execute(query + " ORDER BY time, event_id", params).fetchall()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
+    def account_summary(
+        self, since: float, account: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        # Today's events are found by events_time, the degraded messages by their
+        # partial index; for one account the JSON is read of its own events only.
         with self._lock:
             announced = self._db.execute(
                 "SELECT account, SUM(json_array_length(body, '$.messages')) FROM events "
-                "WHERE type = 'new_messages' AND time >= ? GROUP BY account",
-                (since,),
+                "WHERE type = 'new_messages' AND time >= :since "
+                "AND (:account IS NULL OR account = :account) GROUP BY account",
+                {"since": since, "account": account},
             ).fetchall()
             degraded = self._db.execute(
-                "SELECT account, COUNT(*) FROM messages WHERE degraded IS NOT NULL GROUP BY account"
+                "SELECT account, COUNT(*) FROM messages "
+                "WHERE degraded IS NOT NULL AND (:account IS NULL OR account = :account) "
+                "GROUP BY account",
+                {"account": account},
             ).fetchall()
         summary: dict[str, tuple[int, int]] = {}
         for account, count in announced:
@@ -965,9 +973,12 @@ class SQLiteStore:
         """The account's stored messages (of one folder), by folder, generation and uid."""
         return await self._call(self._database.messages, account, folder)
 
-    async def account_summary(self, since: float) -> dict[str, tuple[int, int]]:
-        """Per account: (new messages announced since ``since``, messages stored degraded)."""
-        return await self._call(self._database.account_summary, since)
+    async def account_summary(
+        self, since: float, account: str | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """Per account (or of ``account`` alone): (new messages announced since ``since``,
+        messages stored degraded)."""
+        return await self._call(self._database.account_summary, since, account)
 
     async def saved_accounts(self) -> dict[str, dict[str, Any]]:
         """Accounts added at runtime: their tables, by id, oldest first."""
