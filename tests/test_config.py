@@ -10,6 +10,7 @@ from trio_mailsync.config import load_config
 from trio_mailsync.core.config import DEFAULT_FOLDERS
 from trio_mailsync.core.errors import ConfigError
 from trio_mailsync.providers.auth import OAuth2Auth, PasswordAuth
+from trio_mailsync.providers.gmail import gmail_settings
 from trio_mailsync.providers.imap import AccountLimits, ImapSettings, Security, imap_settings
 
 GOOD = """
@@ -234,7 +235,7 @@ max_connections = 7
         (
             "[accounts.a]\nprovider = 'pop3'\nhost = 'h'\n",
             "accounts.a.provider",
-            "unknown provider 'pop3'; providers are imap",
+            "unknown provider 'pop3'; providers are gmail_api, imap",
         ),
         (
             "[account_defaults]\nprovider = 'pop3'\n[accounts.a]\nhost = 'h'\n",
@@ -251,9 +252,32 @@ max_connections = 7
             "accounts.a.folders[0]",
             "unknown role 'inbx'",
         ),
+        (
+            "[accounts.g]\nprovider = 'gmail_api'\npassword_env = 'X'\n",
+            "accounts.g.password_env",
+            "unknown key",
+        ),
+        (
+            "[accounts.g]\nprovider = 'gmail_api'\n",
+            "accounts.g.oauth2",
+            "needs an [oauth2] table",
+        ),
+        (
+            "[accounts.g]\nprovider = 'gmail_api'\nbase_url = 'http://gmail.example'\n"
+            "[accounts.g.oauth2]\ntoken_url = 't'\nclient_id = 'c'\nrefresh_token = 'r'\n",
+            "accounts.g.base_url",
+            "plain http only to a loopback address",
+        ),
+        (
+            "[accounts.g]\nprovider = 'gmail_api'\n[accounts.g.quota]\nhistory = -1\n"
+            "[accounts.g.oauth2]\ntoken_url = 't'\nclient_id = 'c'\nrefresh_token = 'r'\n",
+            "accounts.g.quota.history",
+            "",
+        ),
     ],
 )
 def test_provider_and_defaults_mistakes(tmp_path: Path, text: str, key: str, message: str) -> None:
+    # (Gmail API accounts too: their keys, their required [oauth2], their base_url.)
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     assert (info.value.key, message in info.value.message) == (key, True), info.value
@@ -286,3 +310,31 @@ def test_open_endpoints_are_checked(tmp_path: Path) -> None:
     assert config.broadcast.open_endpoints == ("healthz", "metrics")
     with pytest.raises(ConfigError, match="'api' cannot be opened"):
         load_config(write(tmp_path, base + 'open_endpoints = ["api"]\n'))
+
+
+def test_a_gmail_api_account_reads_its_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GMAIL_CLIENT_SECRET", "s")
+    monkeypatch.setenv("GMAIL_REFRESH_TOKEN", "r")
+    text = """
+[accounts.personal]
+provider = "gmail_api"
+username = "alice@gmail.com"
+folders = ["INBOX", "role:sent"]
+poll_interval = 120
+[accounts.personal.quota]
+units_per_second = 100
+[accounts.personal.oauth2]
+token_url = "https://oauth2.googleapis.com/token"
+client_id = "id.apps.googleusercontent.com"
+client_secret_env = "GMAIL_CLIENT_SECRET"
+refresh_token_env = "GMAIL_REFRESH_TOKEN"
+"""
+    (account,) = load_config(write(tmp_path, text)).accounts
+    settings = gmail_settings(account)
+    assert account.provider == "gmail_api"
+    assert (settings.username, settings.poll_interval) == ("alice@gmail.com", 120.0)
+    assert settings.base_url == "https://gmail.googleapis.com"
+    assert (settings.quota.units_per_second, settings.quota.messages_get) == (100.0, 5)
+    assert settings.auth.token_url == "https://oauth2.googleapis.com/token"

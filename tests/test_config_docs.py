@@ -29,7 +29,10 @@ def every_key(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     oauth = {"token_url": "https://t", "client_id": "c", "refresh_token_env": "SECRET"}
     parse_config(
         {
-            "accounts": {"a": {"host": "h", "username": "u", "oauth2": oauth, "limits": {}}},
+            "accounts": {
+                "a": {"host": "h", "username": "u", "oauth2": oauth, "limits": {}},
+                "g": {"provider": "gmail_api", "oauth2": oauth, "quota": {}},
+            },
             "account_defaults": {},
             "store": {},
             "service": {},
@@ -45,6 +48,7 @@ def test_every_config_key_is_documented(monkeypatch: pytest.MonkeyPatch) -> None
     text = DOC.read_text()
     keys = every_key(monkeypatch)
     assert {"", "service", "broadcast", "accounts.<id>.limits", "webhooks"} <= set(keys)
+    assert "accounts.<id>.quota" in keys
     missing = sorted(
         f"{table or '<top>'}.{name}"
         for table, names in keys.items()

@@ -80,7 +80,7 @@ async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: 
     db.close()
     store = await SQLiteStore.open(path, inline=True)
     try:
-        assert await store.schema_version() == len(MIGRATIONS) == 5
+        assert await store.schema_version() == len(MIGRATIONS) == 6
         (state,) = (await store.folder_states("alice")).values()
         assert (state.name, state.generation, state.messages) == ("INBOX", 1700000000, 2)
         assert state.cursor == {"uidnext": 42, "highestmodseq": 9001}
@@ -250,6 +250,33 @@ async def test_account_summary_counts_todays_announced_and_the_degraded_per_acco
     # Announced before ``since``: not today's; the degraded message is still stored.
     assert await store.account_summary(time.time() + 1, "alice") == {"alice": (0, 1)}
     assert await store.account_summary(start - 1, "carol") == {}
+
+
+async def test_a_message_under_two_labels_is_listed_in_both_and_announced_once(
+    store: SQLiteStore,
+) -> None:
+    def labelled(folder: str) -> MessageRecord:
+        return record(0x18C0, generation=0, folder=folder, email_id="18c0")
+
+    inbox = await store.apply(
+        "alice",
+        "INBOX",
+        update(generation=0, new=(labelled("INBOX"),), shared_messages=True),
+        notify_from=-math.inf,
+    )
+    starred = await store.apply(
+        "alice",
+        "STARRED",
+        update(generation=0, new=(labelled("STARRED"),), shared_messages=True),
+        notify_from=-math.inf,
+    )
+    assert [type(e).__name__ for e in inbox] == ["NewMessages"]
+    assert starred == []
+    assert [m.folder for m in await store.messages("alice")] == ["INBOX", "STARRED"]
+    # Without shared_messages (IMAP: a copy is a message of its own) both are announced.
+    assert await store.apply(
+        "alice", "Copies", update(generation=0, new=(labelled("Copies"),)), notify_from=-math.inf
+    )
 
 
 async def test_first_synced_is_recorded_once(store: SQLiteStore) -> None:

@@ -131,6 +131,10 @@ class FolderUpdate:
     #: When set, every message still on the server among those stored before this
     #: update: the stored ones missing from it are gone.
     present: frozenset[int] | None = None
+    #: The provider's folders are labels on one set of messages (Gmail): a new message
+    #: whose ``email_id`` the account already has in another folder is stored here but
+    #: not announced again (it was, when it first appeared).
+    shared_messages: bool = False
     #: The sync listed every message (see ``FolderState.last_full_sync``).
     full_sync: bool = False
     #: Wall-clock time of the sync.

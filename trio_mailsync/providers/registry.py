@@ -15,6 +15,8 @@ import attrs
 
 from trio_mailsync.core.config import Account, ProviderSettings, ServiceSettings, TableReader
 from trio_mailsync.core.ports import Provider
+from trio_mailsync.providers.gmail.provider import open_gmail_provider
+from trio_mailsync.providers.gmail.settings import GMAIL_API_KEYS, parse_gmail_settings
 from trio_mailsync.providers.imap.provider import open_imap_provider
 from trio_mailsync.providers.imap.settings import IMAP_KEYS, parse_imap_settings
 
@@ -40,8 +42,20 @@ def _open_imap(
     return open_imap_provider(accounts, settings=settings)
 
 
+def _open_gmail(
+    accounts: Sequence[Account], settings: ServiceSettings
+) -> AbstractAsyncContextManager[Provider]:
+    return open_gmail_provider(accounts, settings=settings)
+
+
 PROVIDERS: dict[str, ProviderKind] = {
     "imap": ProviderKind(
         name="imap", keys=IMAP_KEYS, parse_settings=parse_imap_settings, open=_open_imap
+    ),
+    "gmail_api": ProviderKind(
+        name="gmail_api",
+        keys=GMAIL_API_KEYS,
+        parse_settings=parse_gmail_settings,
+        open=_open_gmail,
     ),
 }

@@ -342,9 +342,23 @@ _V5 = """
 """
 
 
+# Version 6: a message found by its provider id (Gmail's labels are folders of one
+# message: a message labelled again is listed in the new folder, not announced again).
+_V6 = """
+    CREATE INDEX messages_email ON messages (account, email_id) WHERE email_id IS NOT NULL;
+"""
+
+
 # Each entry moves the schema one version up; never edit a released one. A string is
 # run statement by statement; a function gets the connection. Both run in one transaction.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _to_v3, _V4, _V5]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+    _V1,
+    _V2,
+    _to_v3,
+    _V4,
+    _V5,
+    _V6,
+]
 
 
 #: Messages per logged event at most: a 60,000-message first sync becomes many events of
@@ -744,6 +758,16 @@ class _Database:
             announce = not baseline or (
                 _arrived_since(record, notify_from) and record.message_id not in known_ids
             )
+            if announce and update.shared_messages and record.email_id is not None:
+                # The same message under another label: listed here, announced once.
+                announce = (
+                    db.execute(
+                        "SELECT 1 FROM messages WHERE account = ? AND email_id = ? "
+                        "AND folder != ? LIMIT 1",
+                        (account, record.email_id, folder),
+                    ).fetchone()
+                    is None
+                )
             inserted = db.execute(_INSERT, (*_row(record), int(announce), update.now)).rowcount
             # Already stored (fetched again): it was announced, or not, the first time.
             if inserted and announce:
