@@ -18,6 +18,14 @@ as its synchronous API goes) and aioimaplib (all four at once, on asyncio); ours
 checks INBOX alone (one STATUS per account: one command each, as theirs) and, for
 reference, all 20 folders. Median wall and CPU time of ``--repeat`` rounds each.
 
+Part 4 (Gmail API; ``--gmail-only`` runs it alone, without Dovecot): the local
+Gmail-API server on loopback behind the latency proxy, 4 and ``--gmail-many`` accounts
+with 20 messages each: a no-change cycle (wall, CPU, HTTP requests and new connections
+per cycle, counted at the server), against a naive poller measured in the same run (a
+new HTTP connection and a token request per account per poll, then the first page of
+``messages.list``, one account after the other: the design this project replaces). Then
+the token endpoint's calls over a simulated day of 60 s polling (MockClock).
+
 Needs root for Dovecot (installed from Debian's packages when missing).
 """
 
@@ -25,19 +33,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import ssl
 import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import attrs
+import httpx
 import trio
+import trio.testing
 from _common import MANY_CONFIG, machine
 
 from trio_mailsync.core.config import Account
-from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.auth import OAuth2Auth, PasswordAuth
+from trio_mailsync.providers.gmail import gmail_account, gmail_settings, open_gmail_provider
 from trio_mailsync.providers.imap import (
     IMAPConnection,
     ImapProvider,
@@ -51,6 +65,7 @@ from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing.dovecot import DovecotServer
+from trio_mailsync.testing.gmail import GmailMail, GmailTestServer
 from trio_mailsync.testing.proxy import LatencyProxy
 
 FOLDERS_PER_ACCOUNT = 20
@@ -253,13 +268,216 @@ async def part_two(
     }
 
 
+def gmail_accounts(mail: GmailMail, count: int, base: str) -> list[Account]:
+    """``count`` Gmail API accounts of ``mail`` at ``base`` (their users created, with 20
+    messages each, when ``mail`` does not have them yet)."""
+    accounts = []
+    for i in range(count):
+        address = f"user{i}@gmail.test"
+        if address not in mail.users:
+            mail.add_user(address, f"refresh-{i}")
+            for n in range(20):
+                mail.deliver(address, subject=f"message {n}")
+        accounts.append(
+            gmail_account(
+                f"g{i}",
+                auth=OAuth2Auth(
+                    token_url=f"{base}/token", client_id="bench", refresh_token=f"refresh-{i}"
+                ),
+                base_url=base,
+                folders=("INBOX",),
+            )
+        )
+    return accounts
+
+
+async def naive_poll(mail: GmailMail, accounts: list[Account]) -> None:
+    """The design this project replaces: per account, one after the other, a new client
+    (a new connection), a token request, and the first page of ``messages.list``."""
+    for account in accounts:
+        settings = gmail_settings(account)
+        async with httpx.AsyncClient() as http:
+            auth = settings.auth
+            token = await http.post(
+                auth.token_url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": auth.refresh_token.reveal(),
+                    "client_id": auth.client_id,
+                },
+            )
+            access = token.json()["access_token"]
+            listed = await http.get(
+                f"{settings.base_url}/gmail/v1/users/me/messages",
+                params={"labelIds": "INBOX", "maxResults": 20},
+                headers={"Authorization": f"Bearer {access}"},
+            )
+            assert listed.status_code == 200
+
+
+def _gmail_server_process(mail: GmailMail, rtts: list[float], conn: Connection) -> None:
+    """The child process: the testing server and one latency proxy per RTT, until killed.
+    Sends ``(server port, {rtt: proxy port})`` once they listen."""
+
+    async def serve() -> None:
+        server = GmailTestServer(mail)
+        async with trio.open_nursery() as nursery:
+            server_port = await nursery.start(server.serve)
+            ports = {}
+            for rtt in rtts:
+                ports[rtt] = await nursery.start(
+                    LatencyProxy("127.0.0.1", server_port, rtt=rtt).serve
+                )
+            conn.send((server_port, ports))
+
+    trio.run(serve)
+
+
+async def _server_stats(http: httpx.AsyncClient, port: int) -> tuple[int, int]:
+    """(requests so far, connections so far) of the testing server."""
+    stats = (await http.get(f"http://127.0.0.1:{port}/_statistics")).json()
+    return sum(stats["requests"].values()), stats["connections"]
+
+
+async def part_four(rtts: list[float], many: int, repeat: int, store_dir: Path) -> dict[str, Any]:
+    # The server and the proxies run in a process of their own: the CPU time measured
+    # here is the client's alone (ours, or the naive poller's).
+    mail = GmailMail()
+    for count in (4, many):
+        gmail_accounts(mail, count, "")
+    # Spawned, not forked: a child forked inside trio.run() would find Trio running.
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_gmail_server_process, args=(mail, rtts, child), daemon=True)
+    process.start()
+    rows = []
+    try:
+        server_port, ports = await trio.to_thread.run_sync(parent.recv)
+        async with httpx.AsyncClient() as stats_http:
+            for count in (4, many):
+                for rtt in rtts:
+                    if count > 4 and rtt > 0:
+                        continue  # the naive poller, one account after another: minutes
+                    accounts = gmail_accounts(mail, count, f"http://127.0.0.1:{ports[rtt]}")
+                    path = store_dir / f"gmail-{time.monotonic_ns()}.sqlite3"
+                    store = await SQLiteStore.open(path)
+                    try:
+                        async with open_gmail_provider(accounts) as gmail:
+                            engine = SyncEngine(store, concurrency=max(32, count))
+                            sessions = [gmail.session(a) for a in accounts]
+                            first = await engine.sync_all_accounts(sessions)
+                            assert all(r.ok for r in first), [r.error for r in first][:3]
+                            cycles = []
+                            for _ in range(repeat):
+                                requests, connections = await _server_stats(stats_http, server_port)
+                                started, cpu = time.perf_counter(), time.process_time()
+                                results = await engine.sync_all_accounts(sessions)
+                                wall = time.perf_counter() - started
+                                cpu = time.process_time() - cpu
+                                assert all(r.ok and not r.new_messages for r in results)
+                                after = await _server_stats(stats_http, server_port)
+                                # (``/_statistics`` is not counted; its connection stays open.)
+                                cycles.append(
+                                    (wall, cpu, after[0] - requests, after[1] - connections)
+                                )
+                    finally:
+                        await store.aclose()
+                    naive = []
+                    for _ in range(3 if count == 4 else 1):
+                        _, connections = await _server_stats(stats_http, server_port)
+                        started, cpu = time.perf_counter(), time.process_time()
+                        await naive_poll(mail, accounts)
+                        wall = time.perf_counter() - started
+                        cpu = time.process_time() - cpu
+                        _, after_connections = await _server_stats(stats_http, server_port)
+                        naive.append((wall, cpu, after_connections - connections))
+                    wall = statistics.median(c[0] for c in cycles)
+                    naive_wall = statistics.median(n[0] for n in naive)
+                    rows.append(
+                        {
+                            "accounts": count,
+                            "rtt_ms": rtt * 1000,
+                            "ours_ms": wall * 1000,
+                            "ours_cpu_ms": statistics.median(c[1] for c in cycles) * 1000,
+                            "requests_per_cycle": statistics.median(c[2] for c in cycles),
+                            "new_connections_per_cycle": statistics.median(c[3] for c in cycles),
+                            "naive_ms": naive_wall * 1000,
+                            "naive_cpu_ms": statistics.median(n[1] for n in naive) * 1000,
+                            "naive_connections": statistics.median(n[2] for n in naive),
+                            "speedup": naive_wall / wall,
+                        }
+                    )
+                    print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    finally:
+        process.kill()
+        process.join()
+    return {"rows": rows}
+
+
+def token_day() -> int:
+    """Token endpoint calls over a simulated day of 60 s polls (one account, MockClock)."""
+
+    async def day() -> int:
+        mail = GmailMail()
+        server = GmailTestServer(mail)
+        async with trio.open_nursery() as nursery:
+            transport = server.transport(nursery)
+            (account,) = gmail_accounts(mail, 1, "http://gmail.test")
+            store = await SQLiteStore.open(":memory:", inline=True)
+            async with open_gmail_provider(transport=transport) as gmail:
+                engine = SyncEngine(store)
+                session = gmail.session(account)
+                for _ in range(24 * 60):
+                    result = await engine.sync_account(session)
+                    assert result.ok, result.error
+                    await trio.sleep(60)
+            await store.aclose()
+            nursery.cancel_scope.cancel()
+        assert server.statistics().expired_tokens == 0
+        return server.statistics().tokens_issued
+
+    return trio.run(day, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def print_gmail(gmail: dict[str, Any]) -> None:
+    print("\nGmail API, local server behind the latency proxy, no-change cycle (median):\n")
+    print(
+        "| accounts | RTT | ours | our CPU | requests per cycle | new connections "
+        "| naive poller | its CPU | its connections | speed-up |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in gmail["rows"]:
+        print(
+            f"| {r['accounts']:,} | {r['rtt_ms']:.0f} ms | {r['ours_ms']:.1f} ms "
+            f"| {r['ours_cpu_ms']:.1f} ms | {r['requests_per_cycle']:g} "
+            f"| {r['new_connections_per_cycle']:g} | {r['naive_ms']:.1f} ms "
+            f"| {r['naive_cpu_ms']:.1f} ms | {r['naive_connections']:g} | {r['speedup']:.1f}x |"
+        )
+    print(
+        f"\nToken endpoint calls over a simulated day of 60 s polls (tokens live 3,600 s): "
+        f"{gmail['token_refreshes_per_day']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rtt", type=float, nargs="*", default=[0.0, 0.050, 0.100], help="seconds")
     parser.add_argument("--many", type=int, default=1000, help="accounts in part 2 (0: skip)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--gmail-only", action="store_true", help="part 4 alone (no Dovecot)")
+    parser.add_argument("--gmail-many", type=int, default=1000, help="accounts in part 4")
     args = parser.parse_args()
+    if args.gmail_only:
+        with tempfile.TemporaryDirectory(prefix="trio-mailsync-bench-") as tmp:
+            gmail = trio.run(part_four, [0.0, 0.050], args.gmail_many, args.repeat, Path(tmp))
+        gmail["token_refreshes_per_day"] = token_day()
+        if args.json:
+            print(json.dumps({"machine": machine(), "part4": gmail}, indent=2))
+        else:
+            print(f"Machine: {machine()}")
+            print_gmail(gmail)
+        return
     users = {f"bench{i}": f"bench-password-{i}" for i in range(1, 5)}
     users |= {f"many{i:04d}": f"many-password-{i}" for i in range(args.many)}
     with (
@@ -277,10 +495,20 @@ def main() -> None:
         bench = [dovecot.account(f"bench{i}", account_id=f"bench{i}") for i in range(1, 5)]
         peers["imapclient"] = imapclient_noops(bench, args.repeat)
         peers["aioimaplib"] = aioimaplib_noops(bench, args.repeat)
+        print("part 4: Gmail API", file=sys.stderr, flush=True)
+        gmail = trio.run(part_four, [0.0, 0.050], args.gmail_many, args.repeat, Path(tmp))
+        gmail["token_refreshes_per_day"] = token_day()
     if args.json:
         print(
             json.dumps(
-                {"machine": machine(), "part1": rows, "part2": many, "part3": peers}, indent=2
+                {
+                    "machine": machine(),
+                    "part1": rows,
+                    "part2": many,
+                    "part3": peers,
+                    "part4": gmail,
+                },
+                indent=2,
             )
         )
         return
@@ -324,6 +552,7 @@ def main() -> None:
         print(
             f"| {name} | {what} | {wall * 1000:.2f} ms | {cpu * 1000:.2f} ms | {wall / best:.2f} |"
         )
+    print_gmail(gmail)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from trio_mailsync.config import parse_account
 from trio_mailsync.core.config import Config
 from trio_mailsync.core.errors import AccountConflict
 from trio_mailsync.core.ports import Provider, StateStore
+from trio_mailsync.providers.gmail.provider import HTTP_CONNECTIONS
 from trio_mailsync.providers.registry import PROVIDERS
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
@@ -127,8 +128,11 @@ def _descriptors_needed(config: Config) -> int:
     """
     service = config.service
     imap = sum(1 for a in config.accounts if a.provider == "imap")
+    gmail = sum(1 for a in config.accounts if a.provider == "gmail_api")
     held = imap * (1 if service.share_connection else 2) + service.concurrency
-    return held + (len(config.accounts) - imap) * 4 + 64
+    # Gmail API accounts share the provider's one HTTP client.
+    held += HTTP_CONNECTIONS if gmail else 0
+    return held + (len(config.accounts) - imap - gmail) * 4 + 64
 
 
 @attrs.frozen

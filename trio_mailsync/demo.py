@@ -1,7 +1,8 @@
 """``trio-mailsync demo``: the whole service, with no config and no mail account.
 
-It starts the testing IMAP server on a loopback port with a few accounts,
-runs the real service and broadcaster against it, delivers a message to a
+It starts the testing IMAP server on a loopback port with a few accounts, and the
+local Gmail-API server with one Gmail API account (``gdemo``, polled every second),
+runs the real service and broadcaster against them, delivers a message to a
 random account every few seconds, and prints the events a WebSocket client
 receives, each new message with the time it took from delivery to client. A toy
 processor (a keyword classifier) labels each new message after its event.
@@ -25,10 +26,12 @@ from trio_mailsync.app import serve
 from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import describe
 from trio_mailsync.core.model import MessageRecord
-from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.auth import OAuth2Auth, PasswordAuth
+from trio_mailsync.providers.gmail import gmail_account
 from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.sinks.client import EventStream, EventStreamClosed, open_event_stream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.testing.gmail import GmailMail, open_gmail_server
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -48,6 +51,10 @@ SENDERS = (
     "=?utf-8?q?Ren=C3=A9_Descartes?= <rene@example.net>",
     "builds@ci.example.com",
 )
+#: The demo's Gmail API account, and how often it is polled (no push without Pub/Sub).
+GMAIL_ACCOUNT = "gdemo"
+GMAIL_ADDRESS = "gdemo@gmail.test"
+GMAIL_POLL = 1.0
 
 
 #: The demo's toy processor's labels: a subject word (lower case) for each.
@@ -96,6 +103,10 @@ async def run_demo(
         for _ in range(2):
             number += 1
             mail.deliver(user, sample_message(number, subject=rng.choice(SUBJECTS)))
+    gmail = GmailMail()
+    gmail_refresh = secrets.token_urlsafe(16)
+    gmail.add_user(GMAIL_ADDRESS, gmail_refresh)
+    gmail.deliver(GMAIL_ADDRESS, subject=rng.choice(SUBJECTS))
     delivered: dict[tuple[str, int], float] = {}
     result = DemoResult()
 
@@ -133,31 +144,54 @@ async def run_demo(
         while True:
             await trio.sleep(interval)
             number += 1
-            user = rng.choice(list(users))
-            body = sample_message(number, subject=rng.choice(SUBJECTS), sender=rng.choice(SENDERS))
-            uid = mail.deliver(user, body)
+            user = rng.choice([*users, GMAIL_ACCOUNT])
+            subject, sender = rng.choice(SUBJECTS), rng.choice(SENDERS)
+            if user == GMAIL_ACCOUNT:
+                message_id = gmail.deliver(GMAIL_ADDRESS, subject=subject, sender=sender)
+                uid = int(message_id, 16)
+                shown = f"Gmail id {message_id}"
+            else:
+                uid = mail.deliver(user, sample_message(number, subject=subject, sender=sender))
+                shown = f"UID {uid}"
             delivered[(user, uid)] = trio.current_time()
             result.delivered += 1
-            show(f"> delivered a message to {user} (UID {uid})")
+            show(f"> delivered a message to {user} ({shown})")
 
     with tempfile.TemporaryDirectory(prefix="trio-mailsync-demo-") as tmp:
         server = IMAPTestServer(mail)
-        async with trio.open_nursery() as nursery:
+        async with (
+            open_gmail_server(gmail) as (_, gmail_url),
+            trio.open_nursery() as nursery,
+        ):
             imap_port = await nursery.start(partial(server.serve_tcp, host="127.0.0.1"))
             token = secrets.token_hex(24)  # shown as --token <token>: it must not start with "-"
             config = Config(
-                accounts=tuple(
-                    imap_account(
-                        user,
-                        host="127.0.0.1",
-                        port=imap_port,
-                        username=user,
-                        auth=PasswordAuth(password=password),
-                        # Loopback, to our own testing server: no TLS needed.
-                        security=Security.NONE,
-                        allow_insecure=True,
-                    )
-                    for user, password in users.items()
+                accounts=(
+                    *(
+                        imap_account(
+                            user,
+                            host="127.0.0.1",
+                            port=imap_port,
+                            username=user,
+                            auth=PasswordAuth(password=password),
+                            # Loopback, to our own testing server: no TLS needed.
+                            security=Security.NONE,
+                            allow_insecure=True,
+                        )
+                        for user, password in users.items()
+                    ),
+                    gmail_account(
+                        GMAIL_ACCOUNT,
+                        auth=OAuth2Auth(
+                            token_url=f"{gmail_url}/token",
+                            client_id="demo",
+                            refresh_token=gmail_refresh,
+                        ),
+                        username=GMAIL_ADDRESS,
+                        base_url=gmail_url,
+                        folders=("INBOX",),
+                        poll_interval=GMAIL_POLL,
+                    ),
                 ),
                 store_path=Path(tmp) / "demo.sqlite3",
                 service=ServiceSettings(sweep_interval=60),
@@ -168,6 +202,10 @@ async def run_demo(
             running.service.add_processor(classify, concurrency=2, timeout=10)
             url = running.broadcaster.url
             show(f"testing IMAP server on 127.0.0.1:{imap_port} with {accounts} account(s)")
+            show(
+                f"local Gmail API server on {gmail_url} with one account ({GMAIL_ACCOUNT}, "
+                f"polled every {GMAIL_POLL:g} s)"
+            )
             show(f"events on {url}; from another terminal:")
             show(f"    trio-mailsync watch {url} --token {token}")
             length = "until Ctrl-C" if math.isinf(duration) else f"for {duration:g} s"
@@ -175,7 +213,8 @@ async def run_demo(
             await nursery.start(watch, url, token)
             nursery.start_soon(deliver)
             await trio.sleep(duration)
-            await trio.sleep(0.5)  # the last delivery's event is on its way
+            # The last delivery's event is on its way (the Gmail account's, a poll away).
+            await trio.sleep(GMAIL_POLL + 0.5)
             nursery.cancel_scope.cancel()
     if result.latencies:
         ms = sorted(x * 1000 for x in result.latencies)

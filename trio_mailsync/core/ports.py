@@ -302,8 +302,12 @@ class ServiceControl(Protocol):
     :class:`~trio_mailsync.core.errors.AccountConflict`.
     """
 
-    async def overview(self) -> ServiceOverview:
-        """Every account's status, the counters and the histograms, now."""
+    async def overview(self, *, store_figures: bool = True) -> ServiceOverview:
+        """Every account's status, the counters and the histograms, now.
+
+        ``store_figures=False`` leaves out what the store counts (messages today,
+        quarantined: zero), the costly part with many accounts (``/healthz``).
+        """
         ...
 
     async def account_status(self, account_id: str) -> AccountStatus:

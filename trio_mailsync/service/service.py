@@ -670,9 +670,9 @@ class SyncService:
 
     # ------------------------------------------------------------ the operator's view
 
-    async def overview(self) -> ServiceOverview:
+    async def overview(self, *, store_figures: bool = True) -> ServiceOverview:
         """Every account's status, the counters and histograms now (``ServiceControl``)."""
-        summary = await self._summary(None)
+        summary = await self._summary(None) if store_figures else {}
         now, wall = trio.current_time(), self._wall_clock()
         rows: list[AccountStatus] = []
         totals = dict(self._retired)

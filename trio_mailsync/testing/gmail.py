@@ -23,7 +23,8 @@ Faults are scripted on :attr:`GmailTestServer.faults`: the next requests to a pa
 prefix answer 429 (with ``Retry-After``), 403 ``userRateLimitExceeded``, 500 or
 401, are delayed, or have their connection dropped; :meth:`GmailMail.expire_history`
 makes every older history id stale. The server counts requests by endpoint and the
-connections it accepted (:class:`GmailServerStatistics`).
+connections it accepted (:class:`GmailServerStatistics`; also as JSON at
+``GET /_statistics``, for a benchmark that runs the server in a process of its own).
 
 It serves HTTP/1.1 with keep-alive over any Trio stream: loopback TCP
 (:meth:`GmailTestServer.serve`) for tests of the real HTTP client, or in-memory
@@ -309,6 +310,20 @@ class GmailTestServer:
                     return answered
                 break
         method = request.method.decode("ascii")
+        if path == "/_statistics" and method == "GET":
+            # The testing server's own counters, for a benchmark that runs it in another
+            # process (not a Gmail endpoint).
+            stats = self.stats
+            return (
+                200,
+                [],
+                {
+                    "requests": dict(stats.requests),
+                    "connections": stats.connections,
+                    "tokens_issued": stats.tokens_issued,
+                    "expired_tokens": stats.expired_tokens,
+                },
+            )
         if path == "/token" and method == "POST":
             self.stats.requests["token"] += 1
             return self._token(body)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,12 +18,17 @@ from tests.service_support import announced, drain, next_event
 from trio_mailsync.app import open_sync_service
 from trio_mailsync.core.config import Account, Config, ServiceSettings
 from trio_mailsync.core.errors import AuthenticationFailed, ServerBusy
-from trio_mailsync.core.events import AccountState, NewMessages
+from trio_mailsync.core.events import AccountState, NewMessages, to_json
 from trio_mailsync.providers.auth import OAuth2Auth
 from trio_mailsync.providers.gmail import GmailProvider, gmail_account, open_gmail_provider
 from trio_mailsync.service import SyncService
 from trio_mailsync.stores.sqlite import SQLiteStore
-from trio_mailsync.testing.gmail import GmailFault, GmailMail, GmailTestServer
+from trio_mailsync.testing.gmail import (
+    GmailFault,
+    GmailMail,
+    GmailTestServer,
+    open_gmail_server,
+)
 
 ALICE = "alice@gmail.test"
 BASE = "http://gmail.test"
@@ -31,13 +39,14 @@ def account(
     *,
     refresh_token: str = "rt-alice",  # noqa: S107 (the testing server's)
     folders: Sequence[str] = ("INBOX", "role:sent", "STARRED"),
+    base: str = BASE,
     **settings: Any,
 ) -> Account:
     return gmail_account(
         account_id,
-        auth=OAuth2Auth(token_url=f"{BASE}/token", client_id="client", refresh_token=refresh_token),
+        auth=OAuth2Auth(token_url=f"{base}/token", client_id="client", refresh_token=refresh_token),
         username=ALICE,
-        base_url=BASE,
+        base_url=base,
         folders=folders,
         notify_from="all",
         **settings,
@@ -262,3 +271,88 @@ async def test_an_expired_history_lists_again_and_announces_only_the_gap(
             assert announced(drain(events)) == [("galice", "INBOX", int(gap, 16))]
             stored = {m.uid for m in await service.store.messages("galice")}
             assert stored == {int(kept, 16), int(gap, 16)}
+
+
+# ------------------------------------------------------------ over loopback TCP, real client
+
+SECRET_REFRESH = "rt-alice-9f8e7d6c5b4a"
+
+
+async def test_over_tcp_a_no_change_poll_is_one_request_on_the_kept_connection(
+    gmail: GmailMail, tmp_path: Path
+) -> None:
+    gmail.deliver(ALICE)
+    async with open_gmail_server(gmail) as (server, url):
+        alice = account(base=url)
+        store = await SQLiteStore.open(tmp_path / "sync.sqlite3")
+        try:
+            async with (
+                open_gmail_provider([alice]) as provider,
+                open_sync_service(
+                    Config(accounts=(alice,), service=ServiceSettings(sweep_interval=86_400)),
+                    providers={"gmail_api": provider},
+                    store=store,
+                ) as service,
+            ):
+                await until_polling(service)
+                before = server.statistics()
+                for _ in range(3):
+                    (result,) = await service.sync_all()
+                    assert result.error is None
+                after = server.statistics()
+        finally:
+            await store.aclose()
+    assert after.requests - before.requests == Counter({"history": 3})
+    assert after.connections == before.connections == 1  # token, labels, API: one connection
+
+
+async def test_no_token_leaks_into_logs_events_reprs_or_tracebacks(
+    gmail: GmailMail, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore log each request at DEBUG
+    gmail.add_user("bob@gmail.test", "rt-bob-0a1b2c3d4e5f")
+    gmail.deliver(ALICE)
+    texts: list[str] = []
+    async with open_gmail_server(gmail) as (server, url):
+        alice = account(base=url, refresh_token=SECRET_REFRESH)
+        wrong = account("gbob", base=url, refresh_token="rt-bob-wrong-7e6d5c")
+        gmail.users[ALICE].refresh_token = SECRET_REFRESH
+        config = Config(accounts=(alice, wrong), service=ServiceSettings(sweep_interval=86_400))
+        texts += [repr(alice), str(alice), repr(config)]
+        store = await SQLiteStore.open(tmp_path / "sync.sqlite3")
+        try:
+            async with (
+                open_gmail_provider([alice, wrong]) as provider,
+                open_sync_service(
+                    config, providers={"gmail_api": provider}, store=store
+                ) as service,
+            ):
+                with service.subscribe(1000) as events:
+                    await until_polling(service)
+                    server.faults += [GmailFault("401", "/history")] * 2  # auth_failed
+                    results = await service.sync_all()
+                    texts += [r.error or "" for r in results]
+                    session = provider.session(alice)
+                    texts += [repr(provider), repr(session), repr(session.api)]
+                    texts += [repr(session.api.credentials), repr(session.status())]
+                    texts += [repr(await service.overview())]
+                    texts += [to_json(e) for e in drain(events)]
+        finally:
+            await store.aclose()
+    texts.append(caplog.text)
+    texts += [
+        "".join(traceback.format_exception(r.exc_info[1])) for r in caplog.records if r.exc_info
+    ]
+    everything = "\n".join(texts)
+    assert "refused a fresh access token" in everything  # the capture did capture
+    assert "invalid_grant" in everything  # bob's refresh token was refused
+    assert "HTTP Request: GET" in everything  # httpx's own DEBUG lines are in it
+    issued = gmail_server_tokens(server)
+    assert issued  # some access tokens were issued, and are searched for
+    for secret in (SECRET_REFRESH, "rt-bob-wrong-7e6d5c", *issued):
+        assert secret not in everything
+
+
+def gmail_server_tokens(server: GmailTestServer) -> list[str]:
+    """Every access token the server issued (its own record of them)."""
+    return [f"ya29.test-{n}" for n in range(1, server.statistics().tokens_issued + 1)]

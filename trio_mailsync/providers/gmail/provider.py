@@ -61,7 +61,7 @@ from trio_mailsync.providers.auth import OAuth2Credentials
 from trio_mailsync.providers.gmail.api import GmailApi, HistoryExpired, MessageGone
 from trio_mailsync.providers.gmail.settings import gmail_settings
 
-__all__ = ["GmailProvider", "GmailSession", "open_gmail_provider"]
+__all__ = ["HTTP_CONNECTIONS", "GmailProvider", "GmailSession", "open_gmail_provider"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ LABELS_MAX_AGE = 3600.0
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 #: A message id must fit a store uid (SQLite's signed 64-bit integer).
 MAX_UID = 2**63 - 1
+#: Connections the provider's one HTTP client keeps at most, for all its accounts.
+HTTP_CONNECTIONS = 100
 
 
 @attrs.frozen
@@ -515,7 +517,9 @@ async def open_gmail_provider(
         verify=verify,
         transport=transport,
         timeout=httpx.Timeout(60.0, connect=30.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        limits=httpx.Limits(
+            max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
+        ),
         follow_redirects=False,
     ) as http:
         yield GmailProvider(http, settings=settings or ServiceSettings(), wall_clock=wall_clock)
