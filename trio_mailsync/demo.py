@@ -211,9 +211,10 @@ async def run_demo(
             length = "until Ctrl-C" if math.isinf(duration) else f"for {duration:g} s"
             show(f"running {length}; a new message every {interval:g} s")
             await nursery.start(watch, url, token)
-            nursery.start_soon(deliver)
-            await trio.sleep(duration)
-            # The last delivery's event is on its way (the Gmail account's, a poll away).
+            with trio.move_on_after(duration):
+                await deliver()
+            # No more deliveries; the last one's event is on its way (the Gmail account's
+            # a poll away).
             await trio.sleep(GMAIL_POLL + 0.5)
             nursery.cancel_scope.cancel()
     if result.latencies:

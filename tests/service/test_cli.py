@@ -33,12 +33,15 @@ def test_demo_runs_the_whole_path_and_reports_latency() -> None:
     assert status == 0, text + err.getvalue()
     assert "testing IMAP server on 127.0.0.1:" in text
     assert "trio-mailsync watch ws://127.0.0.1:" in text
-    delivered = re.findall(r"> delivered a message to (demo\d) \(UID (\d+)\)", text)
+    assert "local Gmail API server on http://127.0.0.1:" in text
+    imap = re.findall(r"> delivered a message to (demo\d) \(UID (\d+)\)", text)
+    gmail = re.findall(r"> delivered a message to (gdemo) \(Gmail id ([0-9a-f]+)\)", text)
+    delivered = imap + [(user, str(int(message_id, 16))) for user, message_id in gmail]
     assert len(delivered) >= 3
     for user, uid in delivered:
         assert re.search(rf"{user}: new in INBOX \(UID {uid}\) .*ms after delivery", text)
     # The toy processor labels each one after its event (the last may still be running).
-    labelled = re.findall(r"(demo\d): classify on INBOX \(UID (\d+)\): \{\"label\"", text)
+    labelled = re.findall(r"(demo\d|gdemo): classify on INBOX \(UID (\d+)\): \{\"label\"", text)
     assert len(labelled) >= len(delivered) - 1
     assert set(labelled) <= set(delivered)
     assert re.search(r"(\d+) delivered, \1 reached the WebSocket client", text)
