@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,20 @@ def test_every_config_key_is_documented(monkeypatch: pytest.MonkeyPatch) -> None
         if f"`{name}`" not in text
     )
     assert missing == []
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/providers.md", "docs/config.md"])
+def test_the_config_examples_in_the_documents_load(
+    document: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ca_file = tmp_path / "ca.pem"  # an example's CA file stands for one that exists
+    ca_file.write_text("")
+    text = (DOC.parent.parent / document).read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "[accounts." in b]
+    assert blocks, f"{document} has a config example"
+    for name in re.findall(r'_env = "(\w+)"', text):
+        monkeypatch.setenv(name, "x")
+    for block in blocks:
+        block = re.sub(r'ca_file = "[^"]*"', f'ca_file = "{ca_file}"', block)
+        config = parse_config(tomllib.loads(block), path=document)
+        assert config.accounts
