@@ -48,6 +48,9 @@ COUNTERS = (
     ),
     ("gave_up", "webhook_gave_up_events", "Logged events a webhook gave up on."),
     ("degraded", "degraded_messages", "New messages stored degraded (unreadable answer)."),
+    ("api_calls", "api_calls", "HTTP API calls to mail providers (the Gmail API)."),
+    ("api_retries", "api_retries", "HTTP API calls tried again (429, 5xx, broken connection)."),
+    ("quota_units", "quota_units", "Provider quota units spent (the Gmail API's)."),
 )
 #: Broadcaster counters: (counter, metric name, help).
 BROADCAST_COUNTERS = (

@@ -163,6 +163,12 @@ async def test_a_no_change_sync_is_one_request_on_a_kept_connection(
         before = gmail_server.statistics()
         results = await service.sync_all()
         after = gmail_server.statistics()
+        counters = (await service.overview()).counters
+    # The provider's own counters reach the overview (and /metrics).
+    assert counters["api_calls"] == sum(after.requests.values()) - after.requests["token"]
+    assert counters["token_refreshes"] == after.tokens_issued == 1
+    assert counters["quota_units"] >= 1 + 1 + 5 + 5 + 2  # labels, profile, list, get, history
+    assert counters["api_retries"] == 0
     assert [r.error for r in results] == [None]
     assert sum(after.requests.values()) - sum(before.requests.values()) == 1
     assert after.requests["history"] - before.requests["history"] == 1
