@@ -99,19 +99,22 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
         watched = io.StringIO()
         argv = ["watch", url[1], "--token", token[1], "--json", "--count", "2"]
         watch = partial(cli.run, argv, watched, io.StringIO())
-        async with trio.open_nursery() as watchers:
-            watchers.start_soon(partial(trio.to_thread.run_sync, watch))
-            async with open_event_stream(url[1], token[1]) as events:
-                assert (await events.receive())["type"] == "hello"
-                with trio.fail_after(10):
-                    # Delivered once watch has its hello: mail delivered before it
-                    # connected would not be live news to it (and --count 2 would wait).
-                    while not watched.getvalue():
-                        await trio.sleep(0.01)
-                uid = mail.deliver("alice", sample_message(1, subject="served"))
-                with trio.fail_after(10):
-                    while (event := await events.receive())["type"] != "new_messages":
-                        pass
+        # Bounded: a watch that never gets its second event fails the test, not hangs it
+        # (the thread is abandoned; the process ends it).
+        with trio.fail_after(30):
+            async with trio.open_nursery() as watchers:
+                watchers.start_soon(partial(trio.to_thread.run_sync, watch, abandon_on_cancel=True))
+                async with open_event_stream(url[1], token[1]) as events:
+                    assert (await events.receive())["type"] == "hello"
+                    with trio.fail_after(10):
+                        # Delivered once watch has its hello: mail delivered before it
+                        # connected would not be live news to it (and --count 2 would wait).
+                        while not watched.getvalue():
+                            await trio.sleep(0.01)
+                    uid = mail.deliver("alice", sample_message(1, subject="served"))
+                    with trio.fail_after(10):
+                        while (event := await events.receive())["type"] != "new_messages":
+                            pass
         assert [(m["uid"], m["subject"]) for m in event["messages"]] == [(uid, "served")]
         lines = [json.loads(line) for line in watched.getvalue().splitlines()]
         assert lines[0]["type"] == "hello"

@@ -362,3 +362,33 @@ async def test_no_token_leaks_into_logs_events_reprs_or_tracebacks(
 def gmail_server_tokens(server: GmailTestServer) -> list[str]:
     """Every access token the server issued (its own record of them)."""
     return [f"ya29.test-{n}" for n in range(1, server.statistics().tokens_issued + 1)]
+
+
+async def test_an_account_refused_twice_shows_auth_failed_until_the_operator_retries(
+    autojump_clock: trio.testing.MockClock,
+    gmail: GmailMail,
+    gmail_server: GmailTestServer,
+    nursery: trio.Nursery,
+    tmp_path: Path,
+) -> None:
+    async with gmail_service(gmail_server, nursery, tmp_path) as service:
+        await until_polling(service)
+        await trio.sleep(1)  # just after a poll: the next is 59 s away
+        gmail_server.faults += [GmailFault("401", "/history")] * 2
+        started = trio.current_time()
+        service.request("galice")
+        with trio.fail_after(600):
+            while service.state("galice") is not AccountState.AUTH_FAILED:
+                await trio.sleep(0.5)
+        assert trio.current_time() - started <= 1  # shown at once, not at the next poll
+        status = await service.account_status("galice")
+        assert status.detail is not None
+        assert "refused a fresh access token" in status.detail
+        assert status.next_retry is not None
+        calls = gmail_server.statistics().requests["history"]
+        await trio.sleep(600)  # polls do not call the API meanwhile
+        assert gmail_server.statistics().requests["history"] == calls
+        assert service.state("galice") is AccountState.AUTH_FAILED
+        await service.retry("galice")  # the operator: a fresh session, at once
+        await until_polling(service)
+        assert gmail_server.statistics().requests["history"] > calls

@@ -118,6 +118,9 @@ class GmailApi:
         self._jitter = jitter
         #: Set after the API refused a fresh token: no call until this Trio time.
         self.auth_failed: AuthenticationFailed | None = None
+        #: Set (and replaced) when the API refuses the account: the watcher shows
+        #: ``auth_failed`` at once instead of at its next poll.
+        self.refused = trio.Event()
 
     def __repr__(self) -> str:
         return f"GmailApi(account_id={self.account_id!r}, base_url={self.settings.base_url!r})"
@@ -173,6 +176,8 @@ class GmailApi:
                     retry_at=trio.current_time() + self.settings.auth_retry_after,
                 )
                 self.auth_failed = failed
+                self.refused.set()
+                self.refused = trio.Event()
                 raise failed
             if status == 429 or (status == 403 and reason in RATE_REASONS):
                 error = ServerBusy(f"{self.account_id}: {name}: HTTP {status} {reason}: {message}")

@@ -415,9 +415,11 @@ class GmailSession:
                 await trio.sleep_until(failed.retry_at)
                 continue
             target.state(AccountState.POLLING, None)
+            refused = self.api.refused
             await target.changed(Change(account=self._account.id, reason=reason, folders=None))
             reason = "poll"
-            await trio.sleep(settings.poll_interval)
+            with trio.move_on_after(settings.poll_interval):
+                await refused.wait()  # the API refused the account: shown at once
 
     def status(self) -> SessionStatus:
         """No connection of its own (the provider's HTTP client is shared); calls and
