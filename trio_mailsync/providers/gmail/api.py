@@ -107,6 +107,7 @@ class GmailApi:
         http: httpx.AsyncClient,
         credentials: OAuth2Credentials,
         *,
+        in_flight: trio.CapacityLimiter | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.account_id = account_id
@@ -116,6 +117,10 @@ class GmailApi:
         self._http = http
         self._bucket = _Bucket(settings.quota.units_per_second)
         self._jitter = jitter
+        # Requests in flight for all the provider's accounts, at most its connections:
+        # httpcore's pool scans its queue for every request, so a queue of hundreds
+        # costs more CPU than the requests themselves (docs/performance.md).
+        self._in_flight = in_flight or trio.CapacityLimiter(1_000_000)
         #: Set after the API refused a fresh token: no call until this Trio time.
         self.auth_failed: AuthenticationFailed | None = None
         #: Set (and replaced) when the API refuses the account: the watcher shows
@@ -148,12 +153,13 @@ class GmailApi:
             self.stats.calls[name] += 1
             self.stats.units += cost
             try:
-                with trio.fail_after(REQUEST_TIMEOUT):
-                    response = await self._http.get(
-                        url,
-                        params=params,
-                        headers={"Authorization": f"Bearer {token.reveal()}"},
-                    )
+                async with self._in_flight:
+                    with trio.fail_after(REQUEST_TIMEOUT):
+                        response = await self._http.get(
+                            url,
+                            params=params,
+                            headers={"Authorization": f"Bearer {token.reveal()}"},
+                        )
             except (httpx.TransportError, trio.TooSlowError) as exc:
                 error = ConnectionLost(f"{self.account_id}: {name}: {type(exc).__name__}")
                 await self._wait(attempt, None)

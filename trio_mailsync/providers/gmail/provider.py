@@ -468,6 +468,8 @@ class GmailProvider:
         self.http = http
         self.settings = settings
         self.wall_clock = wall_clock
+        #: API requests in flight for all accounts, at most the client's connections.
+        self.in_flight = trio.CapacityLimiter(HTTP_CONNECTIONS)
         self._sessions: dict[str, GmailSession] = {}
 
     def session(self, account: Account) -> GmailSession:
@@ -481,7 +483,7 @@ class GmailProvider:
                 account_id=account.id,
                 http=self.http,
             )
-            api = GmailApi(account.id, settings, self.http, credentials)
+            api = GmailApi(account.id, settings, self.http, credentials, in_flight=self.in_flight)
             session = self._sessions[account.id] = GmailSession(self, account, api)
         return session
 
