@@ -118,8 +118,8 @@ class GmailApi:
         self._bucket = _Bucket(settings.quota.units_per_second)
         self._jitter = jitter
         # Requests in flight for all the provider's accounts, at most its connections:
-        # httpcore's pool scans its queue for every request, so a queue of hundreds
-        # costs more CPU than the requests themselves (docs/performance.md).
+        # httpcore's pool scans its queue and connections for every request, so a
+        # queue of hundreds costs more CPU than the requests themselves.
         self._in_flight = in_flight or trio.CapacityLimiter(1_000_000)
         #: Set after the API refused a fresh token: no call until this Trio time.
         self.auth_failed: AuthenticationFailed | None = None

@@ -84,8 +84,13 @@ LABELS_MAX_AGE = 3600.0
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 #: A message id must fit a store uid (SQLite's signed 64-bit integer).
 MAX_UID = 2**63 - 1
-#: Connections the provider's one HTTP client keeps at most, for all its accounts.
-HTTP_CONNECTIONS = 100
+#: Connections the provider's one HTTP client keeps at most, for all its accounts (and
+#: requests in flight at once). Few on purpose: httpcore's pool looks at every
+#: connection (a poll() of its socket) to place each request, so 100 connections cost
+#: more CPU than the requests (docs/performance.md); 20 at a 50 ms round trip carry
+#: 400 requests a second, 10,000 accounts polled every minute need 167. With HTTP/2
+#: (the ``h2`` package) they share one connection anyway.
+HTTP_CONNECTIONS = 20
 
 
 @attrs.frozen
