@@ -186,9 +186,10 @@ class GmailMail:
             self._record(user, "labelsRemoved", message, removed)
 
     def expire_history(self, address: str) -> None:
-        """Forget the history so far: a client asking from an older id gets 404."""
+        """Forget the history so far: a client asking from an older id gets 404 (from the
+        current one, what comes next)."""
         user = self.users[address]
-        user.oldest = self.history_id + 1
+        user.oldest = self.history_id
         user.history.clear()
 
     def labelled(self, address: str, label: str) -> list[str]:
@@ -432,21 +433,29 @@ class GmailTestServer:
         self, user: _User, query: Mapping[str, list[str]]
     ) -> tuple[int, list[tuple[str, str]], Any]:
         labels = query.get("labelIds", [])
-        ids = [
-            m.id
-            for m in sorted(
-                user.messages.values(), key=lambda m: (m.internal_date, m.id), reverse=True
-            )
-            if all(label in m.labels for label in labels)
-        ]
-        start = int(query.get("pageToken", ["0"])[0] or 0)
+        ordered = sorted(
+            (m for m in user.messages.values() if all(label in m.labels for label in labels)),
+            key=lambda m: (m.internal_date, m.id),
+            reverse=True,
+        )
+        token = query.get("pageToken", [""])[0]
+        if token:
+            # A cursor, as Google's tokens behave: the page after the last message given,
+            # whatever was delivered or deleted since.
+            try:
+                after_date, after_id = token.split(":")
+                after = (int(after_date), after_id)
+            except ValueError:
+                return _error(400, "INVALID_ARGUMENT", "invalidArgument", "Invalid pageToken")
+            ordered = [m for m in ordered if (m.internal_date, m.id) < after]
         size = min(int(query.get("maxResults", ["100"])[0]), MAX_PAGE)
-        page = ids[start : start + size]
+        page = ordered[:size]
         answer: dict[str, Any] = {"resultSizeEstimate": len(page)}
         if page:
-            answer["messages"] = [{"id": i, "threadId": user.messages[i].thread_id} for i in page]
-        if start + size < len(ids):
-            answer["nextPageToken"] = str(start + size)
+            answer["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in page]
+        if len(ordered) > size:
+            last = page[-1]
+            answer["nextPageToken"] = f"{last.internal_date}:{last.id}"
         return 200, [], answer
 
     def _get(

@@ -19,10 +19,13 @@ from trio_mailsync.app import open_sync_service
 from trio_mailsync.core.config import Account, Config, ServiceSettings
 from trio_mailsync.core.errors import AuthenticationFailed, ServerBusy
 from trio_mailsync.core.events import AccountState, NewMessages, to_json
+from trio_mailsync.core.model import SyncRequest
 from trio_mailsync.providers.auth import OAuth2Auth
 from trio_mailsync.providers.gmail import GmailProvider, gmail_account, open_gmail_provider
+from trio_mailsync.providers.gmail import provider as gmail_provider
 from trio_mailsync.service import SyncService
 from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing.gmail import (
     GmailFault,
     GmailMail,
@@ -392,3 +395,39 @@ async def test_an_account_refused_twice_shows_auth_failed_until_the_operator_ret
         await service.retry("galice")  # the operator: a fresh session, at once
         await until_polling(service)
         assert gmail_server.statistics().requests["history"] > calls
+
+
+async def test_a_large_label_is_fetched_newest_first_a_page_a_sync(
+    autojump_clock: trio.testing.MockClock,
+    gmail: GmailMail,
+    gmail_server: GmailTestServer,
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gmail_provider, "LIST_PAGE", 10)
+    ids = [gmail.deliver(ALICE, subject=f"old {n}") for n in range(25)]
+    alice = account(folders=("INBOX",))
+    async with (
+        provider_on(gmail_server, nursery) as provider,
+    ):
+        store = await SQLiteStore.open(tmp_path / "sync.sqlite3", inline=True)
+        engine = SyncEngine(store)
+        session = provider.session(alice)
+        first = await engine.sync_account(session)
+        # The newest page only, and more to come.
+        assert first.commands["messages.get"] == 10
+        assert first.more == ("INBOX",)
+        assert {m.subject for m in first.new_messages} == {f"old {n}" for n in range(15, 25)}
+        new = gmail.deliver(ALICE, subject="new meanwhile")
+        second = await engine.sync_account(session, request=SyncRequest(folders=first.more))
+        # New mail first (from the history), then the next page of old mail.
+        assert second.new_messages[0].subject == "new meanwhile"
+        assert second.more == ("INBOX",)
+        third = await engine.sync_account(session, request=SyncRequest(folders=second.more))
+        assert third.more == ()
+        stored = {m.email_id for m in await store.messages("galice")}
+        assert stored == {*ids, new}
+        announced = [m.email_id or "" for r in (first, second, third) for m in r.new_messages]
+        assert sorted(announced) == sorted({*ids, new})  # each once (notify_from = "all")
+        await store.aclose()

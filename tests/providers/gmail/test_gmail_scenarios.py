@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.providers.gmail.test_gmail import ALICE, account
 from trio_mailsync.providers.gmail import open_gmail_provider
+from trio_mailsync.providers.gmail import provider as gmail_provider
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.sync import SyncEngine
 from trio_mailsync.testing.gmail import GmailFault, GmailMail, GmailTestServer
@@ -67,7 +68,13 @@ def server_view(mail: GmailMail) -> set[tuple[str, int, tuple[str, ...]]]:
 
 def run_history(operations: list[tuple[Any, ...]]) -> None:
     clock = trio.testing.MockClock(autojump_threshold=0)
-    trio.run(_history, operations, clock=clock)
+    # Pages of 2: first syncs, backfills and relistings span several pages.
+    saved = gmail_provider.LIST_PAGE
+    gmail_provider.LIST_PAGE = 2
+    try:
+        trio.run(_history, operations, clock=clock)
+    finally:
+        gmail_provider.LIST_PAGE = saved
 
 
 async def _history(operations: list[tuple[Any, ...]]) -> None:
@@ -84,12 +91,15 @@ async def _history(operations: list[tuple[Any, ...]]) -> None:
         engine = SyncEngine(store)
         session = provider.session(alice)
 
-        async def sync() -> bool:
+        async def sync() -> bool | None:
+            """One sync; ``True``: done and the store checked, ``None``: more to fetch."""
             result = await engine.sync_account(session)
             announced.extend(m.email_id or "" for m in result.new_messages)
             assert len(announced) == len(set(announced)), "a message was announced twice"
             if not result.ok:
                 return False
+            if result.more:
+                return None  # a backfill under way: older mail still to come
             stored = {(m.folder, m.uid, m.flags) for m in await store.messages("galice")}
             assert stored == server_view(mail)
             return True
@@ -119,8 +129,15 @@ async def _history(operations: list[tuple[Any, ...]]) -> None:
             elif kind == "sync":
                 await sync()
         server.faults.clear()
-        # A last clean sync: everything under a watched label was announced once.
-        assert await sync(), "the final sync failed"
+        # Last clean syncs (as the service does, one after another while there is more):
+        # everything under a watched label was announced once.
+        for _ in range(100):
+            done = await sync()
+            assert done is not False, "the final sync failed"
+            if done:
+                break
+        else:
+            raise AssertionError("the backfill did not end")
         under_watched = {
             i for i, m in mail.users[ALICE].messages.items() if m.labels & set(WATCHED)
         }
@@ -160,6 +177,22 @@ def test_a_history_with_every_kind_of_event() -> None:
             ("fault", "500"),
             ("fault", "401"),
             ("jump", 3600.0),
+            ("sync",),
+        ]
+    )
+
+
+def test_a_backfill_across_deletions_and_new_mail() -> None:
+    run_history(
+        [
+            *[("deliver", ("INBOX",))] * 7,
+            ("sync",),  # the newest page; more to come
+            ("delete", 3),
+            ("deliver", ("INBOX", "UNREAD")),
+            ("sync",),  # new mail, a deletion, the next page
+            ("remove", 1, "INBOX"),
+            ("expire_history",),
+            ("sync",),  # listed anew, mid-backfill
             ("sync",),
         ]
     )

@@ -51,6 +51,7 @@ from trio_mailsync.core.events import AccountState
 from trio_mailsync.core.model import (
     Address,
     Change,
+    FolderState,
     FolderUpdate,
     MessageRecord,
     SyncRequest,
@@ -76,7 +77,8 @@ LABEL_ROLES = {
 }
 #: Headers a record is made of (``metadataHeaders``).
 METADATA_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
-#: Ids per ``messages.list`` page (the API's most).
+#: Ids per ``messages.list`` page (the API's most): also the messages a label's first
+#: sync fetches, and each backfill sync after it (newest first), as IMAP's windows.
 LIST_PAGE = 500
 #: The label list is asked again after this long (a label renamed is seen then).
 LABELS_MAX_AGE = 3600.0
@@ -272,13 +274,13 @@ class GmailSession:
                 known = []
             else:
                 if history:
-                    await self._apply_history(history, known, latest, target, labels)
+                    await self._apply_history(history, known, latest, target, labels, states)
                 else:
                     for folder in known:
                         target.folder_checked(folder.name)
                     if any(_history_id(states[f.name].cursor) != latest for f in known):
                         # Changes elsewhere (unwatched labels): the cursors move on.
-                        await self._apply_history([], known, latest, target, labels)
+                        await self._apply_history([], known, latest, target, labels, states)
         if listed:
             if latest is None:
                 profile = await self.api.get(
@@ -287,27 +289,91 @@ class GmailSession:
                 latest = int(profile["historyId"])
             for folder in listed:
                 target.folder_checked(folder.name)
-                ids = await self._list(folder)
-                messages = await self._fetch(ids)
-                records = [
-                    record_from_metadata(self._account.id, folder.name, m)
-                    for m in messages.values()
-                    if folder.id in m.get("labelIds", [])
-                ]
-                await target.apply(
-                    folder.name,
-                    FolderUpdate(
-                        generation=0,
-                        cursor={"history_id": str(latest)},
-                        reset=folder.name in reset,
-                        new=tuple(records),
-                        flags={r.uid: (r.flags, None) for r in records},
-                        present=None if folder.name in reset else frozenset(r.uid for r in records),
-                        shared_messages=True,
-                        full_sync=True,
-                        now=self._provider.wall_clock(),
-                    ),
-                )
+                await self._list_anew(folder, latest, folder.name in reset, target)
+        # A label's older mail, a page a sync, newest first (the service asks for the
+        # next sync at once while ``more`` says so).
+        for folder in known:
+            token = states[folder.name].cursor.get("backfill")
+            if token and latest is not None:
+                await self._backfill(folder, str(token), latest, target)
+
+    def _cursor(self, latest: int, backfill: str | None) -> dict[str, str]:
+        cursor = {"history_id": str(latest)}
+        if backfill:
+            cursor["backfill"] = backfill
+        return cursor
+
+    async def _list_anew(
+        self, folder: _Label, latest: int, first: bool, target: SyncTarget
+    ) -> None:
+        """A label listed from the start: its first sync (only the newest page fetched,
+        the rest left to backfill), or after the history expired (every id listed, to
+        know what is gone; the newest page fetched)."""
+        page, token = await self._list_page(folder, None)
+        present: set[str] | None = None
+        if not first:
+            present = set(page)
+            next_token = token
+            while next_token:
+                more, next_token = await self._list_page(folder, next_token)
+                present.update(more)
+        messages = await self._fetch(page)
+        records = [
+            record_from_metadata(self._account.id, folder.name, m)
+            for m in messages.values()
+            if folder.id in m.get("labelIds", [])
+        ]
+        await target.apply(
+            folder.name,
+            FolderUpdate(
+                generation=0,
+                cursor=self._cursor(latest, token),
+                reset=first,
+                # Mail not stored yet is announced if it arrived after notify_from (in
+                # the history's gap, say), not if it is older (never fetched before).
+                baseline=True,
+                new=tuple(records),
+                flags={r.uid: (r.flags, None) for r in records},
+                present=None if present is None else frozenset(_uid(i) for i in present),
+                shared_messages=True,
+                full_sync=present is not None,
+                now=self._provider.wall_clock(),
+            ),
+        )
+        if token:
+            target.more(folder.name)
+
+    async def _backfill(self, folder: _Label, token: str, latest: int, target: SyncTarget) -> None:
+        """The next page of a label's older mail, stored as existing mail (``baseline``)."""
+        try:
+            page, next_token = await self._list_page(folder, token)
+        except ProviderError as exc:
+            if not isinstance(exc, HistoryExpired) and "HTTP 400" in str(exc):
+                # A page token the API no longer takes: the older mail stays unfetched.
+                logger.warning("%s: %s: backfill given up: %s", self._account.id, folder.name, exc)
+                page, next_token = [], None
+            else:
+                raise
+        messages = await self._fetch(page)
+        records = [
+            record_from_metadata(self._account.id, folder.name, m)
+            for m in messages.values()
+            if folder.id in m.get("labelIds", [])
+        ]
+        await target.apply(
+            folder.name,
+            FolderUpdate(
+                generation=0,
+                cursor=self._cursor(latest, next_token),
+                baseline=True,
+                new=tuple(records),
+                flags={r.uid: (r.flags, None) for r in records},
+                shared_messages=True,
+                now=self._provider.wall_clock(),
+            ),
+        )
+        if next_token:
+            target.more(folder.name)
 
     async def _history(self, start: int) -> tuple[list[dict[str, Any]], int]:
         """Every history record after ``start`` (paged), and the history id now."""
@@ -335,6 +401,7 @@ class GmailSession:
         latest: int,
         target: SyncTarget,
         labels: _Labels,
+        states: Mapping[str, FolderState],
     ) -> None:
         watched = {f.id for f in folders}
         touched: set[str] = set()
@@ -365,7 +432,7 @@ class GmailSession:
                 folder.name,
                 FolderUpdate(
                     generation=0,
-                    cursor={"history_id": str(latest)},
+                    cursor=self._cursor(latest, states[folder.name].cursor.get("backfill")),
                     new=tuple(records_now),
                     flags={r.uid: (r.flags, None) for r in records_now},
                     deleted=tuple(sorted(set(gone) | set(unlabelled))),
@@ -374,19 +441,17 @@ class GmailSession:
                 ),
             )
 
-    async def _list(self, folder: _Label) -> list[str]:
-        """Every message id with the label, newest first."""
-        ids: list[str] = []
+    async def _list_page(self, folder: _Label, token: str | None) -> tuple[list[str], str | None]:
+        """One page of the label's message ids, newest first, and the next page's token."""
         params: dict[str, Any] = {"labelIds": folder.id, "maxResults": LIST_PAGE}
-        while True:
-            answer = await self.api.get(
-                "messages.list", "/messages", params, cost=self.api.settings.quota.messages_list
-            )
-            ids += [str(m["id"]) for m in answer.get("messages", []) if isinstance(m, dict)]
-            token = answer.get("nextPageToken")
-            if not token:
-                return ids
+        if token:
             params["pageToken"] = token
+        answer = await self.api.get(
+            "messages.list", "/messages", params, cost=self.api.settings.quota.messages_list
+        )
+        ids = [str(m["id"]) for m in answer.get("messages", []) if isinstance(m, dict)]
+        next_token = answer.get("nextPageToken")
+        return ids, str(next_token) if next_token else None
 
     async def _fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Metadata of each message, ``max_concurrent`` at a time; a deleted one is left out."""
