@@ -431,3 +431,16 @@ async def test_a_large_label_is_fetched_newest_first_a_page_a_sync(
         announced = [m.email_id or "" for r in (first, second, third) for m in r.new_messages]
         assert sorted(announced) == sorted({*ids, new})  # each once (notify_from = "all")
         await store.aclose()
+
+
+@pytest.mark.slow  # 7 s of real time: httpx's keep-alive runs on the wall clock
+async def test_polls_a_while_apart_keep_their_connection(gmail: GmailMail) -> None:
+    gmail.deliver(ALICE)
+    async with open_gmail_server(gmail) as (server, url):
+        alice = account(base=url)
+        async with open_gmail_provider([alice]) as provider:
+            api = provider.session(alice).api
+            await api.get("users.getProfile", "/profile", cost=1)
+            await trio.sleep(7)  # past httpx's default keep-alive (5 s)
+            await api.get("users.getProfile", "/profile", cost=1)
+    assert server.statistics().connections == 1

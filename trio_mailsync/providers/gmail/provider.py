@@ -93,6 +93,9 @@ MAX_UID = 2**63 - 1
 #: 400 requests a second, 10,000 accounts polled every minute need 167. With HTTP/2
 #: (the ``h2`` package) they share one connection anyway.
 HTTP_CONNECTIONS = 20
+#: Seconds an idle connection is kept for the next poll (a server closing it sooner is
+#: seen, and a new one opened).
+KEEPALIVE = 300.0
 
 
 @attrs.frozen
@@ -592,7 +595,11 @@ async def open_gmail_provider(
         transport=transport,
         timeout=httpx.Timeout(60.0, connect=30.0),
         limits=httpx.Limits(
-            max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
+            max_connections=HTTP_CONNECTIONS,
+            max_keepalive_connections=HTTP_CONNECTIONS,
+            # httpx closes a connection idle for 5 s by default: with polls a minute
+            # apart, every poll would open a new connection (TCP and TLS to Google).
+            keepalive_expiry=KEEPALIVE,
         ),
         follow_redirects=False,
     ) as http:
