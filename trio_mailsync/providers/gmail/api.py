@@ -43,7 +43,14 @@ from trio_mailsync.core.errors import (
 from trio_mailsync.providers.auth import OAuth2Credentials
 from trio_mailsync.providers.gmail.settings import GmailSettings
 
-__all__ = ["MAX_ATTEMPTS", "GmailApi", "GmailStatistics", "HistoryExpired", "MessageGone"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "GmailApi",
+    "GmailStatistics",
+    "HistoryExpired",
+    "MessageGone",
+    "RequestRefused",
+]
 
 #: Tries of one call before its last error is raised (429s, 5xx, broken connections).
 MAX_ATTEMPTS = 5
@@ -60,6 +67,14 @@ class HistoryExpired(ProviderError):
 
 class MessageGone(ProviderError):
     """``messages.get`` answered 404: the message was deleted since it was listed."""
+
+
+class RequestRefused(ProviderError):
+    """The API refused a call with a 4xx that waiting will not mend (``status`` says which)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @attrs.define
@@ -197,7 +212,9 @@ class GmailApi:
                 raise HistoryExpired(f"{self.account_id}: the history id is too old: {message}")
             if status == 404 and name == "messages.get":
                 raise MessageGone(f"{self.account_id}: {path}: gone")
-            raise ProviderError(f"{self.account_id}: {name}: HTTP {status} {reason}: {message}")
+            raise RequestRefused(
+                f"{self.account_id}: {name}: HTTP {status} {reason}: {message}", status=status
+            )
         assert error is not None
         raise error
 

@@ -59,7 +59,12 @@ from trio_mailsync.core.model import (
 from trio_mailsync.core.ports import SyncTarget, WatchTarget
 from trio_mailsync.core.status import SessionStatus
 from trio_mailsync.providers.auth import OAuth2Credentials
-from trio_mailsync.providers.gmail.api import GmailApi, HistoryExpired, MessageGone
+from trio_mailsync.providers.gmail.api import (
+    GmailApi,
+    HistoryExpired,
+    MessageGone,
+    RequestRefused,
+)
 from trio_mailsync.providers.gmail.settings import gmail_settings
 
 __all__ = ["HTTP_CONNECTIONS", "GmailProvider", "GmailSession", "open_gmail_provider"]
@@ -320,43 +325,40 @@ class GmailSession:
             while next_token:
                 more, next_token = await self._list_page(folder, next_token)
                 present.update(more)
-        messages = await self._fetch(page)
-        records = [
-            record_from_metadata(self._account.id, folder.name, m)
-            for m in messages.values()
-            if folder.id in m.get("labelIds", [])
-        ]
-        await target.apply(
-            folder.name,
-            FolderUpdate(
-                generation=0,
-                cursor=self._cursor(latest, token),
-                reset=first,
-                # Mail not stored yet is announced if it arrived after notify_from (in
-                # the history's gap, say), not if it is older (never fetched before).
-                baseline=True,
-                new=tuple(records),
-                flags={r.uid: (r.flags, None) for r in records},
-                present=None if present is None else frozenset(_uid(i) for i in present),
-                shared_messages=True,
-                full_sync=present is not None,
-                now=self._provider.wall_clock(),
-            ),
+        await self._store_page(
+            folder,
+            page,
+            self._cursor(latest, token),
+            target,
+            reset=first,
+            present=None if present is None else frozenset(_uid(i) for i in present),
         )
-        if token:
-            target.more(folder.name)
 
     async def _backfill(self, folder: _Label, token: str, latest: int, target: SyncTarget) -> None:
         """The next page of a label's older mail, stored as existing mail (``baseline``)."""
         try:
             page, next_token = await self._list_page(folder, token)
-        except ProviderError as exc:
-            if not isinstance(exc, HistoryExpired) and "HTTP 400" in str(exc):
-                # A page token the API no longer takes: the older mail stays unfetched.
-                logger.warning("%s: %s: backfill given up: %s", self._account.id, folder.name, exc)
-                page, next_token = [], None
-            else:
+        except RequestRefused as exc:
+            if exc.status != 400:
                 raise
+            # A page token the API no longer takes: the older mail stays unfetched.
+            logger.warning("%s: %s: backfill given up: %s", self._account.id, folder.name, exc)
+            page, next_token = [], None
+        await self._store_page(folder, page, self._cursor(latest, next_token), target)
+
+    async def _store_page(
+        self,
+        folder: _Label,
+        page: Sequence[str],
+        cursor: Mapping[str, str],
+        target: SyncTarget,
+        *,
+        reset: bool = False,
+        present: frozenset[int] | None = None,
+    ) -> None:
+        """Fetch a page of the label's messages and store it; ``more`` while the cursor
+        holds a next page. Mail not stored yet is announced if it arrived after
+        ``notify_from`` (in an expired history's gap, say), not if it is older."""
         messages = await self._fetch(page)
         records = [
             record_from_metadata(self._account.id, folder.name, m)
@@ -367,15 +369,18 @@ class GmailSession:
             folder.name,
             FolderUpdate(
                 generation=0,
-                cursor=self._cursor(latest, next_token),
+                cursor=cursor,
+                reset=reset,
                 baseline=True,
                 new=tuple(records),
                 flags={r.uid: (r.flags, None) for r in records},
+                present=present,
                 shared_messages=True,
+                full_sync=present is not None,
                 now=self._provider.wall_clock(),
             ),
         )
-        if next_token:
+        if "backfill" in cursor:
             target.more(folder.name)
 
     async def _history(self, start: int) -> tuple[list[dict[str, Any]], int]:
