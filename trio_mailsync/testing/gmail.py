@@ -210,9 +210,10 @@ def _brief(message: _Message) -> dict[str, Any]:
 class GmailFault:
     """What the next matching request gets instead of its answer."""
 
-    #: ``429``, ``403`` (userRateLimitExceeded), ``500``, ``401``, ``drop`` (the
-    #: connection closed without an answer), ``delay`` (answered ``delay`` s late).
-    kind: Literal["429", "403", "500", "401", "drop", "delay"]
+    #: ``429``, ``403`` (userRateLimitExceeded), ``500``, ``401``, ``400`` (an argument
+    #: refused: a page token the API no longer takes), ``drop`` (the connection closed
+    #: without an answer), ``delay`` (answered ``delay`` s late).
+    kind: Literal["429", "403", "500", "401", "400", "drop", "delay"]
     #: Requests whose path starts with this (after ``/gmail/v1/users/me``, or ``/token``).
     path: str = ""
     retry_after: float | None = None
@@ -394,6 +395,8 @@ class GmailTestServer:
             )
         if fault.kind == "500":
             return _error(500, "INTERNAL", "backendError", "Backend Error")
+        if fault.kind == "400":
+            return _error(400, "INVALID_ARGUMENT", "invalidArgument", "Invalid pageToken")
         return _error(401, "UNAUTHENTICATED", "authError", "Invalid Credentials")
 
     def _token(self, body: bytes) -> tuple[int, list[tuple[str, str]], Any]:

@@ -444,3 +444,32 @@ async def test_polls_a_while_apart_keep_their_connection(gmail: GmailMail) -> No
             await trio.sleep(7)  # past httpx's default keep-alive (5 s)
             await api.get("users.getProfile", "/profile", cost=1)
     assert server.statistics().connections == 1
+
+
+async def test_a_backfill_page_token_the_api_refuses_ends_that_backfill_only(
+    autojump_clock: trio.testing.MockClock,
+    gmail: GmailMail,
+    gmail_server: GmailTestServer,
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(gmail_provider, "LIST_PAGE", 2)
+    for n in range(5):
+        gmail.deliver(ALICE, subject=f"old {n}")
+    async with provider_on(gmail_server, nursery) as provider:
+        store = await SQLiteStore.open(tmp_path / "sync.sqlite3", inline=True)
+        engine = SyncEngine(store)
+        session = provider.session(account(folders=("INBOX",)))
+        first = await engine.sync_account(session)
+        assert first.more == ("INBOX",)
+        gmail_server.faults.append(GmailFault("400", "/messages"))
+        second = await engine.sync_account(session)
+        assert (second.error, second.more) == (None, ())
+        assert "backfill given up" in caplog.text
+        assert len(await store.messages("galice")) == 2  # the newest page, and no more
+        new = gmail.deliver(ALICE, subject="new")
+        third = await engine.sync_account(session)  # the history goes on as before
+        assert [m.email_id for m in third.new_messages] == [new]
+        await store.aclose()
