@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, Literal
 
 import attrs
 import httpx
+import pytest
 import trio
 
 from trio_mailsync.core.config import Account
@@ -77,3 +79,14 @@ class OAuthGrant:
 
     credentials: OAuth2Credentials
     issued: list[str]
+
+
+def installed_or_skip(ensure_installed: Callable[[], object], unavailable: type[Exception]) -> None:
+    """A real peer's program is there (installed now if need be), else the test is skipped;
+    as root, which can install it, not having it is a failure."""
+    try:
+        ensure_installed()
+    except unavailable as exc:
+        if os.geteuid() == 0:
+            raise
+        pytest.skip(str(exc))

@@ -4,24 +4,19 @@ its token is older than the one the row holds)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import trio
 
+from tests.support import installed_or_skip
 from trio_mailsync.testing.postgres import PostgresServer, PostgresUnavailable, ensure_installed
 
 
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        ensure_installed()
-    except PostgresUnavailable as exc:
-        if os.geteuid() == 0:
-            raise  # root can install it: not having it is a failure, not a skip
-        pytest.skip(str(exc))
+    installed_or_skip(ensure_installed, PostgresUnavailable)
     with PostgresServer() as server:
         yield server
 

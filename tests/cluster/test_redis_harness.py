@@ -3,7 +3,6 @@ coredis on Trio doing what leases need (SET NX PX, INCR for fencing tokens)."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 
@@ -11,17 +10,13 @@ import coredis
 import pytest
 import trio
 
+from tests.support import installed_or_skip
 from trio_mailsync.testing.redis import RedisServer, RedisUnavailable, ensure_installed
 
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    try:
-        ensure_installed()
-    except RedisUnavailable as exc:
-        if os.geteuid() == 0:
-            raise  # root can install it: not having it is a failure, not a skip
-        pytest.skip(str(exc))
+    installed_or_skip(ensure_installed, RedisUnavailable)
     with RedisServer() as server:
         yield server
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support import installed_or_skip
 from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable, ensure_installed
 
 USERS = {f"user{i}": f"password-{i}-xyz" for i in range(1, 5)}
@@ -20,11 +20,6 @@ USERS |= {f"notify{i}": f"notify-password-{i}" for i in range(1, 4)}
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
-    try:
-        ensure_installed()
-    except DovecotUnavailable as exc:
-        if os.geteuid() == 0:
-            raise  # root can install it: not having it is a failure, not a skip
-        pytest.skip(str(exc))
+    installed_or_skip(ensure_installed, DovecotUnavailable)
     with DovecotServer(USERS) as server:
         yield server

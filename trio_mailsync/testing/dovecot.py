@@ -31,6 +31,7 @@ from trio_mailsync.core.config import Account
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
 from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["DovecotServer", "DovecotUnavailable", "ensure_installed"]
 
@@ -61,13 +62,6 @@ def ensure_installed() -> str:
     if problem is not None:
         raise DovecotUnavailable(problem)
     return ensure_installed()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _hash(password: str) -> str:
@@ -159,7 +153,7 @@ class DovecotServer:
         users_file = self.dir / "users"
         users_file.write_text("".join(f"{u}:{_hash(p)}::::::\n" for u, p in self.users.items()))
         users_file.chmod(0o644)
-        self.imap_port, self.imaps_port = _free_port(), _free_port()
+        self.imap_port, self.imaps_port = free_port(), free_port()
         config = self.dir / "dovecot.conf"
         config.write_text(self._config())
         self._launch(binary)
@@ -221,12 +215,7 @@ class DovecotServer:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "run" / "master.pid").unlink()
 

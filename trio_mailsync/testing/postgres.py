@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "ensure_installed"]
 
@@ -56,13 +57,6 @@ def ensure_installed() -> Path:
     if problem is not None:
         raise PostgresUnavailable(problem)
     return ensure_installed()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -112,7 +106,7 @@ class PostgresServer:
             capture_output=True,
             timeout=120,
         )
-        self.port = _free_port()
+        self.port = free_port()
         self._launch(binaries)
 
     def restart(self) -> None:
@@ -178,11 +172,4 @@ class PostgresServer:
 
     def _terminate(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.send_signal(2)  # SIGINT: PostgreSQL's fast shutdown
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, sig=signal.SIGINT, grace=20)  # SIGINT: a fast shutdown

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["RedisServer", "RedisUnavailable", "ensure_installed"]
 
@@ -49,13 +50,6 @@ def ensure_installed() -> str:
     if problem is not None:
         raise RedisUnavailable(problem)
     return ensure_installed()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class RedisServer:
@@ -88,7 +82,7 @@ class RedisServer:
     def start(self) -> None:
         """Start on a free port and wait until it answers PING."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self._launch()
 
     def restart(self) -> None:
@@ -151,11 +145,4 @@ class RedisServer:
 
     def _terminate(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
