@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._debian import ensure_program
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -18,14 +18,15 @@ class BrowserUnavailable(Exception):
 
 def ensure_chromium() -> tuple[str, str]:
     """(chromium, chromedriver); installs Debian's packages if needed (root only)."""
-    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
-        return CHROMIUM, CHROMEDRIVER
-    problem = apt_install("chromium", "chromium-driver")
-    if problem is not None:
-        raise BrowserUnavailable(problem)
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        raise BrowserUnavailable("chromium was installed but is not at /usr/bin/chromium")
-    return CHROMIUM, CHROMEDRIVER
+
+    def find() -> tuple[str, str] | None:
+        if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+            return CHROMIUM, CHROMEDRIVER
+        return None
+
+    return ensure_program(
+        find, ["chromium", "chromium-driver"], BrowserUnavailable, "chromium is not installed"
+    )
 
 
 if __name__ == "__main__":

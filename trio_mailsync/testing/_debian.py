@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 
 def apt_install(*packages: str, start_services: bool = True) -> str | None:
@@ -44,3 +46,32 @@ def apt_install(*packages: str, start_services: bool = True) -> str | None:
             + result.stderr.decode(errors="replace")[-500:]
         )
     return None
+
+
+T = TypeVar("T")
+
+
+def ensure_program(
+    find: Callable[[], T | None],
+    packages: Sequence[str],
+    unavailable: type[Exception],
+    missing: str,
+) -> T:
+    """What ``find`` finds, after installing ``packages`` (their services not started: a
+    system-wide server is not wanted, only the tests' own) when it finds nothing.
+
+    Raises ``unavailable`` with ``missing`` when not root (nothing can be installed), or
+    with apt-get's complaint when installing failed.
+    """
+    found = find()
+    if found is not None:
+        return found
+    if os.geteuid() != 0:
+        raise unavailable(f"{missing}; install {' '.join(packages)} (needs root)")
+    problem = apt_install(*packages, start_services=False)
+    if problem is not None:
+        raise unavailable(problem)
+    found = find()
+    if found is None:
+        raise unavailable(f"{missing} after installing {' '.join(packages)}")
+    return found

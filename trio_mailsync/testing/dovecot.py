@@ -30,7 +30,7 @@ from typing import Literal
 from trio_mailsync.core.config import Account
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import AccountLimits, Security, imap_account
-from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._debian import ensure_program
 from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["DovecotServer", "DovecotUnavailable", "ensure_installed"]
@@ -50,18 +50,15 @@ class DovecotUnavailable(RuntimeError):
 
 def ensure_installed() -> str:
     """The path of ``dovecot``; installs ``dovecot-core dovecot-imapd`` if needed (root only)."""
-    found = shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
+    return ensure_program(
+        lambda: (
+            shutil.which("dovecot")
+            or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+        ),
+        ["dovecot-core", "dovecot-imapd"],
+        DovecotUnavailable,
+        "dovecot is not installed",
     )
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise DovecotUnavailable("dovecot is not installed; install dovecot-imapd (needs root)")
-    # Without its service started: a system-wide Dovecot on all interfaces is not wanted.
-    problem = apt_install("dovecot-core", "dovecot-imapd", start_services=False)
-    if problem is not None:
-        raise DovecotUnavailable(problem)
-    return ensure_installed()
 
 
 def _hash(password: str) -> str:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._debian import ensure_program
 from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "ensure_installed"]
@@ -47,16 +47,9 @@ def _bin_dir() -> Path | None:
 def ensure_installed() -> Path:
     """The directory of ``initdb`` and ``postgres``; installs Debian's ``postgresql`` if
     needed (root)."""
-    found = _bin_dir()
-    if found is not None:
-        return found
-    if os.geteuid() != 0:
-        raise PostgresUnavailable("PostgreSQL is not installed; install postgresql (needs root)")
-    # Without its service: the system cluster is not wanted, only the tests' own.
-    problem = apt_install("postgresql", start_services=False)
-    if problem is not None:
-        raise PostgresUnavailable(problem)
-    return ensure_installed()
+    return ensure_program(
+        _bin_dir, ["postgresql"], PostgresUnavailable, "PostgreSQL is not installed"
+    )
 
 
 class PostgresServer:

@@ -14,7 +14,6 @@ stopped, its directory removed, when the block ends.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from trio_mailsync.testing._debian import apt_install
+from trio_mailsync.testing._debian import ensure_program
 from trio_mailsync.testing._processes import free_port, stop_process
 
 __all__ = ["RedisServer", "RedisUnavailable", "ensure_installed"]
@@ -38,18 +37,15 @@ class RedisUnavailable(RuntimeError):
 
 def ensure_installed() -> str:
     """The path of ``redis-server``; installs Debian's ``redis-server`` if needed (root)."""
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    return ensure_program(
+        lambda: (
+            shutil.which("redis-server")
+            or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+        ),
+        ["redis-server"],
+        RedisUnavailable,
+        "redis-server is not installed",
     )
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise RedisUnavailable("redis-server is not installed; install redis-server (needs root)")
-    # Without its service: a system-wide Redis is not wanted, only the tests' own.
-    problem = apt_install("redis-server", start_services=False)
-    if problem is not None:
-        raise RedisUnavailable(problem)
-    return ensure_installed()
 
 
 class RedisServer:
