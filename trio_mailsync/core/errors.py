@@ -15,6 +15,7 @@ __all__ = [
     "ConnectionLost",
     "CredentialsError",
     "InsecureConnection",
+    "LeaseLost",
     "MailSyncError",
     "ProviderError",
     "ServerBusy",
@@ -95,3 +96,20 @@ class StoreError(MailSyncError):
 
 class StoreInUse(StoreError):
     """Another process holds the store. Two would both sync and both announce the same mail."""
+
+
+class LeaseLost(StoreError):
+    """A write for an account was refused: another worker took the account's lease since.
+
+    The store compares the writer's fencing token with the newest it has seen for the
+    account; an older one is refused, so a worker that was paused past its lease never
+    commits over the account's new owner. Nothing of the refused write is kept.
+    """
+
+    def __init__(self, account: str, token: int, newest: int) -> None:
+        self.account = account
+        self.token = token
+        self.newest = newest
+        super().__init__(
+            f"{account}: write refused, its lease moved on (fencing token {token} < {newest})"
+        )
