@@ -10,9 +10,11 @@ import pytest
 import trio
 import trustme
 
-from tests.support import ALICE_PASSWORD, Connect
+from tests.support import ALICE_PASSWORD, Connect, installed_or_skip
 from trio_mailsync.core.config import Account
-from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore
+from trio_mailsync.testing import Behavior, IMAPTestServer, MailStore, postgres, redis
+from trio_mailsync.testing.postgres import PostgresServer
+from trio_mailsync.testing.redis import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,34 @@ def server_ssl_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("imap.test", "localhost", "127.0.0.1").configure_cert(context)
     return context
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL for the session (initdb takes seconds); tests take a database each."""
+    installed_or_skip(postgres.ensure_installed, postgres.PostgresUnavailable)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_session() -> Iterator[RedisServer]:
+    """One Redis for the session; tests keep apart by key prefix (``redis_prefix``)."""
+    installed_or_skip(redis.ensure_installed, redis.RedisUnavailable)
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix of this test's own in the session's Redis."""
+    return f"t{abs(hash(request.node.nodeid)):x}"
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The DSN of a new, empty database of the session's PostgreSQL, for this test alone."""
+    return postgres_server.create_database()
 
 
 @pytest.fixture

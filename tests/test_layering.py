@@ -36,6 +36,9 @@ ALLOWED: dict[str, set[str]] = {
     "sync": {"core"},
     "service": {"core", "sync"},
     "sinks": {"core", "secret"},
+    # Scale-out: leases and placement over Redis, the worker that runs the accounts it
+    # holds through the service (composed by app and cli, which give it store and providers).
+    "cluster": {"core", "secret", "service"},
     # Not "protocol": the testing server reads commands its own way (testing/_wire.py),
     # so that a bug in the client's serializer is not mirrored by the server.
     "testing": {"core", "secret", "providers", "providers.imap"},

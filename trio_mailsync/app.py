@@ -22,14 +22,16 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
-from typing import NoReturn
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import trio
 
 from trio_mailsync.config import parse_account
 from trio_mailsync.core.config import Config
-from trio_mailsync.core.errors import AccountConflict
+from trio_mailsync.core.errors import AccountConflict, StoreError
 from trio_mailsync.core.ports import Provider, StateStore
 from trio_mailsync.providers.gmail.provider import HTTP_CONNECTIONS
 from trio_mailsync.providers.registry import PROVIDERS
@@ -37,7 +39,11 @@ from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
 from trio_mailsync.sinks.webhooks import WebhookSink
 from trio_mailsync.sinks.websocket import Broadcaster, WebSocketSink, open_listeners
-from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path
+from trio_mailsync.stores._sql import RowsOf
+from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path, read_only
+
+if TYPE_CHECKING:
+    from trio_mailsync.stores.postgres import PostgresStore
 
 __all__ = ["Running", "open_providers", "open_store", "open_sync_service", "serve"]
 
@@ -65,10 +71,70 @@ async def open_providers(
         yield opened
 
 
+def _postgres() -> ModuleType:
+    """``stores.postgres``, or a clear error when psycopg (an optional dependency) is missing."""
+    try:
+        from trio_mailsync.stores import postgres
+    except ImportError as exc:
+        if exc.name not in ("psycopg", "psycopg_pool"):
+            raise
+        raise StoreError(
+            'backend = "postgres" needs psycopg: pip install "trio-mailsync[postgres]"'
+        ) from None
+    return postgres
+
+
+def _sqlite_path(config: Config, path: Path | None) -> Path:
+    return path or config.store_path or default_store_path()
+
+
+def store_name(config: Config, path: Path | None = None) -> str:
+    """The config's store for messages: its SQLite file, or its database (no password)."""
+    if config.store.backend == "postgres":
+        assert config.store.dsn is not None  # the config parser requires it
+        return str(_postgres().describe(config.store.dsn))
+    return str(_sqlite_path(config, path))
+
+
+def store_reader(config: Config, path: Path | None = None) -> RowsOf:
+    """Reads the config's store without taking it (``stores.listings``): ``serve`` may run."""
+    if config.store.backend == "postgres":
+        dsn, password = config.store.dsn, config.store.password
+        assert dsn is not None
+
+        def rows_of(query: str) -> list[tuple[Any, ...]]:
+            # psycopg is imported when a query runs: its absence is the query's StoreError.
+            read: RowsOf = _postgres().read_only(dsn, password)
+            return read(query)
+
+        return rows_of
+    return read_only(_sqlite_path(config, path))
+
+
+async def connect_store(
+    config: Config, *, path: Path | None = None, shared: bool = False, dry_run: bool = False
+) -> SQLiteStore | PostgresStore:
+    """Open the config's store: its SQLite file (``path``, else ``[store] path``, else the
+    default path), or its PostgreSQL database (``[store] backend = "postgres"``; ``shared``
+    for a cluster's workers). The caller closes it."""
+    settings = config.store
+    if settings.backend == "postgres":
+        assert settings.dsn is not None  # the config parser requires it
+        store: PostgresStore = await _postgres().PostgresStore.open(
+            settings.dsn,
+            password=settings.password,
+            connections=settings.connections,
+            shared=shared,
+            dry_run=dry_run,
+        )
+        return store
+    return await SQLiteStore.open(_sqlite_path(config, path), dry_run=dry_run)
+
+
 @asynccontextmanager
 async def open_store(config: Config) -> AsyncIterator[StateStore]:
-    """The config's store (``[store] path``, or the default path), closed at the end."""
-    store = await SQLiteStore.open(config.store_path or default_store_path())
+    """The config's store (see :func:`connect_store`), closed at the end."""
+    store = await connect_store(config)
     try:
         yield store
     finally:

@@ -22,7 +22,7 @@ import httpx
 import trio
 
 from trio_mailsync import __version__
-from trio_mailsync.app import open_providers, serve
+from trio_mailsync.app import connect_store, open_providers, serve, store_name, store_reader
 from trio_mailsync.config import load_config
 from trio_mailsync.core.config import ROLES, Config
 from trio_mailsync.core.errors import ConfigError, MailSyncError, StoreError
@@ -33,13 +33,9 @@ from trio_mailsync.providers.imap import connect_account, folder_list, imap_sett
 from trio_mailsync.providers.imap.trace import WireTrace
 from trio_mailsync.providers.imap.transcript import print_transcript
 from trio_mailsync.sinks.client import EventStreamClosed, EventStreamRejected, open_event_stream
-from trio_mailsync.stores.sqlite import (
-    SQLiteStore,
-    default_store_path,
-    read_account_overview,
-    read_degraded,
-    read_failures,
-)
+from trio_mailsync.stores import listings
+from trio_mailsync.stores._sql import RowsOf
+from trio_mailsync.stores.sqlite import default_store_path
 from trio_mailsync.sync import SyncEngine
 
 TRACE_HELP = (
@@ -166,14 +162,14 @@ def _summary(result: SyncResult) -> str:
 
 async def _sync(
     config: Config,
-    store_path: Path,
+    store_path: Path | None,
     concurrency: int,
     list_new: bool,
     dry_run: bool,
     out: TextIO,
     err: TextIO,
 ) -> int:
-    store = await SQLiteStore.open(store_path, dry_run=dry_run)
+    store = await connect_store(config, path=store_path, dry_run=dry_run)
     total = len(config.accounts)
     done = 0
     logged: list[LoggedEvent] = []
@@ -198,7 +194,11 @@ async def _sync(
                     print(f"would log: {line}", file=out, flush=True)
 
     what = "dry run: nothing is stored; " if dry_run else ""
-    print(f"{what}syncing {total} account(s) into {store_path}", file=err, flush=True)
+    print(
+        f"{what}syncing {total} account(s) into {store_name(config, store_path)}",
+        file=err,
+        flush=True,
+    )
     try:
         async with open_providers(config) as providers:
             engine = SyncEngine(store, concurrency=concurrency, on_logged=show)
@@ -276,9 +276,9 @@ def _listing(
     return 0
 
 
-def _failures(store: Path, out: TextIO, err: TextIO) -> int:
+def _failures(store: RowsOf, out: TextIO, err: TextIO) -> int:
     return _listing(
-        lambda: read_failures(store),
+        lambda: listings.failures(store),
         ["consumer", "event", "gave up at (UTC)", "error"],
         lambda consumer, event_id, at, error: [
             consumer,
@@ -293,9 +293,9 @@ def _failures(store: Path, out: TextIO, err: TextIO) -> int:
     )
 
 
-def _degraded(store: Path, out: TextIO, err: TextIO) -> int:
+def _degraded(store: RowsOf, out: TextIO, err: TextIO) -> int:
     return _listing(
-        lambda: read_degraded(store),
+        lambda: listings.degraded(store),
         ["account", "folder", "uid", "subject", "why"],
         lambda account, folder, uid, subject, why: [account, folder, str(uid), subject or "", why],
         "every stored message was read whole",
@@ -387,14 +387,17 @@ def _worth_printing(data: dict[str, Any], shown: dict[str, str]) -> bool:
     return True
 
 
-async def _serve(config: Config, store_path: Path, quiet: bool, out: TextIO, err: TextIO) -> int:
-    store = await SQLiteStore.open(store_path)
+async def _serve(
+    config: Config, store_path: Path | None, quiet: bool, out: TextIO, err: TextIO
+) -> int:
+    store = await connect_store(config, path=store_path)
     try:
         async with trio.open_nursery() as nursery:
             running = await nursery.start(partial(serve, config, store=store))
             broadcaster = running.broadcaster
             print(
-                f"serving {len(config.accounts)} account(s); state in {store_path}",
+                f"serving {len(config.accounts)} account(s); "
+                f"state in {store_name(config, store_path)}",
                 file=err,
                 flush=True,
             )
@@ -421,7 +424,8 @@ async def _serve(config: Config, store_path: Path, quiet: bool, out: TextIO, err
                         print(f"{_stamp(data)} {line}", file=out, flush=True)
             nursery.cancel_scope.cancel()
     finally:
-        await store.aclose()
+        with trio.CancelScope(shield=True):  # closed however serve ends, cancelled too
+            await store.aclose()
     return 0
 
 
@@ -469,7 +473,9 @@ def _status_rows(accounts: list[dict[str, Any]]) -> list[list[str]]:
     ]
 
 
-async def _status(config: Config, store: Path, token: str | None, out: TextIO, err: TextIO) -> int:
+async def _status(
+    config: Config, store: Path | None, token: str | None, out: TextIO, err: TextIO
+) -> int:
     """The running service's accounts (its API), or what the store knows when it is not running."""
     settings = config.broadcast
     token = token or (settings.token.reveal() if settings.token else None)
@@ -491,11 +497,14 @@ async def _status(config: Config, store: Path, token: str | None, out: TextIO, e
             print(_table(headers, _status_rows(accounts)), file=out)
             return 0 if all(a["state"] not in ("error", "auth_failed") for a in accounts) else 1
     try:
-        known = read_account_overview(store)
+        known = listings.account_overview(store_reader(config, store))
     except StoreError as exc:
         print(f"error: the service does not answer at {url}, and {exc}", file=err)
         return 1
-    print(f"the service does not answer at {url}; from the store {store}:", file=err)
+    print(
+        f"the service does not answer at {url}; from the store {store_name(config, store)}:",
+        file=err,
+    )
     rows = []
     for account in config.accounts:
         folders, messages, last = known.get(account.id, (0, 0, 0.0))
@@ -807,13 +816,16 @@ def _command(
             config = attrs.evolve(config, service=attrs.evolve(config.service, trace=args.trace))
         if args.command == "check":
             return _run(_check, config, out)
-        store = args.store or config.store_path or default_store_path()
+        store = args.store  # a SQLite file given on the command line, or None
+        if store is not None and config.store.backend != "sqlite":
+            print('error: --store names a SQLite file; the config\'s store is "postgres"', file=err)
+            return 2
         if args.command == "failures":
-            return _failures(store, out, err)
+            return _failures(store_reader(config, store), out, err)
         if args.command == "status":
             return _run(_status, config, store, args.token or os.environ.get(TOKEN_ENV), out, err)
         if args.command == "degraded":
-            return _degraded(store, out, err)
+            return _degraded(store_reader(config, store), out, err)
         if args.command == "sync" and args.concurrency < 1:
             print("error: --concurrency must be at least 1", file=err)
             return 2

@@ -57,6 +57,7 @@ from trio_mailsync.core.config import (
     Config,
     EventLogSettings,
     ServiceSettings,
+    StoreSettings,
     TableReader,
     WebhookSettings,
     webhook_url_problem,
@@ -95,7 +96,6 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         {"accounts", "account_defaults", "store", "service", "broadcast", "events", "webhooks"},
     )
     store = r.table(data, "store")
-    r.only(store, "store", {"path"})
     store_path = r.string(store, "store", "path", default=None)
     service = _service(r, r.table(data, "service"))
     broadcast = _broadcast(r, r.table(data, "broadcast"))
@@ -119,6 +119,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         accounts=accounts,
         path=Path(path),
         store_path=None if store_path is None else Path(store_path).expanduser(),
+        store=_store(r, store),
         service=service,
         broadcast=broadcast,
         events=events,
@@ -262,6 +263,44 @@ def _webhook(
         ca_file=None if ca_file is None else Path(ca_file).expanduser(),
         allow_insecure=allow_insecure,
     )
+
+
+def _store(r: TableReader, t: Mapping[str, Any]) -> StoreSettings:
+    r.only(t, "store", {"backend", "path", "dsn", "password", "password_env", "connections"})
+    backend = r.string(t, "store", "backend", default="sqlite")
+    if backend not in ("sqlite", "postgres"):
+        raise r.fail("store.backend", f'must be "sqlite" or "postgres", not {backend!r}')
+    if backend == "sqlite":
+        unused = sorted({"dsn", "password", "password_env", "connections"} & set(t))
+        if unused:
+            raise r.fail(f"store.{unused[0]}", 'is for backend = "postgres"')
+        return StoreSettings()
+    if "path" in t:
+        raise r.fail("store.path", 'is for backend = "sqlite" (PostgreSQL is reached by dsn)')
+    dsn = r.string(t, "store", "dsn", required=True, secret=True)
+    if _dsn_has_password(dsn):
+        # Never echo the DSN: it holds the secret this error is about.
+        raise r.fail(
+            "store.dsn",
+            "must not hold the password; give password_env (or ~/.pgpass, or "
+            "password = ... if the config file is private)",
+        )
+    return StoreSettings(
+        backend="postgres",
+        dsn=dsn,
+        password=r.secret(t, "store", "password", required=False),
+        connections=r.integer(t, "store", "connections", default=8, low=1, high=1000),
+    )
+
+
+def _dsn_has_password(dsn: str) -> bool:
+    """Whether a libpq connection string (URL or ``key=value`` pairs) holds a password."""
+    if dsn.startswith(("postgresql://", "postgres://")):
+        try:
+            return urlsplit(dsn).password is not None or "password=" in urlsplit(dsn).query
+        except ValueError:
+            return False
+    return any(part.strip().startswith("password") for part in dsn.split() if "=" in part)
 
 
 def _events(r: TableReader, t: Mapping[str, Any]) -> EventLogSettings:

@@ -33,6 +33,7 @@ __all__ = [
     "EventLogSettings",
     "ProviderSettings",
     "ServiceSettings",
+    "StoreSettings",
     "TableReader",
     "WebhookSettings",
     "webhook_url_problem",
@@ -228,6 +229,22 @@ class EventLogSettings:
 
 
 @attrs.frozen(kw_only=True)
+class StoreSettings:
+    """Which store keeps the state: SQLite (the file is ``Config.store_path``) or PostgreSQL."""
+
+    #: ``"sqlite"``: one file, one process. ``"postgres"``: a database that a cluster's
+    #: workers share (one ``serve`` may use it alone too).
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    #: PostgreSQL's connection string (URL or ``key=value``), without the password.
+    dsn: str | None = None
+    password: Secret | None = attrs.field(
+        default=None, converter=attrs.converters.optional(as_secret)
+    )
+    #: Connections to PostgreSQL at most, and store calls running at once.
+    connections: int = 8
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """A whole configuration: accounts, where the state lives, the service and the broadcaster."""
 
@@ -235,6 +252,7 @@ class Config:
     path: Path | None = None
     #: Where the sync state lives; ``None``: the default path.
     store_path: Path | None = None
+    store: StoreSettings = attrs.field(factory=StoreSettings)
     service: ServiceSettings = attrs.field(factory=ServiceSettings)
     broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
     events: EventLogSettings = attrs.field(factory=EventLogSettings)

@@ -939,7 +939,7 @@ class SyncService:
                     if paused:
                         await self._pause_unlocked(self._accounts[account_id])
                     done["changed"].append(account_id)
-        for section in ("service", "broadcast", "events", "webhooks", "store_path"):
+        for section in ("service", "broadcast", "events", "webhooks", "store_path", "store"):
             if getattr(config, section) != getattr(self.config, section):
                 logger.warning("config reload: [%s] changed; it takes a restart", section)
         self.config = attrs.evolve(self.config, accounts=config.accounts)

@@ -66,6 +66,11 @@ _IN_FOLDER = "account = ? AND folder = ? AND generation = ?"
 _FOLDER_COLUMNS = "name, generation, cursor, messages, last_sync, last_full_sync"
 
 
+#: Runs one read-only query on a store, outside the process that holds it (the CLI's
+#: listings): its rows. Raises ``StoreError`` when the store cannot be read.
+RowsOf = Callable[[str], list[tuple[Any, ...]]]
+
+
 class Rows(Protocol):
     """What a statement gives back (a DB-API cursor)."""
 
@@ -130,9 +135,7 @@ def _address(data: dict[str, str | None]) -> Address:
 
 def message_record(row: Sequence[Any]) -> MessageRecord:
     """A message from a row of :data:`COLUMNS` (or of :data:`V3_COLUMNS`, before ``degraded``)."""
-    (account, folder, generation, uid, message_id, date, internaldate, sender, recipients) = row[
-        :9
-    ]
+    (account, folder, generation, uid, message_id, date, internaldate, sender, recipients) = row[:9]
     (subject, flags, size, version, email_id, thread_id, labels) = row[9:16]
     return MessageRecord(
         account=account,

@@ -43,6 +43,7 @@ from trio_mailsync.stores._sql import (
     MAX_UIDS_PER_EVENT,
     V3_COLUMNS,
     Dialect,
+    RowsOf,
     SqlDatabase,
     ThreadedStore,
     append_events,
@@ -56,6 +57,7 @@ __all__ = [
     "MIGRATIONS",
     "SQLiteStore",
     "default_store_path",
+    "read_only",
 ]
 
 # 1: the first schema, IMAP's words.
@@ -423,50 +425,23 @@ class _Database(SqlDatabase):
         return self._folder_states(self.reader, account)
 
 
-def _read_only(path: str | os.PathLike[str], query: str) -> list[tuple[Any, ...]]:
-    """Rows of ``query`` from the store at ``path``, read without taking it.
+def read_only(path: str | os.PathLike[str]) -> RowsOf:
+    """Runs a query on the store at ``path`` without taking it, for the CLI's listings
+    while ``serve`` holds the store (WAL lets a reader in); see ``stores.listings``."""
 
-    For the CLI's listings while ``serve`` holds the store (WAL lets a reader in).
-    """
-    if not Path(path).is_file():
-        raise StoreError(f"{path}: no such store")
-    try:
-        db = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    def rows_of(query: str) -> list[tuple[Any, ...]]:
+        if not Path(path).is_file():
+            raise StoreError(f"{path}: no such store")
         try:
-            return [tuple(row) for row in db.execute(query).fetchall()]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot be read as a store of this version ({exc})") from None
+            db = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+            try:
+                return [tuple(row) for row in db.execute(query).fetchall()]
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot be read as a store of this version ({exc})") from None
 
-
-def read_failures(path: str | os.PathLike[str]) -> list[tuple[str, int, float, str]]:
-    """The events consumers gave up on: (consumer, event id, time, error), oldest first."""
-    rows = _read_only(
-        path, "SELECT consumer, event_id, time, error FROM failures ORDER BY time, event_id"
-    )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-def read_degraded(path: str | os.PathLike[str]) -> list[tuple[str, str, int, str | None, str]]:
-    """Messages that could not be read whole: (account, folder, uid, subject, why)."""
-    rows = _read_only(
-        path,
-        "SELECT account, folder, uid, subject, degraded FROM messages "
-        "WHERE degraded IS NOT NULL ORDER BY account, folder, uid",
-    )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
-def read_account_overview(path: str | os.PathLike[str]) -> dict[str, tuple[int, int, float]]:
-    """Per account: (folders, messages, when its last sync ended), read without taking the
-    store (``trio-mailsync status`` when the service does not answer)."""
-    rows = _read_only(
-        path,
-        "SELECT f.account, COUNT(*), SUM(f.messages), MAX(f.last_sync) FROM folders f "
-        "GROUP BY f.account",
-    )
-    return {r[0]: (int(r[1]), int(r[2] or 0), float(r[3] or 0)) for r in rows}
+    return rows_of
 
 
 class SQLiteStore(ThreadedStore):

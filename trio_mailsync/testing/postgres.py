@@ -58,6 +58,7 @@ class PostgresServer:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="trio-mailsync-pg-"))
         self.port = 0
+        self._databases = 0
         self._process: subprocess.Popen[bytes] | None = None
         # As root, the server runs as Debian's "postgres" user (it refuses root).
         self._user = "postgres" if os.geteuid() == 0 else None
@@ -66,6 +67,16 @@ class PostgresServer:
     def dsn(self) -> str:
         """``postgresql://postgres@127.0.0.1:<port>/postgres``."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def create_database(self) -> str:
+        """A new, empty database of this server (``db1``, ``db2``...); its DSN."""
+        import psycopg  # the test extra's; the harness itself needs only the programs
+
+        self._databases += 1
+        name = f"db{self._databases}"
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")  # a name of ours, not data
+        return self.dsn.rsplit("/", 1)[0] + f"/{name}"
 
     def __enter__(self) -> PostgresServer:
         self.start()
