@@ -56,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "stores",
         "service",
         "sinks",
+        "cluster",
     },
     "demo": {"app", "core", "providers", "providers.gmail", "providers.imap", "sinks", "testing"},
     "cli": {

@@ -18,7 +18,10 @@ broadcaster and the ``[[webhooks]]``.
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -30,11 +33,11 @@ import attrs
 import trio
 
 from trio_mailsync.config import parse_account
-from trio_mailsync.core.config import Config
-from trio_mailsync.core.errors import AccountConflict, StoreError
+from trio_mailsync.core.config import Account, ClusterSettings, Config
+from trio_mailsync.core.errors import AccountConflict, ConfigError, MailSyncError, StoreError
 from trio_mailsync.core.ports import Provider, StateStore
 from trio_mailsync.providers.gmail.provider import HTTP_CONNECTIONS
-from trio_mailsync.providers.registry import PROVIDERS
+from trio_mailsync.providers.registry import PROVIDERS, ProviderKind
 from trio_mailsync.secret import Secret
 from trio_mailsync.service import SyncService
 from trio_mailsync.sinks.webhooks import WebhookSink
@@ -43,7 +46,12 @@ from trio_mailsync.stores._sql import RowsOf
 from trio_mailsync.stores.sqlite import SQLiteStore, default_store_path, read_only
 
 if TYPE_CHECKING:
+    import coredis
+
+    from trio_mailsync.cluster.worker import Worker
     from trio_mailsync.stores.postgres import PostgresStore
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Running", "open_providers", "open_store", "open_sync_service", "serve"]
 
@@ -148,9 +156,12 @@ async def open_sync_service(
     *,
     providers: Mapping[str, Provider] | None = None,
     store: StateStore | None = None,
+    runtime_accounts: bool = True,
 ) -> AsyncIterator[SyncService]:
     """The service for the block: every account watched and synced.
 
+    ``runtime_accounts=False``: the accounts added at runtime (kept in the store) are
+    not run (a cluster's worker runs the accounts whose leases it holds, no others).
     On exit the watchers send DONE, the connections LOGOUT, subscribers' streams
     end, and the store (if opened here) is closed.
     """
@@ -158,20 +169,35 @@ async def open_sync_service(
         if store is None:
             store = await stack.enter_async_context(open_store(config))
         ready = await stack.enter_async_context(open_providers(config, providers=providers))
+        # Providers first needed at runtime live here, for as long as the service runs.
+        holders = await stack.enter_async_context(trio.open_nursery())
+        stack.callback(holders.cancel_scope.cancel)
+
+        async def hold(kind: ProviderKind, task_status: trio.TaskStatus[Provider]) -> None:
+            async with kind.open([], config.service) as provider:
+                task_status.started(provider)
+                await trio.sleep_forever()
 
         async def open_provider(name: str) -> Provider:
-            # The first account of a kind added at runtime: the provider opens now, for
-            # as long as the service runs.
+            # The first account of a kind added at runtime (by the API, or a cluster's
+            # lease): its provider opens now, in a task of its own. Not in the caller's
+            # task: a provider holds a nursery, which must be entered and exited by one
+            # task, and the caller (an HTTP handler, a worker's step) ends before it.
             kind = PROVIDERS.get(name)
             if kind is None:
                 raise AccountConflict(f"unknown provider {name!r}")
-            return await stack.enter_async_context(kind.open([], config.service))
+            provider: Provider = await holders.start(hold, kind)
+            return provider
 
         service = SyncService(
             config,
             ready,
             store,
-            parse_account=partial(parse_account, defaults=config.account_defaults),
+            parse_account=(
+                partial(parse_account, defaults=config.account_defaults)
+                if runtime_accounts
+                else None
+            ),
             open_provider=open_provider,
         )
         async with trio.open_nursery() as nursery:
@@ -199,6 +225,153 @@ def _descriptors_needed(config: Config) -> int:
     # Gmail API accounts share the provider's one HTTP client.
     held += HTTP_CONNECTIONS if gmail else 0
     return held + (len(config.accounts) - imap - gmail) * 4 + 64
+
+
+def _redis_client(cluster: ClusterSettings) -> coredis.Redis[str]:
+    """A client of the cluster's Redis (opened with ``async with``)."""
+    import coredis
+
+    return coredis.Redis.from_url(
+        cluster.redis_url,
+        password=None if cluster.password is None else cluster.password.reveal(),
+        decode_responses=True,
+        connect_timeout=10,
+        # Longer than a blocking stream read (cluster.stream.READ_BLOCK_MS).
+        stream_timeout=30,
+    )
+
+
+def _cluster() -> ModuleType:
+    """``cluster.worker``, or a clear error when coredis (an optional dependency) is missing."""
+    try:
+        from trio_mailsync.cluster import worker
+    except ImportError as exc:
+        if exc.name != "coredis" and not (exc.name or "").startswith("coredis."):
+            raise
+        raise StoreError('[cluster] needs coredis: pip install "trio-mailsync[cluster]"') from None
+    return worker
+
+
+async def run_worker(
+    config: Config,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Run a cluster's worker until cancelled (``trio-mailsync worker``): it runs the
+    accounts whose leases it holds (``cluster.worker``), and gives them up at the end.
+
+    ``task_status.started(worker)`` once its first step is done.
+    """
+    cluster = config.cluster
+    if cluster is None or config.store.backend != "postgres":
+        raise StoreError('a worker needs [cluster] and [store] backend = "postgres"')
+    worker_module = _cluster()
+    import coredis
+
+    name = cluster.name or f"{socket.gethostname()}-{os.getpid()}"
+    store = await connect_store(config, shared=True)
+
+    def redis() -> coredis.Redis[str]:
+        return _redis_client(cluster)
+
+    worker: Worker | None = None
+    try:
+        async with (
+            redis() as client,
+            open_sync_service(
+                attrs.evolve(config, accounts=()),
+                providers=providers,
+                store=store,
+                runtime_accounts=False,
+            ) as service,
+        ):
+            leases = worker_module.Leases(
+                client, name, ttl=cluster.lease_ttl, prefix=cluster.prefix
+            )
+            refused: set[str] = set()
+
+            async def accounts() -> dict[str, Account]:
+                found = {account.id: account for account in config.accounts}
+                for account_id, table in (await store.saved_accounts()).items():
+                    if account_id in found:
+                        continue  # the file's definition wins, as in serve
+                    try:
+                        found[account_id] = parse_account(
+                            account_id, table, defaults=config.account_defaults
+                        )
+                    except MailSyncError as exc:
+                        if account_id not in refused:  # said once, not every step
+                            refused.add(account_id)
+                            logger.error("%s: added at runtime, cannot run: %s", account_id, exc)
+                return found
+
+            worker = worker_module.Worker(
+                service, store, leases, accounts, cap=cluster.max_accounts
+            )
+            publisher = worker_module.StreamPublisher(
+                client, prefix=cluster.prefix, length=cluster.stream_length
+            )
+            async with trio.open_nursery() as nursery:
+                await nursery.start(publisher.run, service)
+                await nursery.start(worker.run)
+                task_status.started(worker)
+                await trio.sleep_forever()
+    finally:
+        with trio.CancelScope(shield=True):
+            if worker is not None:
+                # The service has stopped the accounts: their leases go now, through a
+                # client of their own (the worker's was cancelled with its tasks).
+                with trio.move_on_after(10):
+                    try:
+                        async with redis() as client:
+                            await worker.leave(
+                                worker_module.Leases(
+                                    client, name, ttl=cluster.lease_ttl, prefix=cluster.prefix
+                                )
+                            )
+                    except (OSError, coredis.exceptions.RedisError) as exc:
+                        logger.warning("worker %s: leases left to expire: %s", name, exc)
+            await store.aclose()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def run_broadcaster(
+    config: Config, *, task_status: trio.TaskStatus[Broadcaster] = trio.TASK_STATUS_IGNORED
+) -> NoReturn:
+    """Run a cluster's WebSocket broadcaster until cancelled (``trio-mailsync broadcast``):
+    the workers' events from the Redis stream, replays from the store (``cluster.stream``).
+
+    As many as you like, each with its own ``[broadcast]`` port. They serve WebSocket
+    clients only (no dashboard or API: the accounts run in the workers).
+    """
+    cluster = config.cluster
+    if cluster is None or config.store.backend != "postgres":
+        raise StoreError('a broadcaster needs [cluster] and [store] backend = "postgres"')
+    stream = _cluster().stream
+    settings = config.broadcast
+    if settings.token is None:
+        # Several broadcasters serve the same clients: a token made up per run would not do.
+        raise ConfigError(
+            str(config.path or "<config>"),
+            "broadcast.token",
+            "a broadcaster needs one (or token_env)",
+        )
+    listeners = await open_listeners(settings)
+    store = await connect_store(config, shared=True)
+    try:
+        saved = await store.saved_accounts()
+        accounts = len({account.id for account in config.accounts} | set(saved))
+        async with _redis_client(cluster) as client, trio.open_nursery() as nursery:
+            events = stream.ClusterEvents(store, client, prefix=cluster.prefix, accounts=accounts)
+            await nursery.start(events.run)
+            sink = WebSocketSink(settings, listeners, descriptor_reserve=64)
+            task_status.started(await nursery.start(sink.run, events))
+            await trio.sleep_forever()
+    finally:
+        with trio.CancelScope(shield=True):
+            await store.aclose()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @attrs.frozen

@@ -22,12 +22,21 @@ import httpx
 import trio
 
 from trio_mailsync import __version__
-from trio_mailsync.app import connect_store, open_providers, serve, store_name, store_reader
+from trio_mailsync.app import (
+    connect_store,
+    open_providers,
+    run_broadcaster,
+    run_worker,
+    serve,
+    store_name,
+    store_reader,
+)
 from trio_mailsync.config import load_config
 from trio_mailsync.core.config import ROLES, Config
 from trio_mailsync.core.errors import ConfigError, MailSyncError, StoreError
 from trio_mailsync.core.events import LoggedEvent, describe, to_dict
 from trio_mailsync.core.model import SyncResult
+from trio_mailsync.core.ports import EventSource
 from trio_mailsync.demo import run_demo
 from trio_mailsync.providers.imap import connect_account, folder_list, imap_settings
 from trio_mailsync.providers.imap.trace import WireTrace
@@ -414,19 +423,47 @@ async def _serve(
                 )
             if threading.current_thread() is threading.main_thread() and config.path:
                 nursery.start_soon(_reload_on_hangup, running.service, config.path, err)
-            shown: dict[str, str] = {}
-            with running.service.subscribe(4096) as events:
-                async for event in events:
-                    data = to_dict(event)
-                    if quiet or not _worth_printing(data, shown):
-                        continue
-                    for line in describe(data):
-                        print(f"{_stamp(data)} {line}", file=out, flush=True)
+            await _print_events(running.service, quiet, out)
             nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):  # closed however serve ends, cancelled too
             await store.aclose()
     return 0
+
+
+async def _print_events(service: EventSource, quiet: bool, out: TextIO) -> None:
+    """Print the service's events worth a line (new mail, state changes) until it ends."""
+    shown: dict[str, str] = {}
+    with service.subscribe(4096) as events:
+        async for event in events:
+            data = to_dict(event)
+            if quiet or not _worth_printing(data, shown):
+                continue
+            for line in describe(data):
+                print(f"{_stamp(data)} {line}", file=out, flush=True)
+
+
+async def _worker(config: Config, quiet: bool, out: TextIO, err: TextIO) -> int:
+    async with trio.open_nursery() as nursery:
+        worker = await nursery.start(partial(run_worker, config))
+        assert config.cluster is not None
+        print(
+            f"worker {worker.name}: {len(worker.held)} account(s) of its own so far; "
+            f"leases in {config.cluster.redis_url}, state in {store_name(config)}",
+            file=err,
+            flush=True,
+        )
+        await _print_events(worker.service, quiet, out)
+        nursery.cancel_scope.cancel()
+    return 0
+
+
+async def _broadcast(config: Config, err: TextIO) -> int:
+    async with trio.open_nursery() as nursery:
+        broadcaster = await nursery.start(partial(run_broadcaster, config))
+        print(f"events on {broadcaster.url}", file=err, flush=True)
+        await trio.sleep_forever()
+    return 0  # pragma: no cover
 
 
 async def _reload_on_hangup(service: Any, path: Path, err: TextIO) -> None:
@@ -665,6 +702,21 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
     serve.add_argument("--store", type=Path, help="SQLite file (default: as for sync)")
     serve.add_argument("--trace", type=Path, help=TRACE_HELP)
 
+    worker = command(
+        "worker",
+        help="run one of a cluster's workers: the accounts whose leases it holds "
+        '(the config needs [cluster] and [store] backend = "postgres")',
+    )
+    worker.add_argument("--config", required=True, type=Path, help="TOML config file")
+
+    broadcast = command(
+        "broadcast",
+        help="run one of a cluster's WebSocket broadcasters: the workers' events, "
+        "replays from the store (as many as you like, one [broadcast] port each)",
+    )
+    broadcast.add_argument("--config", required=True, type=Path, help="TOML config file")
+    broadcast.add_argument("--port", type=int, help="listen here, not on [broadcast] port")
+
     demo = command(
         "demo", help="run the service against a built-in testing server: no config needed"
     )
@@ -806,7 +858,16 @@ def _command(
             with open(args.file, "rb") as f:
                 return print_transcript(f, out)
         return print_transcript(sys.stdin.buffer, out)
-    if args.command in ("sync", "check", "serve", "failures", "degraded", "status"):
+    if args.command in (
+        "sync",
+        "check",
+        "serve",
+        "failures",
+        "degraded",
+        "status",
+        "worker",
+        "broadcast",
+    ):
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -816,6 +877,22 @@ def _command(
             config = attrs.evolve(config, service=attrs.evolve(config.service, trace=args.trace))
         if args.command == "check":
             return _run(_check, config, out)
+        if args.command in ("worker", "broadcast"):
+            if config.cluster is None:
+                role = "worker" if args.command == "worker" else "broadcaster"
+                print(f"error: a {role} needs a [cluster] table in the config", file=err)
+                return 2
+            if getattr(args, "port", None) is not None:
+                config = attrs.evolve(
+                    config, broadcast=attrs.evolve(config.broadcast, port=args.port)
+                )
+            try:
+                if args.command == "broadcast":
+                    return _run(_broadcast, config, err)
+                return _run(_worker, config, getattr(args, "quiet", False), out, err)
+            except (MailSyncError, OSError) as exc:
+                print(f"error: {exc}", file=err)
+                return 1
         store = args.store  # a SQLite file given on the command line, or None
         if store is not None and config.store.backend != "sqlite":
             print('error: --store names a SQLite file; the config\'s store is "postgres"', file=err)

@@ -54,6 +54,7 @@ from trio_mailsync.core.config import (
     ROLES,
     Account,
     BroadcastSettings,
+    ClusterSettings,
     Config,
     EventLogSettings,
     ServiceSettings,
@@ -93,7 +94,16 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
     r.only(
         data,
         "",
-        {"accounts", "account_defaults", "store", "service", "broadcast", "events", "webhooks"},
+        {
+            "accounts",
+            "account_defaults",
+            "store",
+            "service",
+            "broadcast",
+            "events",
+            "webhooks",
+            "cluster",
+        },
     )
     store = r.table(data, "store")
     store_path = r.string(store, "store", "path", default=None)
@@ -115,11 +125,15 @@ def parse_config(data: Mapping[str, Any], *, path: str | os.PathLike[str] = "<co
         )
         for account_id in accounts_table
     )
+    if "cluster" in data and store.get("backend") != "postgres":
+        # Workers on several hosts share one store; SQLite's is one process's.
+        raise ConfigError(r.path, "cluster", 'needs [store] backend = "postgres"')
     return Config(
         accounts=accounts,
         path=Path(path),
         store_path=None if store_path is None else Path(store_path).expanduser(),
         store=_store(r, store),
+        cluster=_cluster(r, data["cluster"]) if "cluster" in data else None,
         service=service,
         broadcast=broadcast,
         events=events,
@@ -290,6 +304,40 @@ def _store(r: TableReader, t: Mapping[str, Any]) -> StoreSettings:
         dsn=dsn,
         password=r.secret(t, "store", "password", required=False),
         connections=r.integer(t, "store", "connections", default=8, low=1, high=1000),
+    )
+
+
+def _cluster(r: TableReader, t: Any) -> ClusterSettings:
+    if not isinstance(t, Mapping):
+        raise r.fail("cluster", "must be a table")
+    keys = {"redis_url", "password", "password_env", "name", "lease_ttl", "max_accounts"}
+    r.only(t, "cluster", keys | {"prefix", "stream_length"})
+    url = r.string(t, "cluster", "redis_url", required=True, secret=True)
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:
+        raise r.fail("cluster.redis_url", "is not a URL") from None
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise r.fail("cluster.redis_url", "must be redis://host[:port][/db] or rediss://...")
+    if has_password:
+        raise r.fail("cluster.redis_url", "must not hold the password; give password_env")
+    name = r.string(t, "cluster", "name", default=None)
+    if name is not None and (" " in name or ":" in name):
+        raise r.fail("cluster.name", "must have no spaces or colons")
+    defaults = ClusterSettings(redis_url=url)
+    return ClusterSettings(
+        redis_url=url,
+        password=r.secret(t, "cluster", "password", required=False),
+        name=name,
+        lease_ttl=r.number(t, "cluster", "lease_ttl", default=defaults.lease_ttl, low=1.0),
+        max_accounts=r.integer(
+            t, "cluster", "max_accounts", default=defaults.max_accounts, low=1, high=10**7
+        ),
+        prefix=r.string(t, "cluster", "prefix", default=defaults.prefix),
+        stream_length=r.integer(
+            t, "cluster", "stream_length", default=defaults.stream_length, low=100, high=10**9
+        ),
     )
 
 

@@ -18,6 +18,7 @@ import trio
 import trio.testing
 
 from tests.service_support import announced, drain, running_in_memory, wait_for_state
+from trio_mailsync.app import open_sync_service
 from trio_mailsync.core.config import Config, ServiceSettings
 from trio_mailsync.core.events import (
     AccountState,
@@ -28,6 +29,8 @@ from trio_mailsync.core.events import (
 )
 from trio_mailsync.core.model import FolderState, FolderUpdate
 from trio_mailsync.core.ports import StateStore
+from trio_mailsync.providers.auth import PasswordAuth
+from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.service import SyncService
 from trio_mailsync.service.hub import Subscription
 from trio_mailsync.stores.sqlite import SQLiteStore
@@ -181,3 +184,29 @@ async def test_a_crashing_watcher_restarts_its_account_with_backoff(
     crashes = [r for r in caplog.records if "restarting it" in r.getMessage()]
     assert crashes
     assert all(r.exc_info is not None for r in crashes)  # logged with its traceback
+
+
+async def test_a_provider_first_needed_at_runtime_outlives_the_task_that_asked(
+    tmp_path: Path,
+) -> None:
+    # A worker's step (or an HTTP handler) takes on the first account of a kind: the
+    # provider, which holds a nursery, was opened in that task, and Trio's task tree
+    # was corrupted when the task ended before the service ("Nursery stack corrupted").
+    store = await SQLiteStore.open(tmp_path / "s.sqlite3")
+    account = imap_account(  # a closed loopback port: it tries, and waits to try again
+        "alice",
+        host="127.0.0.1",
+        port=1,
+        username="alice",
+        auth=PasswordAuth(password="pw"),
+        security=Security.NONE,
+        allow_insecure=True,
+    )
+    try:
+        async with open_sync_service(Config(accounts=()), store=store) as service:
+            async with trio.open_nursery() as asking:
+                asking.start_soon(service.run_account, account)
+            assert [a.id for a in service.accounts] == ["alice"]
+            await trio.sleep(0.05)  # the account tries to connect, on its own tasks
+    finally:
+        await store.aclose()

@@ -29,6 +29,7 @@ __all__ = [
     "ROLES",
     "Account",
     "BroadcastSettings",
+    "ClusterSettings",
     "Config",
     "EventLogSettings",
     "ProviderSettings",
@@ -245,6 +246,28 @@ class StoreSettings:
 
 
 @attrs.frozen(kw_only=True)
+class ClusterSettings:
+    """Scale-out (``[cluster]``): workers that share the accounts through Redis leases."""
+
+    #: Redis, ``redis://host:port/db`` (``rediss://`` for TLS), without the password.
+    redis_url: str
+    password: Secret | None = attrs.field(
+        default=None, converter=attrs.converters.optional(as_secret)
+    )
+    #: This worker's name among the workers (default: host name and process id).
+    name: str | None = None
+    #: A lease (and a worker's heartbeat) lasts this long unless renewed (a third of it).
+    #: A dead worker's accounts start elsewhere after at most this plus one renewal.
+    lease_ttl: float = 30.0
+    #: Accounts one worker runs at most; more wait for room on another.
+    max_accounts: int = 10_000
+    #: Every key and stream of the cluster starts with this (clusters sharing one Redis).
+    prefix: str = "mailsync"
+    #: Events kept in the Redis stream (about; older ones are replayed from the store).
+    stream_length: int = 100_000
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """A whole configuration: accounts, where the state lives, the service and the broadcaster."""
 
@@ -253,6 +276,8 @@ class Config:
     #: Where the sync state lives; ``None``: the default path.
     store_path: Path | None = None
     store: StoreSettings = attrs.field(factory=StoreSettings)
+    #: ``None``: one process (``serve``); else the cluster's settings (``worker``, ``broadcast``).
+    cluster: ClusterSettings | None = None
     service: ServiceSettings = attrs.field(factory=ServiceSettings)
     broadcast: BroadcastSettings = attrs.field(factory=BroadcastSettings)
     events: EventLogSettings = attrs.field(factory=EventLogSettings)

@@ -52,6 +52,7 @@ __all__ = [
     "AccountSession",
     "EventSink",
     "EventSource",
+    "FencedStore",
     "Provider",
     "ServiceControl",
     "StateStore",
@@ -247,6 +248,26 @@ class StateStore(Protocol):
 
     async def aclose(self) -> None:
         """Close the store; it cannot be used afterwards."""
+        ...
+
+
+class FencedStore(StateStore, Protocol):
+    """A store that many processes share, whose writes for an account carry a fencing token."""
+
+    async def claim(self, account: str, token: int) -> None:
+        """Write for ``account`` with ``token`` from now on; refuse older tokens at once.
+
+        Raises :class:`~trio_mailsync.core.errors.LeaseLost` if a newer token holds it.
+        """
+        ...
+
+    def disown(self, account: str) -> None:
+        """Write for ``account`` without a token again (its lease was given up)."""
+        ...
+
+    @property
+    def refused_writes(self) -> int:
+        """Writes and claims refused so far for an older token."""
         ...
 
 

@@ -156,7 +156,8 @@ class _Account:
     def __init__(self, session: AccountSession, source: str = "config") -> None:
         self.session = session
         self.id = session.account.id
-        #: Where the account is defined: ``"config"`` or ``"api"`` (kept in the store).
+        #: Where the account is defined: ``"config"``, ``"api"`` (kept in the store) or
+        #: ``"lease"`` (a cluster's worker runs it while it holds its lease).
         self.source = source
         self.paused = False
         #: The session is the provider's still (not released by a pause or a restart).
@@ -856,6 +857,18 @@ class SyncService:
             await self._stop(old)
             await self._run_new(account, "api")
             logger.info("%s: changed and restarted", account_id)
+
+    async def run_account(self, account: Account) -> None:
+        """Run an account its owner hands over (a cluster's worker, which holds its lease).
+
+        Not kept in the store: the worker gives it back with
+        ``remove_account(id, source="lease")`` when the lease moves on.
+        """
+        async with self._changing:
+            if account.id in self._accounts:
+                raise AccountConflict(f"{account.id} runs here already")
+            await self._run_new(account, "lease")
+            logger.info("%s: taken on (its lease is this process's)", account.id)
 
     async def remove_account(self, account_id: str, *, source: str = "api") -> None:
         """Stop an account, log its connections out and forget it.

@@ -224,6 +224,9 @@ class SqlDatabase:
     def __init__(self) -> None:
         #: account -> the fencing token of this process's lease on it (see :meth:`claim`).
         self.fences: dict[str, int] = {}
+        #: Writes (and claims) refused since opening: their token was older than the
+        #: account's fence (a lease that moved on while this process still wrote).
+        self.refused_writes = 0
 
     def _reading(self) -> contextlib.AbstractContextManager[Executor]:
         raise NotImplementedError
@@ -261,6 +264,7 @@ class SqlDatabase:
             (newest,) = db.execute(
                 "SELECT fence FROM account_fences WHERE account = ?", (account,)
             ).fetchone()
+            self.refused_writes += 1
             raise LeaseLost(account, token, newest)
 
     # ------------------------------------------------------------ reading
@@ -625,6 +629,11 @@ class ThreadedStore:
     def disown(self, account: str) -> None:
         """Write for ``account`` without a fencing token again (its lease given up)."""
         self._database.disown(account)
+
+    @property
+    def refused_writes(self) -> int:
+        """Writes and claims refused since opening, for a token older than the account's."""
+        return self._database.refused_writes
 
     async def folder_states(self, account: str) -> dict[str, FolderState]:
         """The account's folders as stored, by name."""

@@ -1,0 +1,111 @@
+"""Events from a worker to broadcasters: through the Redis stream, or the log when the stream
+missed them; in id order, each once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import cast
+
+import coredis
+import pytest
+import trio
+
+from trio_mailsync.cluster import stream
+from trio_mailsync.cluster.stream import ClusterEvents, StreamPublisher
+from trio_mailsync.core.events import Hello, LoggedEvent, NewMessages
+from trio_mailsync.core.ports import EventSource
+from trio_mailsync.service.hub import EventHub
+from trio_mailsync.stores.postgres import PostgresStore
+from trio_mailsync.testing.redis import RedisServer
+
+
+@pytest.fixture
+async def client(redis_session: RedisServer) -> AsyncIterator[coredis.Redis[str]]:
+    redis: coredis.Redis[str] = coredis.Redis(
+        host="127.0.0.1", port=redis_session.port, decode_responses=True
+    )
+    async with redis:
+        yield redis
+
+
+@pytest.fixture
+async def store(postgres_dsn: str) -> AsyncIterator[PostgresStore]:
+    s = await PostgresStore.open(postgres_dsn, shared=True, connections=2)
+    yield s
+    await s.aclose()
+
+
+async def log(store: PostgresStore, hub: EventHub, *accounts: str) -> list[LoggedEvent]:
+    """Log an event per account, as a worker's sync would, and hand them to its hub."""
+    events = await store.append(
+        [NewMessages(account=a, folder="INBOX", messages=()) for a in accounts]
+    )
+    hub.logged(events)
+    return events
+
+
+async def received(events: AsyncIterator[object], count: int) -> list[tuple[int, str]]:
+    got: list[tuple[int, str]] = []
+    with trio.fail_after(10):
+        async for event in events:
+            if isinstance(event, NewMessages):
+                got.append((event.id, event.account))
+                if len(got) == count:
+                    return got
+    raise AssertionError("the stream ended")
+
+
+async def test_a_broadcaster_gets_each_event_once_in_order_by_the_stream(
+    client: coredis.Redis[str],
+    redis_prefix: str,
+    store: PostgresStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "LOG_POLL", 3600.0)  # the stream alone
+    worker_hub = EventHub(store, dict)
+    await worker_hub.open()
+    publisher = StreamPublisher(client, prefix=redis_prefix, length=1000)
+    broadcaster = ClusterEvents(store, client, prefix=redis_prefix, accounts=3)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(publisher.run, _source(worker_hub))
+        await nursery.start(broadcaster.run)
+        with broadcaster.subscribe() as events:
+            assert isinstance(await events.__anext__(), Hello)
+            logged = await log(store, worker_hub, "a", "b", "c")
+            assert await received(events, 3) == [(e.id, e.account) for e in logged]
+        assert publisher.stats.events == 3
+        assert broadcaster.statistics().events == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_what_the_stream_missed_comes_from_the_log(
+    client: coredis.Redis[str],
+    redis_prefix: str,
+    store: PostgresStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stream, "LOG_POLL", 0.05)
+    worker_hub = EventHub(store, dict)
+    await worker_hub.open()
+    broadcaster = ClusterEvents(store, client, prefix=redis_prefix, accounts=2)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(broadcaster.run)
+        with broadcaster.subscribe() as events:
+            assert isinstance(await events.__anext__(), Hello)
+            # A worker that died between its commit and its XADD: no publisher at all.
+            logged = await log(store, worker_hub, "a", "b")
+            assert await received(events, 2) == [(e.id, e.account) for e in logged]
+            # Then a publisher again, which adds them late: the log gave them, not twice.
+            publisher = StreamPublisher(client, prefix=redis_prefix, length=1000)
+            await nursery.start(publisher.run, _source(worker_hub))
+            for event in logged:
+                await publisher._add(event)
+            later = await log(store, worker_hub, "c")
+            assert await received(events, 1) == [(later[0].id, "c")]
+        assert broadcaster.statistics().from_log >= 2
+        nursery.cancel_scope.cancel()
+
+
+def _source(hub: EventHub) -> EventSource:
+    """A worker's service as the publisher sees it: the subscriptions of its hub."""
+    return cast(EventSource, hub)

@@ -1,0 +1,225 @@
+"""``trio-mailsync worker`` processes sharing accounts and ``trio-mailsync broadcast``
+processes serving their events: a worker is killed (SIGKILL), its accounts start on the
+other within a lease's life, every delivered message is in the shared log exactly once,
+and a live client of each broadcaster, and one resuming from the start, gets each once.
+
+The testing IMAP server runs in this process on loopback; Redis and PostgreSQL are the
+session's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import coredis
+import trio
+
+from trio_mailsync.core.events import NewMessages
+from trio_mailsync.sinks.client import open_event_stream
+from trio_mailsync.stores.postgres import PostgresStore
+from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.testing._processes import free_port
+from trio_mailsync.testing.redis import RedisServer
+
+ACCOUNTS = [f"u{n:02}" for n in range(12)]
+TTL = 2.0
+TOKEN = "cluster-test-token"
+
+
+def write_config(path: Path, imap_port: int, redis_port: int, dsn: str, prefix: str) -> None:
+    lines = [
+        "[store]",
+        'backend = "postgres"',
+        f'dsn = "{dsn}"',
+        "[cluster]",
+        f'redis_url = "redis://127.0.0.1:{redis_port}"',
+        f"lease_ttl = {TTL}",
+        f'prefix = "{prefix}"',
+        "[broadcast]",
+        f'token = "{TOKEN}"',
+        "[service]",
+        "sweep_interval = 3600",
+        "[account_defaults]",
+        'host = "127.0.0.1"',
+        f"port = {imap_port}",
+        'security = "none"',
+        "allow_insecure = true",
+        'password = "pw"',
+        'notify_from = "all"',
+    ]
+    for user in ACCOUNTS:
+        lines += [f"[accounts.{user}]", f'username = "{user}"']
+    path.write_text("\n".join(lines) + "\n")
+
+
+def start(command: str, config: Path, name: str, log: Path, *more: str) -> subprocess.Popen[bytes]:
+    text = config.read_text().replace("[cluster]", f'[cluster]\nname = "{name}"')
+    own = config.with_name(f"{name}.toml")
+    own.write_text(text)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "trio_mailsync", command, "--config", str(own), *more],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+def count_of(events: list[dict[str, Any]]) -> int:
+    return sum(len(e["messages"]) for e in events)
+
+
+async def collect(
+    url: str,
+    since: int | None,
+    into: list[dict[str, Any]],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """A client of a broadcaster: its new_messages events into ``into``."""
+    async with open_event_stream(url, TOKEN, since=since) as events:
+        assert (await events.receive())["type"] == "hello"
+        task_status.started()
+        while True:
+            event = await events.receive()
+            if event["type"] == "new_messages":
+                into.append(event)
+
+
+async def until_listening(port: int) -> None:
+    """Wait (bounded) until something accepts connections on the loopback port."""
+    with trio.fail_after(30):
+        while True:
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.1)
+                continue
+            await stream.aclose()
+            return
+
+
+async def holders(client: coredis.Redis[str], prefix: str) -> dict[str, str]:
+    values = await client.mget([f"{prefix}:lease:{user}" for user in ACCOUNTS])
+    return {u: v.split(" ")[0] for u, v in zip(ACCOUNTS, values, strict=True) if v is not None}
+
+
+async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
+    redis_session: RedisServer, redis_prefix: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    mail = MailStore()
+    for user in ACCOUNTS:
+        mail.add_user(user, "pw")
+    server = IMAPTestServer(mail)
+    delivered: list[tuple[str, int]] = []
+    workers: dict[str, subprocess.Popen[bytes]] = {}
+    client: coredis.Redis[str] = coredis.Redis(
+        host="127.0.0.1", port=redis_session.port, decode_responses=True
+    )
+
+    def log_of(name: str) -> str:
+        return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def deliver(round_: int) -> None:
+        for user in ACCOUNTS:
+            uid = mail.deliver(user, sample_message(round_, subject=f"{user} {round_}"))
+            delivered.append((user, uid))
+
+    try:
+        async with client, trio.open_nursery() as nursery:
+            port = await nursery.start(server.serve_tcp)
+            config = tmp_path / "cluster.toml"
+            write_config(config, port, redis_session.port, postgres_dsn, redis_prefix)
+            for name in ("w1", "w2"):
+                workers[name] = start("worker", config, name, tmp_path / f"{name}.log", "--quiet")
+            ports = [free_port(), free_port()]
+            for n, broadcast_port in enumerate(ports):
+                name = f"b{n + 1}"
+                workers[name] = start(
+                    "broadcast",
+                    config,
+                    name,
+                    tmp_path / f"{name}.log",
+                    "--port",
+                    str(broadcast_port),
+                )
+            live: list[list[dict[str, Any]]] = [[], []]
+            for n, broadcast_port in enumerate(ports):
+                await until_listening(broadcast_port)
+                url = f"ws://127.0.0.1:{broadcast_port}/"
+                await nursery.start(collect, url, None, live[n])
+            with trio.fail_after(30):
+                while set((held := await holders(client, redis_prefix)).values()) != {
+                    "w1",
+                    "w2",
+                } or len(held) != len(ACCOUNTS):
+                    assert all(w.poll() is None for w in workers.values()), log_of("w1")
+                    await trio.sleep(0.1)
+            deliver(1)
+            # The first worker dies at once: no shutdown, no lease given up.
+            workers["w1"].send_signal(signal.SIGKILL)
+            await trio.to_thread.run_sync(workers["w1"].wait, 10)
+            killed = trio.current_time()
+            deliver(2)
+            with trio.fail_after(30):
+                while set((await holders(client, redis_prefix)).values()) != {"w2"} or len(
+                    await holders(client, redis_prefix)
+                ) != len(ACCOUNTS):
+                    await trio.sleep(0.1)
+            moved_after = trio.current_time() - killed
+            deliver(3)
+            store = await PostgresStore.open(postgres_dsn, shared=True, connections=1)
+            try:
+                with trio.fail_after(30):
+                    while True:
+                        events = await store.events_after(0, 100_000)
+                        reported = Counter(
+                            (e.account, m.uid)
+                            for e in events
+                            if isinstance(e, NewMessages)
+                            for m in e.messages
+                        )
+                        if set(reported) >= set(delivered):
+                            break
+                        await trio.sleep(0.1)
+                stored = {
+                    user: sorted(m.uid for m in await store.messages(user, "INBOX"))
+                    for user in ACCOUNTS
+                }
+            finally:
+                await store.aclose()
+            # A client that resumes from the start, at each broadcaster, replays the store.
+            resumed: list[list[dict[str, Any]]] = [[], []]
+            for n, broadcast_port in enumerate(ports):
+                url = f"ws://127.0.0.1:{broadcast_port}/"
+                await nursery.start(collect, url, 0, resumed[n])
+            with trio.fail_after(30):
+                while any(count_of(events) < len(delivered) for events in live + resumed):
+                    await trio.sleep(0.1)
+            workers["w2"].send_signal(signal.SIGTERM)
+            # Waited for in a thread: the worker logs out of this process's server.
+            status = await trio.to_thread.run_sync(workers["w2"].wait, 20)
+            assert status == 128 + signal.SIGTERM, log_of("w2")
+            assert await holders(client, redis_prefix) == {}  # given up on the way out
+            nursery.cancel_scope.cancel()
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    assert moved_after < TTL + TTL / 3 + 5  # a lease's life, one step, and start-up
+    for n, client_events in enumerate(live + resumed):
+        got = Counter((e["account"], m["uid"]) for e in client_events for m in e["messages"])
+        assert set(got) == set(delivered), f"client {n}"
+        assert [key for key, count in got.items() if count > 1] == [], f"client {n}"
+    assert set(reported) == set(delivered)
+    assert [key for key, count in reported.items() if count > 1] == []
+    assert stored == {
+        user: [m.uid for m in mail.user(user).folder("INBOX").messages] for user in ACCOUNTS
+    }
