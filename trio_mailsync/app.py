@@ -349,6 +349,7 @@ async def run_broadcaster(
     if cluster is None or config.store.backend != "postgres":
         raise StoreError('a broadcaster needs [cluster] and [store] backend = "postgres"')
     stream = _cluster().stream
+    cluster_leases = _cluster().leases
     settings = config.broadcast
     if settings.token is None:
         # Several broadcasters serve the same clients: a token made up per run would not do.
@@ -366,7 +367,17 @@ async def run_broadcaster(
             events = stream.ClusterEvents(store, client, prefix=cluster.prefix, accounts=accounts)
             await nursery.start(events.run)
             sink = WebSocketSink(settings, listeners, descriptor_reserve=64)
-            task_status.started(await nursery.start(sink.run, events))
+            broadcaster = await nursery.start(sink.run, events)
+            # Each webhook is delivered by one broadcaster at a time (the lease's holder),
+            # from its cursor in the store: in order, and not twice at once.
+            name = cluster.name or f"{socket.gethostname()}-{os.getpid()}"
+            jobs = cluster_leases.Leases(
+                client, name, ttl=cluster.lease_ttl, prefix=f"{cluster.prefix}:job"
+            )
+            for hook in config.webhooks:
+                run = partial(WebhookSink(hook).run, events)
+                nursery.start_soon(cluster_leases.run_while_held, jobs, f"webhook:{hook.name}", run)
+            task_status.started(broadcaster)
             await trio.sleep_forever()
     finally:
         with trio.CancelScope(shield=True):

@@ -22,13 +22,18 @@ worker's leases is one call, whatever their number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 import attrs
 import coredis
+import trio
+from coredis.exceptions import RedisError
 
-__all__ = ["Lease", "Leases"]
+__all__ = ["Lease", "Leases", "run_while_held"]
+
+logger = logging.getLogger(__name__)
 
 # KEYS: lease, counter. ARGV: worker, ttl ms, floor. -> token, or false if held.
 _TAKE = """
@@ -161,3 +166,44 @@ class Leases:
             for name, value in zip(names, values, strict=True)
             if value is not None
         }
+
+
+async def run_while_held(
+    leases: Leases, name: str, run: Callable[[], Awaitable[object]]
+) -> NoReturn:
+    """Run ``run`` in one process of the cluster at a time: while this one holds ``name``.
+
+    For a job that must not run twice at once (a webhook's delivery, which reads the log
+    in order from one position): every process that could run it calls this; the one
+    that takes the lease runs the job and renews the lease every third of its life; the
+    others try again as often. A holder that cannot renew (paused, cut off) cancels the
+    job; another takes over after the lease's life, from where the job's own durable
+    state says (a webhook's cursor). Runs until cancelled.
+    """
+    step = leases.ttl / 3
+    while True:
+        try:
+            lease = await leases.take(name)
+        except (OSError, RedisError) as exc:
+            logger.warning("%s: the lease cannot be taken: %s", name, exc)
+            lease = None
+        if lease is None:
+            await trio.sleep(step)
+            continue
+        logger.info("%s: runs here (lease taken, token %d)", name, lease.token)
+        renewed = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            while True:
+                await trio.sleep(step)
+                try:
+                    lost = await leases.renew([lease])
+                    renewed = trio.current_time()
+                except (OSError, RedisError) as exc:
+                    logger.warning("%s: the lease cannot be renewed: %s", name, exc)
+                    # It may yet be renewed before it expires; past that, another may run.
+                    lost = [lease] if trio.current_time() - renewed >= leases.ttl else []
+                if lost:
+                    logger.warning("%s: the lease was lost; stopped here", name)
+                    nursery.cancel_scope.cancel()
+                    break

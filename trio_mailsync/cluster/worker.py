@@ -31,7 +31,7 @@ import attrs
 import trio
 from coredis.exceptions import RedisError
 
-from trio_mailsync.cluster import stream
+from trio_mailsync.cluster import leases, stream
 from trio_mailsync.cluster.leases import Lease, Leases
 from trio_mailsync.cluster.placement import place
 from trio_mailsync.cluster.stream import StreamPublisher
@@ -40,7 +40,14 @@ from trio_mailsync.core.errors import LeaseLost, MailSyncError
 from trio_mailsync.core.ports import FencedStore
 from trio_mailsync.service import SyncService
 
-__all__ = ["Leases", "StreamPublisher", "Worker", "WorkerStatistics", "stream"]
+__all__ = [
+    "Leases",
+    "StreamPublisher",
+    "Worker",
+    "WorkerStatistics",
+    "leases",
+    "stream",
+]
 
 logger = logging.getLogger(__name__)
 
