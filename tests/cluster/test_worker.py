@@ -48,11 +48,13 @@ class Cluster:
         self.mail = MemoryMail()
         for account_id in ACCOUNTS:
             self.mail.add_account(account_id)
+        #: The cluster's accounts now (the config's and those added at runtime).
+        self.catalog = dict(ACCOUNTS)
         self.workers: dict[str, Worker] = {}
         self.scopes: dict[str, trio.CancelScope] = {}
 
     async def accounts(self) -> Mapping[str, Account]:
-        return ACCOUNTS
+        return dict(self.catalog)
 
     async def add(self, name: str, *, cap: int = 100) -> Worker:
         store = await PostgresStore.open(self.dsn, shared=True, connections=2)
@@ -87,7 +89,7 @@ class Cluster:
     def settled(self) -> bool:
         """Each account runs on its first choice among the workers, and on no other."""
         names = list(self.workers)
-        return self.owners() == {a: rank(a, names)[0] for a in ACCOUNTS}
+        return self.owners() == {a: rank(a, names)[0] for a in self.catalog}
 
     def tokens(self) -> dict[str, int]:
         return {a: lease.token for w in self.workers.values() for a, lease in w.held.items()}
@@ -177,3 +179,19 @@ async def announced(store: FencedStore, account: str, uid: int) -> bool:
         if isinstance(e, NewMessages) and e.account == account
         for m in e.messages
     )
+
+
+async def test_accounts_added_and_removed_are_taken_on_and_given_up(cluster: Cluster) -> None:
+    one, two = await cluster.add("w1"), await cluster.add("w2")
+    await until(cluster.settled, cluster)
+    gone = next(iter(one.held))
+    del cluster.catalog[gone]
+    await until(cluster.settled, cluster)
+    assert gone not in cluster.owners()
+    assert gone not in {a.id for a in one.service.accounts}  # stopped, not only unleased
+    cluster.mail.add_account("new")
+    cluster.catalog["new"] = memory_account("new", notify_from="all")
+    await until(cluster.settled, cluster)
+    owner = cluster.workers[cluster.owners()["new"]]
+    assert "new" in {a.id for a in owner.service.accounts}
+    del two

@@ -1,0 +1,260 @@
+"""The cluster under faults (issue 15): 3 workers, 2 broadcasters, 60 accounts on Dovecot,
+mail delivered all along; one worker SIGKILLed, another SIGSTOPped past its lease and
+continued, Redis restarted empty. At the end every delivered message was reported exactly
+once to a live client and to a client resuming from the start at each broadcaster, the
+store holds what the server holds, and after each fault every account was owned again
+within a lease's life and a step (plus start-up time).
+
+Slow (about a minute): ``--run-slow`` (the test command gives it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import coredis
+import pytest
+import trio
+
+from tests.support import installed_or_skip
+from trio_mailsync.core.events import NewMessages
+from trio_mailsync.providers.imap import Security, connect_account
+from trio_mailsync.sinks.client import open_event_stream
+from trio_mailsync.stores.postgres import PostgresStore
+from trio_mailsync.testing import sample_message
+from trio_mailsync.testing._processes import free_port
+from trio_mailsync.testing.dovecot import DovecotServer, DovecotUnavailable
+from trio_mailsync.testing.dovecot import ensure_installed as ensure_dovecot
+from trio_mailsync.testing.redis import RedisServer, RedisUnavailable
+from trio_mailsync.testing.redis import ensure_installed as ensure_redis
+
+pytestmark = pytest.mark.slow
+
+USERS = {f"fo{n:02}": f"fo-password-{n}" for n in range(60)}
+TTL = 3.0
+STEP = TTL / 3
+TOKEN = "failover-token"
+#: Seconds a new owner may take: the lease's life, a step, a process starting, a margin.
+OWNED_WITHIN = TTL + STEP + 10
+
+
+def config_text(dovecot: DovecotServer, redis_port: int, dsn: str) -> str:
+    lines = [
+        "[store]",
+        'backend = "postgres"',
+        f'dsn = "{dsn}"',
+        "[cluster]",
+        f'redis_url = "redis://127.0.0.1:{redis_port}"',
+        f"lease_ttl = {TTL}",
+        "[broadcast]",
+        f'token = "{TOKEN}"',
+        "[service]",
+        "sweep_interval = 3600",
+        "[account_defaults]",
+        'host = "127.0.0.1"',
+        f"port = {dovecot.imap_port}",
+        'security = "none"',
+        "allow_insecure = true",
+        'notify_from = "all"',
+    ]
+    for user, password in USERS.items():
+        lines += [f"[accounts.{user}]", f'username = "{user}"', f'password = "{password}"']
+    return "\n".join(lines) + "\n"
+
+
+class Processes:
+    """The workers and broadcasters, each a ``python -m trio_mailsync`` of its own."""
+
+    def __init__(self, directory: Path, config: str) -> None:
+        self.dir = directory
+        self.config = config
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, command: str, name: str, *more: str) -> None:
+        path = self.dir / f"{name}.toml"
+        path.write_text(self.config.replace("[cluster]", f'[cluster]\nname = "{name}"'))
+        with (self.dir / f"{name}.log").open("ab") as log:
+            self.running[name] = subprocess.Popen(
+                [sys.executable, "-m", "trio_mailsync", command, "--config", str(path), *more],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def log(self, name: str) -> str:
+        return (self.dir / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait(timeout=10)
+
+
+async def owners(client: coredis.Redis[str]) -> dict[str, str]:
+    values = await client.mget([f"mailsync:lease:{user}" for user in USERS])
+    return {u: v.split(" ")[0] for u, v in zip(USERS, values, strict=True) if v is not None}
+
+
+async def until_owned(client: coredis.Redis[str], by: set[str]) -> float:
+    """Seconds until every account is owned, by the workers ``by`` only (bounded)."""
+    started = trio.current_time()
+    with trio.fail_after(60):
+        while True:
+            try:
+                held = await owners(client)
+            except (OSError, coredis.exceptions.RedisError):
+                held = {}  # Redis restarting
+            if len(held) == len(USERS) and set(held.values()) <= by:
+                return trio.current_time() - started
+            await trio.sleep(0.1)
+
+
+async def collect(
+    url: str, since: int | None, into: list[dict[str, Any]], *, task_status: Any
+) -> None:
+    """A WebSocket client: every new_messages event into ``into``."""
+    async with open_event_stream(url, TOKEN, since=since) as events:
+        assert (await events.receive())["type"] == "hello"
+        task_status.started()
+        while True:
+            event = await events.receive()
+            if event["type"] == "new_messages":
+                into.append(event)
+
+
+async def until_listening(port: int) -> None:
+    with trio.fail_after(30):
+        while True:
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.1)
+                continue
+            await stream.aclose()
+            return
+
+
+def reported(events: list[dict[str, Any]]) -> Counter[tuple[str, int]]:
+    return Counter((e["account"], m["uid"]) for e in events for m in e["messages"])
+
+
+async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    installed_or_skip(ensure_dovecot, DovecotUnavailable)
+    installed_or_skip(ensure_redis, RedisUnavailable)
+    delivered: list[tuple[str, int]] = []
+    recovery: dict[str, float] = {}
+    with DovecotServer(USERS, max_userip_connections=1000) as dovecot, RedisServer() as redis:
+        processes = Processes(tmp_path, config_text(dovecot, redis.port, postgres_dsn))
+        client: coredis.Redis[str] = coredis.Redis(
+            host="127.0.0.1", port=redis.port, decode_responses=True
+        )
+        try:
+            async with client, trio.open_nursery() as nursery:
+                for name in ("w1", "w2", "w3"):
+                    processes.start("worker", name)
+                ports = [free_port(), free_port()]
+                for n, port in enumerate(ports):
+                    processes.start("broadcast", f"b{n + 1}", "--port", str(port))
+                live: list[list[dict[str, Any]]] = [[], []]
+                for n, port in enumerate(ports):
+                    await until_listening(port)
+                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", None, live[n])
+                recovery["start"] = await until_owned(client, {"w1", "w2", "w3"})
+
+                stop_delivering = trio.Event()
+
+                async def deliver() -> None:
+                    writers = {}
+                    rng = random.Random(15)
+                    try:
+                        n = 0
+                        while not stop_delivering.is_set():
+                            user = rng.choice(list(USERS))
+                            if user not in writers:
+                                account = dovecot.account(user, security=Security.NONE)
+                                writers[user] = await connect_account(account)
+                            n += 1
+                            message = sample_message(n, subject=f"{user} {n}")
+                            uid = await writers[user].append("INBOX", message)
+                            assert uid is not None
+                            delivered.append((user, uid))
+                            await trio.sleep(0.05)
+                    finally:
+                        with trio.CancelScope(shield=True):
+                            for writer in writers.values():
+                                await writer.aclose()
+
+                nursery.start_soon(deliver)
+                await trio.sleep(3)
+
+                processes.running["w1"].send_signal(signal.SIGKILL)
+                recovery["sigkill"] = await until_owned(client, {"w2", "w3"})
+                await trio.sleep(2)
+
+                processes.running["w2"].send_signal(signal.SIGSTOP)
+                await trio.sleep(TTL * 2)  # past its lease: w3 takes everything
+                recovery["sigstop"] = await until_owned(client, {"w3"})
+                processes.running["w2"].send_signal(signal.SIGCONT)
+                await until_owned(client, {"w2", "w3"})  # and w2 takes its share back
+                await trio.sleep(2)
+
+                await trio.to_thread.run_sync(redis.restart)
+                recovery["redis restart"] = await until_owned(client, {"w2", "w3"})
+                await trio.sleep(2)
+
+                stop_delivering.set()
+                store = await PostgresStore.open(postgres_dsn, shared=True, connections=1)
+                try:
+                    with trio.fail_after(60):
+                        while True:
+                            logged = [
+                                (e.account, m.uid)
+                                for e in await store.events_after(0, 1_000_000)
+                                if isinstance(e, NewMessages)
+                                for m in e.messages
+                            ]
+                            if set(logged) >= set(delivered):
+                                break
+                            await trio.sleep(0.2)
+                    stored = {u: {m.uid for m in await store.messages(u, "INBOX")} for u in USERS}
+                finally:
+                    await store.aclose()
+                resumed: list[list[dict[str, Any]]] = [[], []]
+                for n, port in enumerate(ports):
+                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", 0, resumed[n])
+                with trio.fail_after(60):
+                    while any(
+                        not set(reported(events)) >= set(delivered) for events in live + resumed
+                    ):
+                        await trio.sleep(0.2)
+                await trio.sleep(1)  # anything doubled would come now
+                nursery.cancel_scope.cancel()
+        finally:
+            processes.stop_all()
+    print("recovery times (s):", {k: round(v, 2) for k, v in recovery.items()})
+    print("delivered:", len(delivered))
+    refused = processes.log("w2").count("write refused, its lease moved on")
+    print("fencing rejections seen by the paused worker:", refused)
+    assert len(delivered) > 100
+    for name, seconds in recovery.items():
+        assert seconds < OWNED_WITHIN, f"{name}: owned again after {seconds:.1f} s"
+    assert Counter(logged) == Counter(set(logged)), "a message logged twice"
+    for n, events in enumerate(live + resumed):
+        got = reported(events)
+        assert set(got) >= set(delivered), f"client {n}"
+        assert [key for key, count in got.items() if count > 1] == [], f"client {n}"
+    by_user: dict[str, set[int]] = {u: set() for u in USERS}
+    for user, uid in delivered:
+        by_user[user].add(uid)
+    assert stored == by_user
