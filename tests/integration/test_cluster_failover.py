@@ -203,8 +203,10 @@ async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
                 await trio.sleep(2)
 
                 processes.running["w2"].send_signal(signal.SIGSTOP)
-                await trio.sleep(TTL * 2)  # past its lease: w3 takes everything
+                stopped = trio.current_time()
                 recovery["sigstop"] = await until_owned(client, {"w3"})
+                # Stopped well past its lease, syncs in flight, then continued.
+                await trio.sleep_until(stopped + TTL * 2)
                 processes.running["w2"].send_signal(signal.SIGCONT)
                 await until_owned(client, {"w2", "w3"})  # and w2 takes its share back
                 await trio.sleep(2)
