@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,20 @@ import psycopg
 import trio
 from _common import machine, percentile
 
+from trio_mailsync.core.events import NewMessages
 from trio_mailsync.providers.auth import PasswordAuth
 from trio_mailsync.providers.imap import IMAPConnection, Security, connect_account, imap_account
 from trio_mailsync.sinks import open_event_stream
-from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
+from trio_mailsync.stores.postgres import PostgresStore
+from trio_mailsync.stores.sqlite import SQLiteStore
+from trio_mailsync.testing import (
+    Behavior,
+    CommandInfo,
+    IMAPTestServer,
+    MailStore,
+    Session,
+    sample_message,
+)
 from trio_mailsync.testing._processes import free_port
 from trio_mailsync.testing.postgres import PostgresServer
 from trio_mailsync.testing.redis import RedisServer
@@ -67,34 +77,76 @@ def password(i: int) -> str:
 
 
 async def testing_server(accounts: int) -> None:
+    """Serve the accounts; print the port; then answer each line on stdin with the number
+    of accounts that have a session IDLE-ing now (its last command was IDLE)."""
     mail = MailStore()
     for i in range(accounts):
         mail.add_user(user(i), password(i))
-    server = IMAPTestServer(mail)
+    last: dict[Session, str] = {}
+
+    async def note(session: Session, command: CommandInfo) -> bool:
+        last[session] = command.name
+        return False  # served as usual
+
+    server = IMAPTestServer(mail, Behavior(on_command=note))
     async with trio.open_nursery() as nursery:
         print(await nursery.start(server.serve_tcp), flush=True)
+        stdin = trio.lowlevel.FdStream(os.dup(0))
+        buffered = b""
+        while chunk := await stdin.receive_some():
+            buffered += chunk
+            while b"\n" in buffered:
+                _, buffered = buffered.split(b"\n", 1)
+                for session in [s for s in last if s not in server.sessions]:
+                    del last[session]  # closed
+                idle = {s.user.name for s, name in last.items() if name == "IDLE" and s.user}
+                print(len(idle), flush=True)
+        nursery.cancel_scope.cancel()
+
+
+class TestingServer:
+    """The testing server's process: its port, and how many accounts are IDLE-ing."""
+
+    def __init__(self, accounts: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--testing-server", str(accounts)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def idle(self) -> int:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 @contextmanager
-def testing_server_process(accounts: int) -> Iterator[int]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--testing-server", str(accounts)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def testing_server_process(accounts: int) -> Iterator[TestingServer]:
+    server = TestingServer(accounts)
     try:
-        assert process.stdout is not None
-        yield int(process.stdout.readline())
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 # ---------------------------------------------------------------- processes
 
 
-def config_text(accounts: int, imap_port: int, *, cluster: dict[str, Any] | None) -> str:
+def config_text(
+    accounts: int, imap_port: int, *, cluster: dict[str, Any] | None, store: Path | None = None
+) -> str:
     lines = []
+    if store is not None:
+        lines += ["[store]", f'path = "{store}"']
     if cluster is not None:
         lines += [
             "[store]",
@@ -185,18 +237,6 @@ async def wait_url(process: Process) -> str:
     return url_from(process)
 
 
-IDLE_LINE = re.compile(r" (c\d{5}): idle$", re.MULTILINE)
-
-
-def idle_in(processes: list[Process], after: dict[str, int] | None = None) -> set[str]:
-    """Accounts whose ``<id>: idle`` line the processes printed (after these offsets)."""
-    found: set[str] = set()
-    for process in processes:
-        text = process.output()[(after or {}).get(process.name, 0) :]
-        found.update(IDLE_LINE.findall(text))
-    return found
-
-
 async def latencies(
     url: str, imap_port: int, accounts: int, deliveries: int, rng: random.Random
 ) -> list[float]:
@@ -249,17 +289,21 @@ def summary(values: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------- the runs
 
 
-async def run_serve(args: argparse.Namespace, directory: Path, imap_port: int) -> dict[str, Any]:
-    config = config_text(args.accounts, imap_port, cluster=None)
+async def all_idle(server: TestingServer, accounts: int) -> bool:
+    """Whether every account has a session IDLE-ing at the testing server now."""
+    return await trio.to_thread.run_sync(server.idle) == accounts
+
+
+async def run_serve(
+    args: argparse.Namespace, directory: Path, server: TestingServer
+) -> dict[str, Any]:
+    imap_port = server.port
+    config = config_text(args.accounts, imap_port, cluster=None, store=directory / "s.sqlite3")
     started = time.monotonic()
-    serve = Process(directory, "serve", ["serve"], config)
+    serve = Process(directory, "serve", ["serve", "--quiet"], config)
     try:
         url = await wait_url(serve)
-
-        async def all_idle() -> bool:
-            return len(idle_in([serve])) == int(args.accounts)
-
-        await until(all_idle, 600, "every account IDLE")
+        await until(partial(all_idle, server, args.accounts), 600, "every account IDLE")
         ready = time.monotonic() - started
         cpu_ready, rss = serve.cpu_seconds(), serve.rss()
         await trio.sleep(args.idle)
@@ -279,17 +323,20 @@ async def run_serve(args: argparse.Namespace, directory: Path, imap_port: int) -
 async def run_cluster(
     args: argparse.Namespace,
     directory: Path,
-    imap_port: int,
+    server: TestingServer,
     redis: RedisServer,
     postgres: PostgresServer,
 ) -> dict[str, Any]:
+    imap_port = server.port
     dsn = postgres.create_database()
     config = config_text(args.accounts, imap_port, cluster={"dsn": dsn, "redis_port": redis.port})
     client: coredis.Redis[str] = coredis.Redis(
         host="127.0.0.1", port=redis.port, decode_responses=True
     )
     started = time.monotonic()
-    workers = [Process(directory, f"w{n + 1}", ["worker"], config) for n in range(args.workers)]
+    workers = [
+        Process(directory, f"w{n + 1}", ["worker", "--quiet"], config) for n in range(args.workers)
+    ]
     broadcaster = Process(directory, "b1", ["broadcast", "--port", str(free_port())], config)
     try:
         async with client:
@@ -301,10 +348,7 @@ async def run_cluster(
                 values = await client.mget([f"mailsync:lease:{name}" for name in names])
                 return {n: v.split()[0] for n, v in zip(names, values, strict=True) if v}
 
-            async def all_idle() -> bool:
-                return len(idle_in(workers)) == len(names)
-
-            await until(all_idle, 600, "every account IDLE")
+            await until(partial(all_idle, server, args.accounts), 600, "every account IDLE")
             ready = time.monotonic() - started
             cpu_ready = [w.cpu_seconds() for w in workers]
             rss = [w.rss() for w in workers]
@@ -320,8 +364,6 @@ async def run_cluster(
             # Failover: the first worker dies; how long until all its accounts are held again.
             victim = workers[0]
             owned_before = [a for a, w in (await held()).items() if w == victim.name]
-            survivors = workers[1:]
-            offsets = {w.name: len(w.output()) for w in survivors}
             victim.popen.send_signal(signal.SIGKILL)
             victim.popen.wait(timeout=10)
             killed = time.monotonic()
@@ -330,11 +372,8 @@ async def run_cluster(
                 now = await held()
                 return all(now.get(a, victim.name) != victim.name for a in owned_before)
 
-            async def idle_again() -> bool:
-                return set(owned_before) <= idle_in(survivors, offsets)
-
             failover = await until(taken_over, 600, "failover")
-            await until(idle_again, 600, "the moved accounts IDLE")
+            await until(partial(all_idle, server, args.accounts), 600, "all IDLE again")
             failover_idle = time.monotonic() - killed
             minutes = args.idle / 60
             return {
@@ -342,8 +381,9 @@ async def run_cluster(
                 "cpu_ready_s": sum(cpu_ready),
                 "rss_mb_per_worker": [r / 2**20 for r in rss],
                 "idle_cpu_pct": sum(cpu_idle) / args.idle * 100,
+                "redis_calls_per_min": redis_calls / minutes,
                 "redis_calls_per_account_per_min": redis_calls / args.accounts / minutes,
-                "pg_commits_per_account_per_min": pg_commits / args.accounts / minutes,
+                "pg_transactions_per_min": pg_commits / minutes,
                 "latency": summary(found),
                 "failover_leases_s": failover,
                 "failover_idle_s": failover_idle,
@@ -352,6 +392,43 @@ async def run_cluster(
     finally:
         for process in [*workers, broadcaster]:
             process.stop()
+
+
+async def log_appends(store: Any, writers: int, seconds: float) -> float:
+    """Transactions that log one event each, per second, with ``writers`` at once."""
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def writer(n: int) -> None:
+        nonlocal done
+        event = NewMessages(account=f"bench{n}", folder="INBOX", messages=())
+        while time.monotonic() < deadline:
+            await store.append([event])
+            done += 1
+
+    started = time.monotonic()
+    async with trio.open_nursery() as nursery:
+        for n in range(writers):
+            nursery.start_soon(writer, n)
+    return done / (time.monotonic() - started)
+
+
+async def run_log(directory: Path, postgres: PostgresServer, seconds: float) -> dict[str, Any]:
+    """The event log's write rate: PostgreSQL (many writers, ids in commit order) and SQLite."""
+    found: dict[str, Any] = {}
+    sqlite = await SQLiteStore.open(directory / "log.sqlite3")
+    try:
+        found["sqlite_1_writer_per_s"] = await log_appends(sqlite, 1, seconds)
+        found["sqlite_8_writers_per_s"] = await log_appends(sqlite, 8, seconds)
+    finally:
+        await sqlite.aclose()
+    pg = await PostgresStore.open(postgres.create_database(), shared=True, connections=8)
+    try:
+        found["postgres_1_writer_per_s"] = await log_appends(pg, 1, seconds)
+        found["postgres_8_writers_per_s"] = await log_appends(pg, 8, seconds)
+    finally:
+        await pg.aclose()
+    return found
 
 
 async def commandstats(client: coredis.Redis[str]) -> int:
@@ -371,12 +448,13 @@ def transactions(dsn: str) -> int:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        imap_port = stack.enter_context(testing_server_process(args.accounts))
+        server = stack.enter_context(testing_server_process(args.accounts))
         redis = stack.enter_context(RedisServer())
-        postgres = stack.enter_context(PostgresServer())
-        peer = await run_serve(args, directory, imap_port)
-        cluster = await run_cluster(args, directory, imap_port, redis, postgres)
-    return {"serve": peer, "cluster": cluster}
+        postgres = stack.enter_context(PostgresServer(durable=True))
+        peer = await run_serve(args, directory, server)
+        cluster = await run_cluster(args, directory, server, redis, postgres)
+        log = await run_log(directory, postgres, args.log_seconds)
+    return {"serve": peer, "cluster": cluster, "event_log": log}
 
 
 def main() -> None:
@@ -386,6 +464,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--idle", type=float, default=60.0, help="seconds measured at rest")
     parser.add_argument("--deliveries", type=int, default=50)
+    parser.add_argument("--log-seconds", type=float, default=10.0, help="per log measurement")
     args = parser.parse_args()
     if args.testing_server is not None:
         trio.run(testing_server, args.testing_server)

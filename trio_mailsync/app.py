@@ -157,11 +157,13 @@ async def open_sync_service(
     providers: Mapping[str, Provider] | None = None,
     store: StateStore | None = None,
     runtime_accounts: bool = True,
+    sole_writer: bool = True,
 ) -> AsyncIterator[SyncService]:
     """The service for the block: every account watched and synced.
 
     ``runtime_accounts=False``: the accounts added at runtime (kept in the store) are
-    not run (a cluster's worker runs the accounts whose leases it holds, no others).
+    not run (a cluster's worker runs the accounts whose leases it holds, no others);
+    ``sole_writer=False``: other processes write the event log too (``EventHub``).
     On exit the watchers send DONE, the connections LOGOUT, subscribers' streams
     end, and the store (if opened here) is closed.
     """
@@ -199,6 +201,7 @@ async def open_sync_service(
                 else None
             ),
             open_provider=open_provider,
+            sole_writer=sole_writer,
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(service.run)
@@ -284,6 +287,7 @@ async def run_worker(
                 providers=providers,
                 store=store,
                 runtime_accounts=False,
+                sole_writer=False,
             ) as service,
         ):
             leases = worker_module.Leases(

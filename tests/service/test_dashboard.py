@@ -133,8 +133,16 @@ async def test_the_dashboard_shows_accounts_events_and_syncs_on_request(
             browser.find_element(By.ID, "token").send_keys(TOKEN)
             browser.find_element(By.ID, "connect").click()
             wait_for(browser, lambda d: d.find_element(By.ID, "status").text == "live")
-            wait_for(browser, lambda d: row_state(d, "alice") == "idle" and row_state(d, "bob"))
-            return {a: row_state(browser, a) for a in ("alice", "bob")}
+            # The states as read by the wait itself: a row read again afterwards may be
+            # between two renderings (row_state is None then).
+            states: dict[str, str | None] = {}
+
+            def both_shown(d: Any) -> bool:
+                states.update({a: row_state(d, a) for a in ("alice", "bob")})
+                return states["alice"] == "idle" and states["bob"] is not None
+
+            wait_for(browser, both_shown)
+            return states
 
         assert await in_browser(log_in) == {"alice": "idle", "bob": "idle"}
         assert TOKEN not in await in_browser(lambda: browser.current_url)
@@ -158,8 +166,8 @@ async def test_the_dashboard_shows_accounts_events_and_syncs_on_request(
 
         def pause_bob() -> str | None:
             click(browser, 'tr[data-account="bob"] button[data-action="pause"]')
-            wait_for(browser, lambda d: row_state(d, "bob") == "paused")
-            return row_state(browser, "bob")
+            # What the wait saw (read again, the row may be between renderings: None).
+            return str(wait_for(browser, lambda d: row_state(d, "bob") == "paused" and "paused"))
 
         assert await in_browser(pause_bob) == "paused"
         assert service.state("bob") is AccountState.PAUSED

@@ -51,6 +51,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Seconds a starting worker waits, once it has said it lives, before its first placement.
+STARTUP_SETTLE = 2.0
+
 
 @attrs.define
 class WorkerStatistics:
@@ -121,6 +124,11 @@ class Worker:
         run). On the way out, once the service has stopped the accounts, the owner
         calls :meth:`leave` (with a Redis client that was not cancelled too).
         """
+        # Workers started together see each other before placing: else the first to
+        # step would take every account and hand most of them on a step later.
+        with contextlib.suppress(OSError, RedisError):
+            await self.leases.heartbeat()
+        await trio.sleep(min(STARTUP_SETTLE, self.interval))
         await self._step_or_log()
         task_status.started()
         while True:

@@ -170,12 +170,22 @@ class Subscription:
 class EventHub:
     """Publishes logged events in id order and ephemeral ones at once, to every subscriber.
 
-    ``states`` gives the accounts' states for hellos.
+    ``states`` gives the accounts' states for hellos. ``sole_writer=False``: this process
+    is one of many writing the log (a cluster's worker), so the ids it sees have gaps
+    that are other writers' events, not delays: its events are published as they come,
+    and no gap is waited for or read from the store.
     """
 
-    def __init__(self, store: StateStore, states: Callable[[], Mapping[str, AccountState]]) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        states: Callable[[], Mapping[str, AccountState]],
+        *,
+        sole_writer: bool = True,
+    ) -> None:
         self.store = store
         self.states = states
+        self.sole_writer = sole_writer
         #: The highest id published (every lower one was published before it).
         self.last_id = 0
         #: The highest id the store has pruned: a resume from before it gets a reset.
@@ -199,6 +209,12 @@ class EventHub:
 
     def logged(self, events: Sequence[LoggedEvent]) -> None:
         """Events the store has just logged: published once every lower id has been."""
+        if not self.sole_writer:
+            for event in events:
+                self.last_id = max(self.last_id, event.id)
+                self.stats.logged += 1
+                self._deliver(event)
+            return
         for event in events:
             if event.id > self.last_id:
                 self._held[event.id] = event

@@ -265,11 +265,13 @@ class SyncService:
         parse_account: Callable[[str, Mapping[str, Any]], Account] | None = None,
         open_provider: Callable[[str], Awaitable[Provider]] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        sole_writer: bool = True,
     ) -> None:
         self.config = config
         self.store = store
-        #: The live tail of the event log, and the subscriptions.
-        self.hub = EventHub(store, self._states)
+        #: The live tail of the event log, and the subscriptions (``sole_writer=False``: a
+        #: cluster's worker, one of the log's writers; see ``EventHub``).
+        self.hub = EventHub(store, self._states, sole_writer=sole_writer)
         self.engine = SyncEngine(
             store, concurrency=config.service.concurrency, on_logged=self.hub.logged
         )

@@ -55,7 +55,9 @@ def ensure_installed() -> Path:
 class PostgresServer:
     """PostgreSQL on 127.0.0.1 at a free port, for the block (see the module's doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        #: ``fsync`` on (a benchmark of commits); off by default (tests).
+        self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix="trio-mailsync-pg-"))
         self.port = 0
         self._databases = 0
@@ -145,7 +147,7 @@ class PostgresServer:
                     "-c",
                     f"unix_socket_directories={self.dir}",
                     "-c",
-                    "fsync=off",
+                    f"fsync={'on' if self.durable else 'off'}",
                     "-c",
                     "max_connections=200",
                 ],
