@@ -9,10 +9,7 @@ session's.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ from typing import Any
 import coredis
 import trio
 
+from tests.cluster_support import Processes, collect, reported, until_listening
 from trio_mailsync.core.events import NewMessages
-from trio_mailsync.sinks.client import open_event_stream
 from trio_mailsync.stores.postgres import PostgresStore
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
 from trio_mailsync.testing._processes import free_port
@@ -32,7 +29,7 @@ TTL = 2.0
 TOKEN = "cluster-test-token"
 
 
-def write_config(path: Path, imap_port: int, redis_port: int, dsn: str, prefix: str) -> None:
+def config_text(imap_port: int, redis_port: int, dsn: str, prefix: str) -> str:
     lines = [
         "[store]",
         'backend = "postgres"',
@@ -55,54 +52,11 @@ def write_config(path: Path, imap_port: int, redis_port: int, dsn: str, prefix: 
     ]
     for user in ACCOUNTS:
         lines += [f"[accounts.{user}]", f'username = "{user}"']
-    path.write_text("\n".join(lines) + "\n")
-
-
-def start(command: str, config: Path, name: str, log: Path, *more: str) -> subprocess.Popen[bytes]:
-    text = config.read_text().replace("[cluster]", f'[cluster]\nname = "{name}"')
-    own = config.with_name(f"{name}.toml")
-    own.write_text(text)
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "trio_mailsync", command, "--config", str(own), *more],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    return "\n".join(lines) + "\n"
 
 
 def count_of(events: list[dict[str, Any]]) -> int:
-    return sum(len(e["messages"]) for e in events)
-
-
-async def collect(
-    url: str,
-    since: int | None,
-    into: list[dict[str, Any]],
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """A client of a broadcaster: its new_messages events into ``into``."""
-    async with open_event_stream(url, TOKEN, since=since) as events:
-        assert (await events.receive())["type"] == "hello"
-        task_status.started()
-        while True:
-            event = await events.receive()
-            if event["type"] == "new_messages":
-                into.append(event)
-
-
-async def until_listening(port: int) -> None:
-    """Wait (bounded) until something accepts connections on the loopback port."""
-    with trio.fail_after(30):
-        while True:
-            try:
-                stream = await trio.open_tcp_stream("127.0.0.1", port)
-            except OSError:
-                await trio.sleep(0.1)
-                continue
-            await stream.aclose()
-            return
+    return sum(reported(events).values())
 
 
 async def holders(client: coredis.Redis[str], prefix: str) -> dict[str, str]:
@@ -118,48 +72,37 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
         mail.add_user(user, "pw")
     server = IMAPTestServer(mail)
     delivered: list[tuple[str, int]] = []
-    workers: dict[str, subprocess.Popen[bytes]] = {}
     client: coredis.Redis[str] = coredis.Redis(
         host="127.0.0.1", port=redis_session.port, decode_responses=True
     )
-
-    def log_of(name: str) -> str:
-        return (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
 
     def deliver(round_: int) -> None:
         for user in ACCOUNTS:
             uid = mail.deliver(user, sample_message(round_, subject=f"{user} {round_}"))
             delivered.append((user, uid))
 
+    processes = Processes(tmp_path, "")
+    workers = processes.running
     try:
         async with client, trio.open_nursery() as nursery:
             port = await nursery.start(server.serve_tcp)
-            config = tmp_path / "cluster.toml"
-            write_config(config, port, redis_session.port, postgres_dsn, redis_prefix)
+            processes.config = config_text(port, redis_session.port, postgres_dsn, redis_prefix)
             for name in ("w1", "w2"):
-                workers[name] = start("worker", config, name, tmp_path / f"{name}.log", "--quiet")
+                processes.start("worker", name, "--quiet")
             ports = [free_port(), free_port()]
             for n, broadcast_port in enumerate(ports):
-                name = f"b{n + 1}"
-                workers[name] = start(
-                    "broadcast",
-                    config,
-                    name,
-                    tmp_path / f"{name}.log",
-                    "--port",
-                    str(broadcast_port),
-                )
+                processes.start("broadcast", f"b{n + 1}", "--port", str(broadcast_port))
             live: list[list[dict[str, Any]]] = [[], []]
             for n, broadcast_port in enumerate(ports):
                 await until_listening(broadcast_port)
                 url = f"ws://127.0.0.1:{broadcast_port}/"
-                await nursery.start(collect, url, None, live[n])
+                await nursery.start(collect, url, TOKEN, None, live[n])
             with trio.fail_after(30):
                 while set((held := await holders(client, redis_prefix)).values()) != {
                     "w1",
                     "w2",
                 } or len(held) != len(ACCOUNTS):
-                    assert all(w.poll() is None for w in workers.values()), log_of("w1")
+                    assert all(w.poll() is None for w in workers.values()), processes.log("w1")
                     await trio.sleep(0.1)
             deliver(1)
             # The first worker dies at once: no shutdown, no lease given up.
@@ -179,13 +122,13 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
                 with trio.fail_after(30):
                     while True:
                         events = await store.events_after(0, 100_000)
-                        reported = Counter(
+                        logged = Counter(
                             (e.account, m.uid)
                             for e in events
                             if isinstance(e, NewMessages)
                             for m in e.messages
                         )
-                        if set(reported) >= set(delivered):
+                        if set(logged) >= set(delivered):
                             break
                         await trio.sleep(0.1)
                 stored = {
@@ -198,28 +141,25 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
             resumed: list[list[dict[str, Any]]] = [[], []]
             for n, broadcast_port in enumerate(ports):
                 url = f"ws://127.0.0.1:{broadcast_port}/"
-                await nursery.start(collect, url, 0, resumed[n])
+                await nursery.start(collect, url, TOKEN, 0, resumed[n])
             with trio.fail_after(30):
                 while any(count_of(events) < len(delivered) for events in live + resumed):
                     await trio.sleep(0.1)
             workers["w2"].send_signal(signal.SIGTERM)
             # Waited for in a thread: the worker logs out of this process's server.
             status = await trio.to_thread.run_sync(workers["w2"].wait, 20)
-            assert status == 128 + signal.SIGTERM, log_of("w2")
+            assert status == 128 + signal.SIGTERM, processes.log("w2")[-3000:]
             assert await holders(client, redis_prefix) == {}  # given up on the way out
             nursery.cancel_scope.cancel()
     finally:
-        for process in workers.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+        processes.kill_all()
     assert moved_after < TTL + TTL / 3 + 5  # a lease's life, one step, and start-up
     for n, client_events in enumerate(live + resumed):
-        got = Counter((e["account"], m["uid"]) for e in client_events for m in e["messages"])
+        got = reported(client_events)
         assert set(got) == set(delivered), f"client {n}"
         assert [key for key, count in got.items() if count > 1] == [], f"client {n}"
-    assert set(reported) == set(delivered)
-    assert [key for key, count in reported.items() if count > 1] == []
+    assert set(logged) == set(delivered)
+    assert [key for key, count in logged.items() if count > 1] == []
     assert stored == {
         user: [m.uid for m in mail.user(user).folder("INBOX").messages] for user in ACCOUNTS
     }

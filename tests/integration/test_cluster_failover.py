@@ -10,11 +10,8 @@ Slow (about a minute): ``--run-slow`` (the test command gives it).
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,10 @@ import coredis
 import pytest
 import trio
 
+from tests.cluster_support import Processes, collect, reported, until_listening
 from tests.support import installed_or_skip
 from trio_mailsync.core.events import NewMessages
 from trio_mailsync.providers.imap import Security, connect_account
-from trio_mailsync.sinks.client import open_event_stream
 from trio_mailsync.stores.postgres import PostgresStore
 from trio_mailsync.testing import sample_message
 from trio_mailsync.testing._processes import free_port
@@ -69,36 +66,6 @@ def config_text(dovecot: DovecotServer, redis_port: int, dsn: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Processes:
-    """The workers and broadcasters, each a ``python -m trio_mailsync`` of its own."""
-
-    def __init__(self, directory: Path, config: str) -> None:
-        self.dir = directory
-        self.config = config
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, command: str, name: str, *more: str) -> None:
-        path = self.dir / f"{name}.toml"
-        path.write_text(self.config.replace("[cluster]", f'[cluster]\nname = "{name}"'))
-        with (self.dir / f"{name}.log").open("ab") as log:
-            self.running[name] = subprocess.Popen(
-                [sys.executable, "-m", "trio_mailsync", command, "--config", str(path), *more],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    def log(self, name: str) -> str:
-        return (self.dir / f"{name}.log").read_text(errors="replace")
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-                process.wait(timeout=10)
-
-
 async def owners(client: coredis.Redis[str]) -> dict[str, str]:
     values = await client.mget([f"mailsync:lease:{user}" for user in USERS])
     return {u: v.split(" ")[0] for u, v in zip(USERS, values, strict=True) if v is not None}
@@ -116,35 +83,6 @@ async def until_owned(client: coredis.Redis[str], by: set[str]) -> float:
             if len(held) == len(USERS) and set(held.values()) <= by:
                 return trio.current_time() - started
             await trio.sleep(0.1)
-
-
-async def collect(
-    url: str, since: int | None, into: list[dict[str, Any]], *, task_status: Any
-) -> None:
-    """A WebSocket client: every new_messages event into ``into``."""
-    async with open_event_stream(url, TOKEN, since=since) as events:
-        assert (await events.receive())["type"] == "hello"
-        task_status.started()
-        while True:
-            event = await events.receive()
-            if event["type"] == "new_messages":
-                into.append(event)
-
-
-async def until_listening(port: int) -> None:
-    with trio.fail_after(30):
-        while True:
-            try:
-                stream = await trio.open_tcp_stream("127.0.0.1", port)
-            except OSError:
-                await trio.sleep(0.1)
-                continue
-            await stream.aclose()
-            return
-
-
-def reported(events: list[dict[str, Any]]) -> Counter[tuple[str, int]]:
-    return Counter((e["account"], m["uid"]) for e in events for m in e["messages"])
 
 
 async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
@@ -169,7 +107,7 @@ async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
                 live: list[list[dict[str, Any]]] = [[], []]
                 for n, port in enumerate(ports):
                     await until_listening(port)
-                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", None, live[n])
+                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", TOKEN, None, live[n])
                 recovery["start"] = await until_owned(client, {"w1", "w2", "w3"})
 
                 stop_delivering = trio.Event()
@@ -234,7 +172,7 @@ async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
                     await store.aclose()
                 resumed: list[list[dict[str, Any]]] = [[], []]
                 for n, port in enumerate(ports):
-                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", 0, resumed[n])
+                    await nursery.start(collect, f"ws://127.0.0.1:{port}/", TOKEN, 0, resumed[n])
                 with trio.fail_after(60):
                     while any(
                         not set(reported(events)) >= set(delivered) for events in live + resumed
@@ -243,7 +181,7 @@ async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
                 await trio.sleep(1)  # anything doubled would come now
                 nursery.cancel_scope.cancel()
         finally:
-            processes.stop_all()
+            processes.kill_all()
     print("recovery times (s):", {k: round(v, 2) for k, v in recovery.items()})
     print("delivered:", len(delivered))
     refused = processes.log("w2").count("write refused, its lease moved on")

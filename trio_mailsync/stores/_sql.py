@@ -75,11 +75,17 @@ class Rows(Protocol):
     """What a statement gives back (a DB-API cursor)."""
 
     @property
-    def rowcount(self) -> int: ...
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
 
-    def fetchone(self) -> Any: ...
+    def fetchone(self) -> Any:
+        """The next row, or ``None``."""
+        ...
 
-    def fetchall(self) -> list[Any]: ...
+    def fetchall(self) -> list[Any]:
+        """The rows left."""
+        ...
 
     def __iter__(self) -> Iterator[Any]: ...
 
@@ -87,7 +93,9 @@ class Rows(Protocol):
 class Executor(Protocol):
     """A connection in a transaction: runs one statement with ``?`` placeholders."""
 
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows:
+        """Run one statement, its ``?`` placeholders bound to ``parameters``."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -270,6 +278,7 @@ class SqlDatabase:
     # ------------------------------------------------------------ reading
 
     def folder_states(self, account: str) -> dict[str, FolderState]:
+        """The account's folders as stored, by name."""
         with self._reading() as db:
             return self._folder_states(db, account)
 
@@ -292,6 +301,7 @@ class SqlDatabase:
         }
 
     def messages(self, account: str, folder: str | None) -> list[MessageRecord]:
+        """The account's stored messages (of one folder), by folder, generation and uid."""
         query = _SELECT
         params: tuple[object, ...] = (account,)
         if folder is not None:
@@ -302,6 +312,7 @@ class SqlDatabase:
         return [message_record(r) for r in rows]
 
     def events_after(self, after: int, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` logged events with ids greater than ``after``, in order."""
         with self._reading() as db:
             rows = db.execute(
                 "SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
@@ -309,6 +320,7 @@ class SqlDatabase:
         return [_logged(r) for r in rows]
 
     def log_bounds(self) -> tuple[int, int]:
+        """(the highest id pruned, the highest id logged); 0 for none."""
         with self._reading() as db:
             return self._bounds(db)
 
@@ -321,6 +333,7 @@ class SqlDatabase:
         return (pruned, max(pruned, last or 0))
 
     def cursor(self, name: str) -> int | None:
+        """A consumer's position in the log; ``None`` if it has none."""
         with self._reading() as db:
             row = db.execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
         return None if row is None else int(row[0])
@@ -328,6 +341,7 @@ class SqlDatabase:
     def processed(
         self, processor: str, keys: list[tuple[str, str, int, int]]
     ) -> set[tuple[str, str, int, int]]:
+        """Those of the message keys that ``processor`` has a logged result for."""
         found = set()
         with self._reading() as db:
             for key in keys:
@@ -341,6 +355,7 @@ class SqlDatabase:
         return found
 
     def failures(self, consumer: str | None) -> list[tuple[str, int, float, str]]:
+        """Events consumers gave up on: (consumer, event id, time, error), oldest first."""
         query = "SELECT consumer, event_id, time, error FROM failures"
         params: tuple[object, ...] = ()
         if consumer is not None:
@@ -353,6 +368,7 @@ class SqlDatabase:
     def account_summary(
         self, since: float, account: str | None = None
     ) -> dict[str, tuple[int, int]]:
+        """Per account: (new messages announced since ``since``, messages stored degraded)."""
         # Today's events are found by events_time, the degraded messages by their
         # partial index; for one account the JSON is read of its own events only.
         with self._reading() as db:
@@ -375,6 +391,7 @@ class SqlDatabase:
         return summary
 
     def saved_accounts(self) -> dict[str, dict[str, Any]]:
+        """Accounts added at runtime: their tables, by id, oldest first."""
         with self._reading() as db:
             rows = db.execute(
                 "SELECT account, spec FROM runtime_accounts ORDER BY updated, account"
@@ -384,6 +401,7 @@ class SqlDatabase:
     # ------------------------------------------------------------ writing
 
     def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
+        """Keep an account added at runtime (its table), or forget it (``None``)."""
         with self._transaction() as db:
             if spec is None:
                 db.execute("DELETE FROM runtime_accounts WHERE account = ?", (account,))
@@ -395,6 +413,7 @@ class SqlDatabase:
                 )
 
     def first_synced(self, account: str, now: float) -> float:
+        """When the account was first synced (``now``, recorded, if this is the first time)."""
         with self._transaction() as db:
             self._fence(db, account)
             db.execute("INSERT INTO accounts VALUES (?, ?) ON CONFLICT DO NOTHING", (account, now))
@@ -404,6 +423,7 @@ class SqlDatabase:
         return float(row[0]) if not self.dry_run else now
 
     def append(self, events: list[LoggedEvent]) -> list[LoggedEvent]:
+        """Log events that report no stored change (a processor's results); with their ids."""
         with self._transaction() as db:
             # In one order, so two writers never wait on each other's fences.
             for account in sorted({event.account for event in events}):
@@ -411,6 +431,7 @@ class SqlDatabase:
             return append_events(db, events, time.time(), self.dialect)
 
     def set_cursor(self, name: str, position: int) -> None:
+        """Record a consumer's position in the log."""
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -419,6 +440,7 @@ class SqlDatabase:
             )
 
     def record_failure(self, consumer: str, event_ids: list[int], error: str) -> None:
+        """Record that a consumer gave up on these events."""
         now = time.time()
         with self._transaction() as db:
             for event_id in event_ids:
@@ -429,6 +451,7 @@ class SqlDatabase:
                 )
 
     def prune(self, before: float, keep: int) -> int:
+        """Drop events logged before ``before`` (epoch) and all but the last ``keep``."""
         with self._transaction() as db:
             pruned, _ = self._bounds(db)
             (by_age,) = db.execute(
@@ -453,6 +476,7 @@ class SqlDatabase:
     def apply(
         self, account: str, folder: str, update: FolderUpdate, notify_from: float
     ) -> list[LoggedEvent]:
+        """Apply one folder's update and log what it changed, in one transaction."""
         with self._transaction() as db:
             self._fence(db, account)
             events = self._apply(db, account, folder, update, notify_from)
@@ -595,6 +619,7 @@ class SqlDatabase:
         return events
 
     def close(self) -> None:
+        """Close the database; it cannot be used afterwards."""
         raise NotImplementedError
 
 
