@@ -12,7 +12,13 @@ import trio
 
 from trio_mailsync.cluster import stream
 from trio_mailsync.cluster.stream import ClusterEvents, StreamPublisher
-from trio_mailsync.core.events import Hello, LoggedEvent, NewMessages
+from trio_mailsync.core.events import (
+    AccountState,
+    AccountStateChanged,
+    Hello,
+    LoggedEvent,
+    NewMessages,
+)
 from trio_mailsync.core.ports import EventSource
 from trio_mailsync.service.hub import EventHub
 from trio_mailsync.stores.postgres import PostgresStore
@@ -131,3 +137,32 @@ async def test_a_workers_hub_publishes_its_events_at_once_though_others_write_be
         assert await events.__anext__() == mine
     sole.logged([mine])
     assert sole.statistics().logged == 0  # held for the gap
+
+
+async def test_account_states_reach_a_broadcasters_clients_and_its_hellos(
+    client: coredis.Redis[str], redis_prefix: str, store: PostgresStore
+) -> None:
+    worker_hub = EventHub(store, dict, sole_writer=False)
+    await worker_hub.open()
+    publisher = StreamPublisher(client, prefix=redis_prefix, length=1000)
+    broadcaster = ClusterEvents(store, client, prefix=redis_prefix, accounts=2)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(publisher.run, _source(worker_hub))
+        await nursery.start(broadcaster.run)
+        with broadcaster.subscribe() as events:
+            assert (await events.__anext__()) == Hello(accounts={}, last_id=0)
+            worker_hub.publish(AccountStateChanged(account="a", state=AccountState.IDLE))
+            worker_hub.publish(AccountStateChanged(account="b", state=AccountState.ERROR))
+            worker_hub.publish(AccountStateChanged(account="b", state=AccountState.REMOVED))
+            with trio.fail_after(10):
+                seen = [await events.__anext__() for _ in range(3)]
+            assert [(e.account, e.state) for e in seen if isinstance(e, AccountStateChanged)] == [
+                ("a", AccountState.IDLE),
+                ("b", AccountState.ERROR),
+                ("b", AccountState.REMOVED),
+            ]
+        with broadcaster.subscribe() as later:
+            hello = await later.__anext__()
+            assert isinstance(hello, Hello)
+            assert hello.accounts == {"a": AccountState.IDLE}  # b removed: not shown
+        nursery.cancel_scope.cancel()

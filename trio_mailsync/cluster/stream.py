@@ -15,7 +15,7 @@ the store as a ``serve`` client would.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
@@ -26,6 +26,7 @@ from coredis.exceptions import RedisError
 
 from trio_mailsync.core.events import (
     AccountState,
+    AccountStateChanged,
     DeliveryFailed,
     LoggedEvent,
     ServiceEvent,
@@ -76,31 +77,38 @@ class StreamPublisher:
         with source.subscribe(4096) as events:
             task_status.started()
             async for event in events:
-                if isinstance(event, LoggedEvent):
+                if isinstance(event, LoggedEvent | AccountStateChanged):
                     await self._add(event)
         raise RuntimeError("the event source ended")
 
-    async def _add(self, event: LoggedEvent) -> None:
+    async def _add(self, event: LoggedEvent | AccountStateChanged) -> None:
+        # An account's state is not logged (no id): broadcasters pass it on and keep the
+        # newest per account for their hellos.
+        fields = {"event": to_json(event)}
+        if isinstance(event, LoggedEvent):
+            fields["id"] = str(event.id)
         try:
             await self.client.xadd(
                 self.key,
-                {"id": str(event.id), "event": to_json(event)},
+                fields,
                 trim_strategy=coredis.PureToken.MAXLEN,
                 trim_operator=coredis.PureToken.APPROXIMATELY,
                 threshold=self.length,
             )
             self.stats.events += 1
         except (OSError, RedisError) as exc:
-            # Not retried: the broadcasters find it in the log (LOG_POLL), in order.
+            # Not retried: the broadcasters find a logged event in the log (LOG_POLL), in
+            # order; a state is shown again at the account's next change.
             self.stats.failures += 1
-            logger.warning("event %d not added to the stream: %s", event.id, exc)
+            logger.warning("%s not added to the stream: %s", type(event).__name__, exc)
 
 
 class ClusterEvents:
     """A broadcaster's ``EventSource``: the cluster's events, from the stream and the store.
 
     ``accounts`` is how many accounts the cluster runs (sinks size their queues by it).
-    Account states are not known here: hellos carry none.
+    Hellos carry the accounts' states as the workers last reported them through the
+    stream since this broadcaster started (an account quiet since then is not in them).
     """
 
     def __init__(
@@ -109,7 +117,9 @@ class ClusterEvents:
         self.store = store
         self.client = client
         self.key = f"{prefix}:events"
-        self.hub = EventHub(store, dict[str, AccountState])  # no states: see above
+        #: account -> its newest state from the workers (for hellos).
+        self.states: dict[str, AccountState] = {}
+        self.hub = EventHub(store, lambda: dict(self.states))
         self._accounts = accounts
         self.stats = StreamStatistics()
 
@@ -179,7 +189,21 @@ class ClusterEvents:
             entries: Sequence[Any] = next(iter((found or {}).values()), ())
             if entries:
                 position = str(entries[-1].identifier)
-                self.hub.logged([_event(entry.field_values) for entry in entries])
+                logged = []
+                for entry in entries:
+                    event = from_json(entry.field_values["event"])
+                    if isinstance(event, LoggedEvent):
+                        logged.append(event)
+                    elif isinstance(event, AccountStateChanged):
+                        self.hub.logged(logged)  # in the stream's order
+                        logged = []
+                        if event.state is AccountState.REMOVED:
+                            # Removed, or moved to another worker (whose states follow).
+                            self.states.pop(event.account, None)
+                        else:
+                            self.states[event.account] = event.state
+                        self.hub.publish(event)
+                self.hub.logged(logged)
                 self.stats.events += len(entries)
 
     async def _poll_log(self) -> NoReturn:
@@ -188,9 +212,3 @@ class ClusterEvents:
             while events := await self.store.events_after(self.hub.last_id, 256):
                 self.stats.from_log += len(events)
                 self.hub.logged(events)
-
-
-def _event(fields: Mapping[Any, Any]) -> LoggedEvent:
-    event = from_json(fields["event"])
-    assert isinstance(event, LoggedEvent)
-    return event
