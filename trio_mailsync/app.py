@@ -275,13 +275,10 @@ async def run_worker(
     name = cluster.name or f"{socket.gethostname()}-{os.getpid()}"
     store = await connect_store(config, shared=True)
 
-    def redis() -> coredis.Redis[str]:
-        return _redis_client(cluster)
-
     worker: Worker | None = None
     try:
         async with (
-            redis() as client,
+            _redis_client(cluster) as client,
             open_sync_service(
                 attrs.evolve(config, accounts=()),
                 providers=providers,
@@ -328,7 +325,7 @@ async def run_worker(
                 # client of their own (the worker's was cancelled with its tasks).
                 with trio.move_on_after(10):
                     try:
-                        async with redis() as client:
+                        async with _redis_client(cluster) as client:
                             await worker.leave(
                                 worker_module.Leases(
                                     client, name, ttl=cluster.lease_ttl, prefix=cluster.prefix
