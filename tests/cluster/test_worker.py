@@ -195,3 +195,24 @@ async def test_accounts_added_and_removed_are_taken_on_and_given_up(cluster: Clu
     owner = cluster.workers[cluster.owners()["new"]]
     assert "new" in {a.id for a in owner.service.accounts}
     del two
+
+
+async def test_a_step_that_takes_many_accounts_keeps_the_first_ones_leases(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by bench/cluster.py: a worker taking 1,000 accounts spent longer than a lease's
+    # life in one step, the first leases expired before the next step renewed them, and
+    # the accounts were stopped and taken again, step after step (20 % of a core at rest).
+    worker = await cluster.add("w1")
+    claim = worker.store.claim
+
+    async def slow_claim(account: str, token: int) -> None:
+        await trio.sleep(TTL / 10)  # 24 accounts: 2.4 lease lives in one step
+        await claim(account, token)
+
+    monkeypatch.setattr(worker.store, "claim", slow_claim)
+    await worker.step()
+    assert len(worker.held) == len(ACCOUNTS)
+    await worker.step()
+    assert worker.statistics().lost == 0
+    assert worker.statistics().taken == len(ACCOUNTS)

@@ -167,8 +167,18 @@ class Worker:
             )
             if account_id not in mine or changed:
                 await self._give_up(account_id)
-        renewing = list(self.held.values())
-        lost = await self.leases.renew(renewing)
+        await self._renew()
+        for account_id in sorted(mine - self.held.keys()):
+            if trio.current_time() - self._last_renewal >= self.interval:
+                # Taking many accounts takes a while (a claim and a start each): what is
+                # held already, and this worker's heartbeat, must not expire meanwhile.
+                await self.leases.heartbeat()
+                await self._renew()
+            await self._take(accounts[account_id])
+
+    async def _renew(self) -> None:
+        """Renew every lease held, in one call; stop the accounts whose lease was lost."""
+        lost = await self.leases.renew(list(self.held.values()))
         self._last_renewal = trio.current_time()
         for lease in lost:
             self.stats.lost += 1
@@ -176,8 +186,6 @@ class Worker:
                 "worker %s: %s: its lease was lost; stopping it", self.name, lease.account
             )
             await self._stop(lease.account)
-        for account_id in sorted(mine - self.held.keys()):
-            await self._take(accounts[account_id])
 
     def _place(self, live: list[str], accounts: Mapping[str, Account]) -> dict[str, str]:
         # Placing 100,000 accounts costs about a second: only when workers or accounts change.
