@@ -150,7 +150,9 @@ async def test_account_states_reach_a_broadcasters_clients_and_its_hellos(
         await nursery.start(publisher.run, _source(worker_hub))
         await nursery.start(broadcaster.run)
         with broadcaster.subscribe() as events:
-            assert (await events.__anext__()) == Hello(accounts={}, last_id=0)
+            first = await events.__anext__()
+            assert isinstance(first, Hello)
+            assert (first.accounts, first.last_id) == ({}, 0)
             worker_hub.publish(AccountStateChanged(account="a", state=AccountState.IDLE))
             worker_hub.publish(AccountStateChanged(account="b", state=AccountState.ERROR))
             worker_hub.publish(AccountStateChanged(account="b", state=AccountState.REMOVED))
