@@ -8,12 +8,58 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import coredis
 import trio
 
+from trio_mailsync.cluster.leases import Leases
 from trio_mailsync.sinks.client import open_event_stream
+
+
+def cluster_config(
+    *,
+    imap_port: int,
+    redis_port: int,
+    dsn: str,
+    lease_ttl: float,
+    token: str,
+    accounts: Mapping[str, str],
+    prefix: str = "mailsync",
+) -> str:
+    """A cluster's TOML: the store, Redis, the broadcasters' token, and ``accounts``
+    (user -> password) on a plain IMAP server on loopback, announcing all their mail."""
+    lines = [
+        "[store]",
+        'backend = "postgres"',
+        f'dsn = "{dsn}"',
+        "[cluster]",
+        f'redis_url = "redis://127.0.0.1:{redis_port}"',
+        f"lease_ttl = {lease_ttl}",
+        f'prefix = "{prefix}"',
+        "[broadcast]",
+        f'token = "{token}"',
+        "[service]",
+        "sweep_interval = 3600",
+        "[account_defaults]",
+        'host = "127.0.0.1"',
+        f"port = {imap_port}",
+        'security = "none"',
+        "allow_insecure = true",
+        'notify_from = "all"',
+    ]
+    for user, password in accounts.items():
+        lines += [f"[accounts.{user}]", f'username = "{user}"', f'password = "{password}"']
+    return "\n".join(lines) + "\n"
+
+
+async def lease_holders(
+    client: coredis.Redis[str], accounts: Iterable[str], prefix: str = "mailsync"
+) -> dict[str, str]:
+    """account -> the worker holding its lease, for the accounts that are held."""
+    return await Leases(client, "observer", ttl=1, prefix=prefix).holders(accounts)
 
 
 class Processes:

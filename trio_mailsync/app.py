@@ -244,6 +244,11 @@ def _redis_client(cluster: ClusterSettings) -> coredis.Redis[str]:
     )
 
 
+def _member_name(cluster: ClusterSettings) -> str:
+    """This process's name among the cluster's (``[cluster] name``, else host and pid)."""
+    return cluster.name or f"{socket.gethostname()}-{os.getpid()}"
+
+
 def _cluster() -> ModuleType:
     """``cluster.worker``, or a clear error when coredis (an optional dependency) is missing."""
     try:
@@ -272,7 +277,7 @@ async def run_worker(
     worker_module = _cluster()
     import coredis
 
-    name = cluster.name or f"{socket.gethostname()}-{os.getpid()}"
+    name = _member_name(cluster)
     store = await connect_store(config, shared=True)
 
     worker: Worker | None = None
@@ -349,8 +354,8 @@ async def run_broadcaster(
     cluster = config.cluster
     if cluster is None or config.store.backend != "postgres":
         raise StoreError('a broadcaster needs [cluster] and [store] backend = "postgres"')
-    stream = _cluster().stream
-    cluster_leases = _cluster().leases
+    cluster_module = _cluster()
+    stream, cluster_leases = cluster_module.stream, cluster_module.leases
     settings = config.broadcast
     if settings.token is None:
         # Several broadcasters serve the same clients: a token made up per run would not do.
@@ -371,9 +376,8 @@ async def run_broadcaster(
             broadcaster = await nursery.start(sink.run, events)
             # Each webhook is delivered by one broadcaster at a time (the lease's holder),
             # from its cursor in the store: in order, and not twice at once.
-            name = cluster.name or f"{socket.gethostname()}-{os.getpid()}"
             jobs = cluster_leases.Leases(
-                client, name, ttl=cluster.lease_ttl, prefix=f"{cluster.prefix}:job"
+                client, _member_name(cluster), ttl=cluster.lease_ttl, prefix=f"{cluster.prefix}:job"
             )
             for hook in config.webhooks:
                 run = partial(WebhookSink(hook).run, events)

@@ -17,7 +17,14 @@ from typing import Any
 import coredis
 import trio
 
-from tests.cluster_support import Processes, collect, reported, until_listening
+from tests.cluster_support import (
+    Processes,
+    cluster_config,
+    collect,
+    lease_holders,
+    reported,
+    until_listening,
+)
 from trio_mailsync.core.events import NewMessages
 from trio_mailsync.stores.postgres import PostgresStore
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
@@ -29,39 +36,8 @@ TTL = 2.0
 TOKEN = "cluster-test-token"
 
 
-def config_text(imap_port: int, redis_port: int, dsn: str, prefix: str) -> str:
-    lines = [
-        "[store]",
-        'backend = "postgres"',
-        f'dsn = "{dsn}"',
-        "[cluster]",
-        f'redis_url = "redis://127.0.0.1:{redis_port}"',
-        f"lease_ttl = {TTL}",
-        f'prefix = "{prefix}"',
-        "[broadcast]",
-        f'token = "{TOKEN}"',
-        "[service]",
-        "sweep_interval = 3600",
-        "[account_defaults]",
-        'host = "127.0.0.1"',
-        f"port = {imap_port}",
-        'security = "none"',
-        "allow_insecure = true",
-        'password = "pw"',
-        'notify_from = "all"',
-    ]
-    for user in ACCOUNTS:
-        lines += [f"[accounts.{user}]", f'username = "{user}"']
-    return "\n".join(lines) + "\n"
-
-
 def count_of(events: list[dict[str, Any]]) -> int:
     return sum(reported(events).values())
-
-
-async def holders(client: coredis.Redis[str], prefix: str) -> dict[str, str]:
-    values = await client.mget([f"{prefix}:lease:{user}" for user in ACCOUNTS])
-    return {u: v.split(" ")[0] for u, v in zip(ACCOUNTS, values, strict=True) if v is not None}
 
 
 async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
@@ -76,6 +52,11 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
         host="127.0.0.1", port=redis_session.port, decode_responses=True
     )
 
+    async def held_by(names: set[str]) -> bool:
+        """Every account's lease is held, by exactly these workers between them."""
+        held = await lease_holders(client, ACCOUNTS, redis_prefix)
+        return len(held) == len(ACCOUNTS) and set(held.values()) == names
+
     def deliver(round_: int) -> None:
         for user in ACCOUNTS:
             uid = mail.deliver(user, sample_message(round_, subject=f"{user} {round_}"))
@@ -86,7 +67,15 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
     try:
         async with client, trio.open_nursery() as nursery:
             port = await nursery.start(server.serve_tcp)
-            processes.config = config_text(port, redis_session.port, postgres_dsn, redis_prefix)
+            processes.config = cluster_config(
+                imap_port=port,
+                redis_port=redis_session.port,
+                dsn=postgres_dsn,
+                lease_ttl=TTL,
+                token=TOKEN,
+                accounts=dict.fromkeys(ACCOUNTS, "pw"),
+                prefix=redis_prefix,
+            )
             for name in ("w1", "w2"):
                 processes.start("worker", name, "--quiet")
             ports = [free_port(), free_port()]
@@ -98,10 +87,7 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
                 url = f"ws://127.0.0.1:{broadcast_port}/"
                 await nursery.start(collect, url, TOKEN, None, live[n])
             with trio.fail_after(30):
-                while set((held := await holders(client, redis_prefix)).values()) != {
-                    "w1",
-                    "w2",
-                } or len(held) != len(ACCOUNTS):
+                while not await held_by({"w1", "w2"}):
                     assert all(w.poll() is None for w in workers.values()), processes.log("w1")
                     await trio.sleep(0.1)
             deliver(1)
@@ -111,9 +97,7 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
             killed = trio.current_time()
             deliver(2)
             with trio.fail_after(30):
-                while set((await holders(client, redis_prefix)).values()) != {"w2"} or len(
-                    await holders(client, redis_prefix)
-                ) != len(ACCOUNTS):
+                while not await held_by({"w2"}):
                     await trio.sleep(0.1)
             moved_after = trio.current_time() - killed
             deliver(3)
@@ -149,7 +133,9 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
             # Waited for in a thread: the worker logs out of this process's server.
             status = await trio.to_thread.run_sync(workers["w2"].wait, 20)
             assert status == 128 + signal.SIGTERM, processes.log("w2")[-3000:]
-            assert await holders(client, redis_prefix) == {}  # given up on the way out
+            assert (
+                await lease_holders(client, ACCOUNTS, redis_prefix) == {}
+            )  # given up on the way out
             nursery.cancel_scope.cancel()
     finally:
         processes.kill_all()

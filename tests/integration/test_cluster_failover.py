@@ -20,7 +20,14 @@ import coredis
 import pytest
 import trio
 
-from tests.cluster_support import Processes, collect, reported, until_listening
+from tests.cluster_support import (
+    Processes,
+    cluster_config,
+    collect,
+    lease_holders,
+    reported,
+    until_listening,
+)
 from tests.support import installed_or_skip
 from trio_mailsync.core.events import NewMessages
 from trio_mailsync.providers.imap import Security, connect_account
@@ -42,42 +49,13 @@ TOKEN = "failover-token"
 OWNED_WITHIN = TTL + STEP + 10
 
 
-def config_text(dovecot: DovecotServer, redis_port: int, dsn: str) -> str:
-    lines = [
-        "[store]",
-        'backend = "postgres"',
-        f'dsn = "{dsn}"',
-        "[cluster]",
-        f'redis_url = "redis://127.0.0.1:{redis_port}"',
-        f"lease_ttl = {TTL}",
-        "[broadcast]",
-        f'token = "{TOKEN}"',
-        "[service]",
-        "sweep_interval = 3600",
-        "[account_defaults]",
-        'host = "127.0.0.1"',
-        f"port = {dovecot.imap_port}",
-        'security = "none"',
-        "allow_insecure = true",
-        'notify_from = "all"',
-    ]
-    for user, password in USERS.items():
-        lines += [f"[accounts.{user}]", f'username = "{user}"', f'password = "{password}"']
-    return "\n".join(lines) + "\n"
-
-
-async def owners(client: coredis.Redis[str]) -> dict[str, str]:
-    values = await client.mget([f"mailsync:lease:{user}" for user in USERS])
-    return {u: v.split(" ")[0] for u, v in zip(USERS, values, strict=True) if v is not None}
-
-
 async def until_owned(client: coredis.Redis[str], by: set[str]) -> float:
     """Seconds until every account is owned, by the workers ``by`` only (bounded)."""
     started = trio.current_time()
     with trio.fail_after(60):
         while True:
             try:
-                held = await owners(client)
+                held = await lease_holders(client, USERS)
             except (OSError, coredis.exceptions.RedisError):
                 held = {}  # Redis restarting
             if len(held) == len(USERS) and set(held.values()) <= by:
@@ -93,7 +71,15 @@ async def test_workers_and_broadcasters_survive_kill_stop_and_a_redis_restart(
     delivered: list[tuple[str, int]] = []
     recovery: dict[str, float] = {}
     with DovecotServer(USERS, max_userip_connections=1000) as dovecot, RedisServer() as redis:
-        processes = Processes(tmp_path, config_text(dovecot, redis.port, postgres_dsn))
+        config = cluster_config(
+            imap_port=dovecot.imap_port,
+            redis_port=redis.port,
+            dsn=postgres_dsn,
+            lease_ttl=TTL,
+            token=TOKEN,
+            accounts=USERS,
+        )
+        processes = Processes(tmp_path, config)
         client: coredis.Redis[str] = coredis.Redis(
             host="127.0.0.1", port=redis.port, decode_responses=True
         )
