@@ -120,11 +120,17 @@ def store_reader(config: Config, path: Path | None = None) -> RowsOf:
 
 
 async def connect_store(
-    config: Config, *, path: Path | None = None, shared: bool = False, dry_run: bool = False
+    config: Config,
+    *,
+    path: Path | None = None,
+    shared: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float | None = None,
 ) -> SQLiteStore | PostgresStore:
     """Open the config's store: its SQLite file (``path``, else ``[store] path``, else the
     default path), or its PostgreSQL database (``[store] backend = "postgres"``; ``shared``
-    for a cluster's workers). The caller closes it."""
+    for a cluster's workers; ``lock_timeout`` instead of ``[store] lock_timeout``). The
+    caller closes it."""
     settings = config.store
     if settings.backend == "postgres":
         assert settings.dsn is not None  # the config parser requires it
@@ -134,6 +140,7 @@ async def connect_store(
             connections=settings.connections,
             shared=shared,
             dry_run=dry_run,
+            lock_timeout=settings.lock_timeout if lock_timeout is None else lock_timeout,
         )
         return store
     return await SQLiteStore.open(_sqlite_path(config, path), dry_run=dry_run)
@@ -278,7 +285,10 @@ async def run_worker(
     import coredis
 
     name = _member_name(cluster)
-    store = await connect_store(config, shared=True)
+    # A claim waiting on a paused owner's lock must not outlast the leases this worker
+    # renews between claims (a third of their life).
+    lock_timeout = min(config.store.lock_timeout, cluster.lease_ttl / 3)
+    store = await connect_store(config, shared=True, lock_timeout=lock_timeout)
 
     worker: Worker | None = None
     try:

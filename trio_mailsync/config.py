@@ -280,12 +280,13 @@ def _webhook(
 
 
 def _store(r: TableReader, t: Mapping[str, Any]) -> StoreSettings:
-    r.only(t, "store", {"backend", "path", "dsn", "password", "password_env", "connections"})
+    postgres_keys = {"dsn", "password", "password_env", "connections", "lock_timeout"}
+    r.only(t, "store", {"backend", "path"} | postgres_keys)
     backend = r.string(t, "store", "backend", default="sqlite")
     if backend not in ("sqlite", "postgres"):
         raise r.fail("store.backend", f'must be "sqlite" or "postgres", not {backend!r}')
     if backend == "sqlite":
-        unused = sorted({"dsn", "password", "password_env", "connections"} & set(t))
+        unused = sorted(postgres_keys & set(t))
         if unused:
             raise r.fail(f"store.{unused[0]}", 'is for backend = "postgres"')
         return StoreSettings()
@@ -304,6 +305,7 @@ def _store(r: TableReader, t: Mapping[str, Any]) -> StoreSettings:
         dsn=dsn,
         password=r.secret(t, "store", "password", required=False),
         connections=r.integer(t, "store", "connections", default=8, low=1, high=1000),
+        lock_timeout=r.number(t, "store", "lock_timeout", default=5.0, low=0.1),
     )
 
 

@@ -14,10 +14,12 @@ import coredis
 import pytest
 import trio
 
+from tests.cluster_support import lease_holders
 from trio_mailsync.cluster.leases import Leases
 from trio_mailsync.cluster.placement import rank
 from trio_mailsync.cluster.worker import Worker
 from trio_mailsync.core.config import Account, Config, ServiceSettings
+from trio_mailsync.core.errors import StoreError
 from trio_mailsync.core.events import NewMessages
 from trio_mailsync.core.ports import FencedStore
 from trio_mailsync.service import SyncService
@@ -216,3 +218,28 @@ async def test_a_step_that_takes_many_accounts_keeps_the_first_ones_leases(
     await worker.step()
     assert worker.statistics().lost == 0
     assert worker.statistics().taken == len(ACCOUNTS)
+
+
+async def test_a_claim_that_fails_skips_one_account_not_the_step(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last owner, paused in a write, holds "a03"'s row until the database ends its
+    # transaction: this worker's claim times out (a StoreError). The other accounts
+    # start, "a03"'s lease is given back (not left to expire), and a later step takes it.
+    worker = await cluster.add("w1")
+    claim = worker.store.claim
+    blocked = {"a03"}
+
+    async def claim_or_time_out(account: str, token: int) -> None:
+        if account in blocked:
+            raise StoreError("postgresql://...: canceling statement due to lock timeout")
+        await claim(account, token)
+
+    monkeypatch.setattr(worker.store, "claim", claim_or_time_out)
+    await worker.step()
+    assert set(worker.held) == set(ACCOUNTS) - {"a03"}
+    assert worker.statistics().failed_claims == 1
+    assert await lease_holders(cluster.client, ["a03"], prefix=cluster.prefix) == {}
+    blocked.clear()
+    await worker.step()
+    assert set(worker.held) == set(ACCOUNTS)

@@ -99,9 +99,11 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
                         await process.wait()
 
     async def deliver(until: trio.Event) -> None:
-        conns = {user: await connect_account(dovecot.account(user)) for user in USERS}
+        conns = {}
         n = 0
         try:
+            for user in USERS:
+                conns[user] = await connect_account(dovecot.account(user))
             while not until.is_set():
                 user = rng.choice(USERS)
                 n += 1
@@ -110,8 +112,10 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
                 delivered.add((user, "INBOX", uid))
                 await trio.sleep(rng.uniform(0.02, 0.15))
         finally:
-            for conn in conns.values():
-                await conn.logout()
+            # Closed even when the test fails (cancelled): no socket left to a later test.
+            with trio.CancelScope(shield=True):
+                for conn in conns.values():
+                    await conn.aclose()
 
     async def read() -> None:
         url = f"ws://127.0.0.1:{port}/"

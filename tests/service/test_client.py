@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 from functools import partial
 
 import pytest
@@ -53,4 +55,27 @@ async def test_the_old_name_still_works_and_says_it_is_deprecated(nursery: trio.
         stream = connect_events(f"ws://127.0.0.1:{server.port}/", "token")
     async with stream as events:
         assert (await events.receive())["type"] == "hello"
+    nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("reset", [False, True])
+async def test_a_server_that_hangs_up_in_the_handshake_is_an_oserror(
+    reset: bool, nursery: trio.Nursery
+) -> None:
+    # A broadcaster killed while a client connects: closed, or reset (RST); the client
+    # says "unreachable" (OSError) either way, as for a refused connection, so that a
+    # caller's reconnect loop catches it.
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+
+    async def hang_up(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)  # the request
+        if reset:  # SO_LINGER 0: close sends RST, not FIN
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()
+
+    nursery.start_soon(partial(trio.serve_listeners, hang_up, listeners))
+    with pytest.raises(OSError, match="during the handshake"):
+        async with open_event_stream(f"ws://127.0.0.1:{port}/", "token"):
+            pass
     nursery.cancel_scope.cancel()

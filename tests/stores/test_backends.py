@@ -41,9 +41,11 @@ def test_the_store_is_sqlite_unless_the_config_says_postgres(
             "dsn": "postgresql://mail@db.internal/mail",
             "password_env": "PGPW",
             "connections": 4,
+            "lock_timeout": 2,
         }
     )
     assert config.store.backend == "postgres"
+    assert (config.store.connections, config.store.lock_timeout) == (4, 2.0)
     assert config.store.password is not None
     assert config.store.password.reveal() == "from-the-environment"
     assert "from-the-environment" not in repr(config)
@@ -76,6 +78,12 @@ def test_the_store_is_sqlite_unless_the_config_says_postgres(
             "store.connections",
             "must be an integer from 1",
         ),
+        (
+            {"backend": "postgres", "dsn": "postgresql://h/db", "lock_timeout": 0},
+            "store.lock_timeout",
+            "must be a number of at least 0.1",
+        ),
+        ({"lock_timeout": 5}, "store.lock_timeout", 'is for backend = "postgres"'),
     ],
 )
 def test_a_store_table_that_cannot_work_is_one_clear_error(

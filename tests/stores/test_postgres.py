@@ -4,6 +4,7 @@ concurrent writers, one ``serve`` or many workers, and its errors."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import psycopg
@@ -126,6 +127,53 @@ async def test_a_write_with_an_older_fencing_token_is_refused_and_keeps_nothing(
     finally:
         await old.aclose()
         await new.aclose()
+
+
+async def test_a_writer_paused_in_a_transaction_holds_nobody_up(postgres_dsn: str) -> None:
+    # A worker SIGSTOPped (or cut off) between two statements of a write holds its
+    # account's fence row: the next owner's claim must not wait for it to wake.
+    paused = await PostgresStore.open(postgres_dsn, shared=True, lock_timeout=0.5)
+    other = await PostgresStore.open(postgres_dsn, shared=True, lock_timeout=0.5)
+    database = paused._database
+    holding = threading.Event()
+    wake = threading.Event()
+    resumed = threading.Event()
+    claimed_while_paused = False
+
+    def paused_writer() -> None:
+        with database._transaction() as db:
+            database._fence(db, "alice")
+            holding.set()
+            wake.wait(timeout=10)  # bounded, should the claim never come
+            resumed.set()
+
+    try:
+        await paused.claim("alice", 1)
+        async with trio.open_nursery() as nursery:
+
+            async def write() -> None:
+                with pytest.raises(StoreError, match="idle-in-transaction"):
+                    await trio.to_thread.run_sync(paused_writer)
+
+            nursery.start_soon(write)
+            await trio.to_thread.run_sync(holding.wait, 10)
+            timeouts: list[str] = []
+            for _ in range(20):
+                try:
+                    await other.claim("alice", 2)
+                    break
+                except StoreError as exc:
+                    timeouts.append(str(exc))  # waited its while: tries again
+            assert all("lock timeout" in reason for reason in timeouts)
+            claimed_while_paused = not resumed.is_set()
+            wake.set()
+        assert claimed_while_paused
+        with pytest.raises(LeaseLost):  # awake, the paused writer is fenced off
+            await apply(paused, update(reset=True, new=(record(1),)))
+    finally:
+        wake.set()
+        await paused.aclose()
+        await other.aclose()
 
 
 async def test_a_sqlite_store_takes_fences_too(tmp_path: Path) -> None:

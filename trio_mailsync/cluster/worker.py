@@ -36,7 +36,7 @@ from trio_mailsync.cluster.leases import Lease, Leases
 from trio_mailsync.cluster.placement import place
 from trio_mailsync.cluster.stream import StreamPublisher
 from trio_mailsync.core.config import Account
-from trio_mailsync.core.errors import LeaseLost, MailSyncError
+from trio_mailsync.core.errors import LeaseLost, MailSyncError, StoreError
 from trio_mailsync.core.ports import FencedStore
 from trio_mailsync.service import SyncService
 
@@ -67,6 +67,8 @@ class WorkerStatistics:
     lost: int = 0
     #: Claims the store refused: a newer token held the account already.
     refused_claims: int = 0
+    #: Claims that failed (the store did not answer in time); tried again a step later.
+    failed_claims: int = 0
     #: Steps that failed to reach Redis.
     failed_steps: int = 0
     #: The live workers at the last heartbeat.
@@ -208,6 +210,14 @@ class Worker:
                 self.stats.refused_claims += 1
                 self._floors[account.id] = exc.newest
                 await self.leases.give_up(lease)
+            except StoreError as exc:
+                # Most often the last owner, paused in a write, holds the account's row
+                # until the database ends its transaction: the next step tries again, and
+                # this one goes on to the other accounts.
+                self.stats.failed_claims += 1
+                logger.warning("worker %s: %s: not claimed: %s", self.name, account.id, exc)
+                await self.leases.give_up(lease)
+                return
         else:
             return
         self.stats.taken += 1

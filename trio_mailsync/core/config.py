@@ -243,6 +243,10 @@ class StoreSettings:
     )
     #: Connections to PostgreSQL at most, and store calls running at once.
     connections: int = 8
+    #: Seconds a store call waits for another process's lock, and a transaction may sit
+    #: idle, at most: a process paused mid-write holds nobody up for longer. A worker
+    #: uses at most a third of its lease's life.
+    lock_timeout: float = 5.0
 
 
 @attrs.frozen(kw_only=True)

@@ -164,7 +164,7 @@ async def open_event_stream(
     ``since``: the id of the last logged event this client has; the stream replays
     every event after it before the live ones (``docs/events.md``). Raises
     :class:`EventStreamRejected` for a wrong token or origin and :class:`OSError`
-    when nothing answers there.
+    when nothing answers there, or the connection breaks before the stream is open.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
@@ -205,9 +205,16 @@ async def _handshake(
     headers: list[tuple[bytes, bytes]],
 ) -> tuple[WSConnection, list[Event]]:
     ws = WSConnection(ConnectionType.CLIENT)
-    await stream.send_all(ws.send(Request(host=host, target=target, extra_headers=headers)))
+    try:
+        await stream.send_all(ws.send(Request(host=host, target=target, extra_headers=headers)))
+    except trio.BrokenResourceError as exc:
+        raise OSError(f"{url}: the connection broke during the handshake: {exc}") from exc
     while True:
-        data = await stream.receive_some(65536)
+        try:
+            data = await stream.receive_some(65536)
+        except trio.BrokenResourceError as exc:
+            # Reset by the server (one that was killed, say): as unreachable as a refusal.
+            raise OSError(f"{url}: the connection broke during the handshake: {exc}") from exc
         if not data:
             raise OSError(f"{url}: the server closed the connection during the handshake")
         try:

@@ -250,9 +250,18 @@ class SqlDatabase:
         Raises the account's fence at once, so a writer with an older token is refused
         from this moment; raises :class:`LeaseLost` if a newer token holds it already.
         """
+        before = self.fences.get(account)
         self.fences[account] = token
-        with self._transaction() as db:
-            self._fence(db, account)
+        try:
+            with self._transaction() as db:
+                self._fence(db, account)
+        except BaseException:
+            # Not claimed (refused, or the database did not answer): write as before.
+            if before is None:
+                self.fences.pop(account, None)
+            else:
+                self.fences[account] = before
+            raise
 
     def disown(self, account: str) -> None:
         """Write for ``account`` without a token again (its lease was given up)."""

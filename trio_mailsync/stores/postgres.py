@@ -16,6 +16,12 @@ What PostgreSQL adds, since many processes write at once:
   reader that has seen id 11 has seen 10 (a sequence alone hands out ids in one
   order and commits them in another). It serializes only the tail of transactions
   that log something; a sync that changed nothing logs nothing.
+- No process waits on another for long: a call waits at most ``lock_timeout`` for a
+  lock another holds (then fails, with :class:`StoreError`, and is tried again), and a
+  transaction left idle that long is ended by the database (``idle_in_transaction_
+  session_timeout``). A worker paused (SIGSTOP, a frozen VM) or cut off in the middle of a
+  transaction would otherwise hold its account's fence row, or the log's lock, and with
+  it every other worker, for as long as it is paused.
 - One ``serve`` at a time, or any number of workers: opening takes an advisory lock
   (:data:`PROCESS_LOCK`) on a connection of its own, exclusive for ``serve``, shared
   for workers, held while the store is open.
@@ -207,6 +213,7 @@ class _Database(SqlDatabase):
         connections: int,
         shared: bool,
         dry_run: bool,
+        lock_timeout: float,
     ) -> None:
         super().__init__()
         self.name = describe(dsn)
@@ -228,6 +235,7 @@ class _Database(SqlDatabase):
                 min_size=1,
                 max_size=connections,
                 kwargs={"autocommit": True},
+                configure=functools.partial(_limit_waits, milliseconds=round(lock_timeout * 1000)),
                 open=False,
                 name="trio-mailsync",
             )
@@ -280,7 +288,9 @@ class _Database(SqlDatabase):
         try:
             with self._pool.connection(timeout=30) as connection:
                 yield _Connection(connection)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as exc:
+            # The database went away, or ended a transaction left idle (see the module's
+            # doc): the caller tries again later, on another connection.
             raise StoreError(f"{self.name}: {_reason(exc)}") from None
         except psycopg_pool.PoolTimeout:
             raise StoreError(f"{self.name}: no connection to the database") from None
@@ -300,6 +310,13 @@ class _Database(SqlDatabase):
         with contextlib.suppress(psycopg.Error):
             self._holder.execute("SELECT pg_advisory_unlock_all()")
         self._holder.close()
+
+
+def _limit_waits(connection: psycopg.Connection[Any], *, milliseconds: int) -> None:
+    """Bound, for the session, how long it waits for a lock and how long it may sit idle
+    in a transaction (see the module's doc)."""
+    for setting in ("lock_timeout", "idle_in_transaction_session_timeout"):
+        connection.execute("SELECT set_config(%s, %s, false)", (setting, f"{milliseconds}ms"))
 
 
 def _reason(exc: psycopg.Error) -> str:
@@ -347,11 +364,14 @@ class PostgresStore(ThreadedStore):
         shared: bool = False,
         inline: bool = False,
         dry_run: bool = False,
+        lock_timeout: float = 5.0,
     ) -> Self:
         """Connect to the database at ``dsn``, creating or migrating the schema.
 
         ``shared=True``: for a cluster's workers, any number at once; else one process
         (``serve``) has the store to itself, and another is refused (``StoreInUse``).
+        ``lock_timeout``: seconds a call waits for another's lock, and a transaction may
+        sit idle, at most (see the module's doc).
         """
 
         def opener() -> _Database:
@@ -361,6 +381,7 @@ class PostgresStore(ThreadedStore):
                 connections=connections,
                 shared=shared,
                 dry_run=dry_run,
+                lock_timeout=lock_timeout,
             )
 
         if inline:
