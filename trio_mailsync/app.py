@@ -328,8 +328,12 @@ async def run_worker(
             publisher = worker_module.StreamPublisher(
                 client, prefix=cluster.prefix, length=cluster.stream_length
             )
+            control = worker_module.control.ControlServer(
+                client, service, worker=name, prefix=cluster.prefix
+            )
             async with trio.open_nursery() as nursery:
                 await nursery.start(publisher.run, service)
+                await nursery.start(control.run)
                 await nursery.start(worker.run)
                 task_status.started(worker)
                 await trio.sleep_forever()
@@ -358,8 +362,9 @@ async def run_broadcaster(
     """Run a cluster's WebSocket broadcaster until cancelled (``trio-mailsync broadcast``):
     the workers' events from the Redis stream, replays from the store (``cluster.stream``).
 
-    As many as you like, each with its own ``[broadcast]`` port. They serve WebSocket
-    clients only (no dashboard or API: the accounts run in the workers).
+    As many as you like, each with its own ``[broadcast]`` port. Each serves the
+    operator's endpoints too (dashboard, API, metrics), asking the workers through Redis
+    (``cluster.control``).
     """
     cluster = config.cluster
     if cluster is None or config.store.backend != "postgres":
@@ -382,12 +387,23 @@ async def run_broadcaster(
         async with _redis_client(cluster) as client, trio.open_nursery() as nursery:
             events = stream.ClusterEvents(store, client, prefix=cluster.prefix, accounts=accounts)
             await nursery.start(events.run)
-            sink = WebSocketSink(settings, listeners, descriptor_reserve=64)
+            member = _member_name(cluster)
+            control = cluster_module.control.ClusterControl(
+                client,
+                store,
+                prefix=cluster.prefix,
+                accounts=config.accounts,
+                parse=partial(parse_account, defaults=config.account_defaults),
+                leases=cluster_leases.Leases(
+                    client, member, ttl=cluster.lease_ttl, prefix=cluster.prefix
+                ),
+            )
+            sink = WebSocketSink(settings, listeners, descriptor_reserve=64, control=control)
             broadcaster = await nursery.start(sink.run, events)
             # Each webhook is delivered by one broadcaster at a time (the lease's holder),
             # from its cursor in the store: in order, and not twice at once.
             jobs = cluster_leases.Leases(
-                client, _member_name(cluster), ttl=cluster.lease_ttl, prefix=f"{cluster.prefix}:job"
+                client, member, ttl=cluster.lease_ttl, prefix=f"{cluster.prefix}:job"
             )
             for hook in config.webhooks:
                 run = partial(WebhookSink(hook).run, events)

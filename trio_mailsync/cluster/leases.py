@@ -77,6 +77,13 @@ redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
+# KEYS: workers.
+_LIVE = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ms, '+inf')
+"""
+
 # KEYS: workers. ARGV: worker.
 _LEAVE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 
@@ -110,6 +117,7 @@ class Leases:
         self._give_up = client.register_script(_GIVE_UP)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._leave = client.register_script(_LEAVE)
+        self._live = client.register_script(_LIVE)
 
     @property
     def _ms(self) -> int:
@@ -149,6 +157,11 @@ class Leases:
         live: Any = await self._heartbeat(
             keys=[f"{self.prefix}:workers"], args=[self.worker, self._ms]
         )
+        return [str(name) for name in live]
+
+    async def live(self) -> list[str]:
+        """The live workers (those whose heartbeat has not expired), without heartbeating."""
+        live: Any = await self._live(keys=[f"{self.prefix}:workers"])
         return [str(name) for name in live]
 
     async def leave(self) -> None:

@@ -31,7 +31,7 @@ import attrs
 import trio
 from coredis.exceptions import RedisError
 
-from trio_mailsync.cluster import leases, stream
+from trio_mailsync.cluster import control, leases, stream
 from trio_mailsync.cluster.leases import Lease, Leases
 from trio_mailsync.cluster.placement import place
 from trio_mailsync.cluster.stream import StreamPublisher
@@ -45,6 +45,7 @@ __all__ = [
     "StreamPublisher",
     "Worker",
     "WorkerStatistics",
+    "control",
     "leases",
     "stream",
 ]

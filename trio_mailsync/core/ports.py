@@ -335,8 +335,8 @@ class ServiceControl(Protocol):
         """One account's status, now: as in :meth:`overview`, at the cost of one account."""
         ...
 
-    def request(self, account_id: str, reason: str = "manual") -> None:
-        """Sync the account now (merged with any sync it has pending)."""
+    async def sync(self, account_id: str) -> None:
+        """Sync the account now (merged with any sync it has pending); returns at once."""
         ...
 
     async def retry(self, account_id: str) -> None:

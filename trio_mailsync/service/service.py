@@ -615,6 +615,11 @@ class SyncService:
         folder_list = None if folders is None else list(folders)
         account.request(_Request(reason, folder_list, set(), []))
 
+    async def sync(self, account_id: str) -> None:
+        """Sync the account now, as the operator asks (``ServiceControl``): a
+        :meth:`request` with the reason ``manual``."""
+        self.request(account_id, "manual")
+
     async def _prune(self) -> NoReturn:
         """Keep the log within its retention: at start, then every ``PRUNE_INTERVAL``."""
         settings = self.config.events

@@ -193,10 +193,7 @@ class OperatorEndpoints:
                 return json_response(404, {"error": f"no such action: {action}"})
             if method != "POST":
                 return _not_allowed("POST")
-            if action == "sync":
-                control.request(account_id, "manual")
-            else:
-                await getattr(control, action)(account_id)
+            await getattr(control, action)(account_id)
             logger.info("api: %s %s", action, account_id)
             return await self._one(account_id, 202 if action == "sync" else 200)
         if method in ("GET", "HEAD"):
