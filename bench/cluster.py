@@ -278,6 +278,30 @@ async def latencies(
     return found
 
 
+async def overview_cost(url: str, processes: list[Process], calls: int = 5) -> dict[str, float]:
+    """``GET /api/overview`` at the broadcaster of ``url``: wall time per call (median),
+    and the CPU time ``processes`` spent per call."""
+    import httpx
+
+    times = []
+    cpu_before = sum(p.cpu_seconds() for p in processes)
+    base = url.replace("ws", "http", 1)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        for _ in range(calls):
+            started = time.monotonic()
+            response = await http.get("/api/overview", timeout=60)
+            response.raise_for_status()
+            times.append(time.monotonic() - started)
+    cpu = sum(p.cpu_seconds() for p in processes) - cpu_before
+    return {
+        "median_ms": statistics.median(times) * 1000,
+        "cpu_ms_per_call": cpu / calls * 1000,
+        "accounts": len(response.json()["accounts"]),
+    }
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "median_ms": statistics.median(values) * 1000,
@@ -309,7 +333,9 @@ async def run_serve(
         await trio.sleep(args.idle)
         cpu_idle = serve.cpu_seconds() - cpu_ready
         found = await latencies(url, imap_port, args.accounts, args.deliveries, random.Random(1))
+        overview = await overview_cost(url, [serve])
         return {
+            "overview": overview,
             "ready_s": ready,
             "cpu_ready_s": cpu_ready,
             "rss_mb": rss / 2**20,
@@ -361,6 +387,7 @@ async def run_cluster(
             found = await latencies(
                 url, imap_port, args.accounts, args.deliveries, random.Random(1)
             )
+            overview = await overview_cost(url, [*workers, broadcaster])
             # Failover: the first worker dies; how long until all its accounts are held again.
             victim = workers[0]
             owned_before = [a for a, w in (await held()).items() if w == victim.name]
@@ -385,6 +412,7 @@ async def run_cluster(
                 "redis_calls_per_account_per_min": redis_calls / args.accounts / minutes,
                 "pg_transactions_per_min": pg_commits / minutes,
                 "latency": summary(found),
+                "overview": overview,
                 "failover_leases_s": failover,
                 "failover_idle_s": failover_idle,
                 "failover_accounts": len(owned_before),

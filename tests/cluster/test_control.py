@@ -198,7 +198,9 @@ async def _status(
 
 
 async def test_a_worker_that_does_not_answer_is_shown_not_waited_on(
-    redis_session: RedisServer, redis_prefix: str, postgres_dsn: str
+    redis_session: RedisServer,
+    redis_prefix: str,
+    postgres_dsn: str,
 ) -> None:
     # "ghost" lives (its heartbeat) and holds alice's lease, but answers nothing: a worker
     # stopped (SIGSTOP) before its lease ran out.
@@ -223,11 +225,17 @@ async def test_a_worker_that_does_not_answer_is_shown_not_waited_on(
                 leases=Leases(client, "b1", ttl=30, prefix=redis_prefix),
                 timeout=0.5,
             )
+            # Saved by something else than the API (an older version, a hand-made row):
+            # the workers cannot run it, and the operator sees why.
+            await store.save_account("erin", {"host": "h"})
             with trio.fail_after(5):
                 overview = await control.overview()
             rows = {a.id: a for a in overview.accounts}
             assert rows["alice"].detail == "held by worker ghost, which did not answer"
             assert rows["bob"].detail == "waiting for a worker (no lease held)"
+            assert (rows["erin"].state, rows["erin"].source) == (AccountState.ERROR, "api")
+            assert "accounts.erin.username" in str(rows["erin"].detail)
+            await store.save_account("erin", None)
             assert overview.counters["workers_unanswered"] == 1
             assert not overview.ready
             with pytest.raises(AccountConflict, match="ghost did not answer"):

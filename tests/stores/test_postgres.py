@@ -285,5 +285,31 @@ async def test_after_the_database_restarts_the_store_serves_again(
         assert len(errors) <= 2
         assert all(e.startswith(pg.describe(postgres_dsn)) for e in errors)
         assert [m.uid for m in await store.messages("alice")] == [1, 2]
+        # The restart dropped the process lock with its connection: it is held again.
+        with pytest.raises(StoreInUse):
+            await PostgresStore.open(postgres_dsn, connections=1)
     finally:
         await store.aclose()
+
+
+async def test_a_serve_that_lost_its_lock_in_a_restart_writes_no_more(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    # The database restarts; before the first serve notices, a second one starts and
+    # takes the lock. The first must not write beside it: refused from then on.
+    first = await PostgresStore.open(postgres_dsn, connections=1)
+    second = None
+    try:
+        await apply(first, update(reset=True, new=(record(1),)))
+        await trio.to_thread.run_sync(postgres_server.restart)
+        second = await PostgresStore.open(postgres_dsn, connections=1)
+        for _ in range(3):  # the dead pooled connection fails once, then the lock is asked for
+            with pytest.raises(StoreError) as refused:
+                await apply(first, update(new=(record(2),)))
+        assert isinstance(refused.value, StoreInUse)
+        await apply(second, update(new=(record(3),)))
+        assert [m.uid for m in await second.messages("alice")] == [1, 3]
+    finally:
+        await first.aclose()
+        if second is not None:
+            await second.aclose()

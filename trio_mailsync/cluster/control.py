@@ -82,6 +82,17 @@ def _status_from_dict(data: Mapping[str, Any]) -> AccountStatus:
     return AccountStatus(**values)
 
 
+@attrs.frozen
+class _Entry:
+    """An account of the cluster as a broadcaster knows it (not whether it runs)."""
+
+    #: ``"config"`` (the file) or ``"api"`` (the store's runtime accounts).
+    source: str
+    provider: str
+    #: The table it was added with (``"api"`` only).
+    table: Mapping[str, Any] | None = None
+
+
 @attrs.define
 class ControlStatistics:
     """What a worker's :class:`ControlServer` answered."""
@@ -251,12 +262,12 @@ class ClusterControl:
 
     # ------------------------------------------------------------ the accounts
 
-    async def _catalog(self) -> dict[str, tuple[str, str]]:
-        """Every account of the cluster: id -> (source, provider)."""
-        catalog = {a.id: ("config", a.provider) for a in self.configured.values()}
+    async def _catalog(self) -> dict[str, _Entry]:
+        """Every account of the cluster by id (the file's first, as the workers see them)."""
+        catalog = {a.id: _Entry("config", a.provider) for a in self.configured.values()}
         for account_id, table in (await self.store.saved_accounts()).items():
             if account_id not in catalog:
-                catalog[account_id] = ("api", str(table.get("provider", "imap")))
+                catalog[account_id] = _Entry("api", str(table.get("provider", "imap")), table)
         return catalog
 
     async def overview(self, *, store_figures: bool = True) -> ServiceOverview:
@@ -285,7 +296,7 @@ class ClusterControl:
             for data in reply.get("accounts", ()):
                 status = _status_from_dict(data)
                 if status.id in catalog:
-                    rows[status.id] = attrs.evolve(status, source=catalog[status.id][0])
+                    rows[status.id] = attrs.evolve(status, source=catalog[status.id].source)
             for name, value in reply.get("counters", {}).items():
                 counters[name] = counters.get(name, 0) + int(value)
             for histogram, name in (
@@ -300,10 +311,10 @@ class ClusterControl:
                     ]
                     histogram.sum += float(part.get("sum", 0.0))
             recent.extend((float(t), float(v)) for t, v in reply.get("recent_latency", ()))
-        for account_id, (source, provider) in catalog.items():
+        for account_id, entry in catalog.items():
             if account_id not in rows:
                 rows[account_id] = self._waiting(
-                    account_id, source, provider, holders.get(account_id), replies
+                    account_id, entry, holders.get(account_id), replies
                 )
         counters["workers"] = len(live)
         counters["workers_unanswered"] = sum(isinstance(r, str) for r in replies.values())
@@ -315,27 +326,30 @@ class ClusterControl:
             recent_latency=sorted(recent),
         )
 
-    @staticmethod
     def _waiting(
+        self,
         account_id: str,
-        source: str,
-        provider: str,
+        entry: _Entry,
         holder: str | None,
         replies: Mapping[str, dict[str, Any] | str],
     ) -> AccountStatus:
         """The row of an account that no answering worker runs: why not."""
+        state = AccountState.CONNECTING
         if holder is None:
             detail = "waiting for a worker (no lease held)"
+            if entry.table is not None:
+                # Saved before a change of the defaults, or of the environment: the
+                # workers refuse it too (and log it); the operator should see why here.
+                try:
+                    self._parse(account_id, entry.table)
+                except MailSyncError as exc:
+                    state, detail = AccountState.ERROR, f"cannot run: {exc}"
         elif isinstance(replies.get(holder), str):
             detail = f"held by worker {holder}, which did not answer"
         else:
             detail = f"held by worker {holder}, starting"
         return AccountStatus(
-            id=account_id,
-            provider=provider,
-            state=AccountState.CONNECTING,
-            detail=detail,
-            source=source,
+            id=account_id, provider=entry.provider, state=state, detail=detail, source=entry.source
         )
 
     async def account_status(self, account_id: str) -> AccountStatus:
@@ -343,18 +357,18 @@ class ClusterControl:
         catalog = await self._catalog()
         if account_id not in catalog:
             raise KeyError(f"no account {account_id!r}")
-        source, provider = catalog[account_id]
+        entry = catalog[account_id]
         holder = (await self._holders([account_id])).get(account_id)
         replies: dict[str, dict[str, Any] | str] = {}
         if holder is not None:
             try:
                 reply = await self._ask(holder, "status", account=account_id)
                 if "status" in reply:
-                    return attrs.evolve(_status_from_dict(reply["status"]), source=source)
+                    return attrs.evolve(_status_from_dict(reply["status"]), source=entry.source)
                 replies[holder] = {}
             except (TimeoutError, OSError, RedisError) as exc:
                 replies[holder] = str(exc)
-        return self._waiting(account_id, source, provider, holder, replies)
+        return self._waiting(account_id, entry, holder, replies)
 
     async def sync(self, account_id: str) -> None:
         """Sync the account now, in the worker that runs it."""
@@ -395,10 +409,10 @@ class ClusterControl:
         logger.info("%s: removed", account_id)
 
     async def _added_at_runtime(self, account_id: str, verb: str) -> None:
-        source = (await self._catalog()).get(account_id, (None, ""))[0]
-        if source is None:
+        entry = (await self._catalog()).get(account_id)
+        if entry is None:
             raise KeyError(f"no account {account_id!r}")
-        if source != "api":
+        if entry.source != "api":
             raise AccountConflict(
                 f"{account_id} is defined in the config file: {verb} it there and restart"
             )

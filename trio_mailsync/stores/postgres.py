@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
@@ -58,6 +60,8 @@ __all__ = [
     "describe",
     "read_only",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Advisory lock keys ("tms" and two digits): appends to the log, opening a store, migrating.
 LOG_LOCK = 0x746D7301
@@ -222,6 +226,11 @@ class _Database(SqlDatabase):
         if password is not None:
             extra["password"] = password.reveal()
         conninfo = make_conninfo(dsn, **extra)
+        self._conninfo = Secret(conninfo)  # it may hold the password
+        self._shared = shared
+        self._holder_guard = threading.Lock()
+        #: Set when the process lock could not be taken again after the database restarted.
+        self._lock_lost: StoreInUse | None = None
         try:
             # The process lock's connection comes first: it says whether we may run at all.
             self._holder = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
@@ -243,6 +252,36 @@ class _Database(SqlDatabase):
         except BaseException:
             self._holder.close()
             raise
+
+    def _hold_again(self) -> None:
+        """After a call failed on a dead connection: if the process lock's connection died
+        too (the database restarted, and its locks are gone), connect again and take the
+        lock again, so that a second ``serve`` still finds the store in use. If another
+        process took it meanwhile, every later call is refused (``StoreInUse``): two
+        ``serve`` processes must not write at once."""
+        with self._holder_guard:
+            try:
+                self._holder.execute("SELECT 1")
+                return  # it lives: the lock is still ours
+            except psycopg.Error:
+                pass
+            try:
+                holder = psycopg.connect(
+                    self._conninfo.reveal(), autocommit=True, connect_timeout=10
+                )
+            except psycopg.Error:
+                return  # not back yet: the next failed call tries again
+            self._holder.close()
+            self._holder = holder
+            try:
+                self._hold(shared=self._shared)
+            except StoreInUse as exc:
+                self._lock_lost = exc
+                logger.error("%s: the store's lock was lost: %s", self.name, exc)
+            else:
+                logger.warning(
+                    "%s: the database restarted; the store's lock is held again", self.name
+                )
 
     def _hold(self, *, shared: bool) -> None:
         function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
@@ -285,12 +324,16 @@ class _Database(SqlDatabase):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[_Connection]:
+        if self._lock_lost is not None:
+            raise self._lock_lost
         try:
             with self._pool.connection(timeout=30) as connection:
                 yield _Connection(connection)
         except (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout) as exc:
             # The database went away, or ended a transaction left idle (see the module's
             # doc): the caller tries again later, on another connection.
+            if isinstance(exc, psycopg.OperationalError):
+                self._hold_again()
             raise StoreError(f"{self.name}: {_reason(exc)}") from None
         except psycopg_pool.PoolTimeout:
             raise StoreError(f"{self.name}: no connection to the database") from None
