@@ -462,6 +462,7 @@ async def _broadcast(config: Config, err: TextIO) -> int:
     async with trio.open_nursery() as nursery:
         broadcaster = await nursery.start(partial(run_broadcaster, config))
         print(f"events on {broadcaster.url}", file=err, flush=True)
+        print(f"dashboard on {broadcaster.http_url}", file=err, flush=True)
         await trio.sleep_forever()
     return 0  # pragma: no cover
 
@@ -711,8 +712,9 @@ def run(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -
 
     broadcast = command(
         "broadcast",
-        help="run one of a cluster's WebSocket broadcasters: the workers' events, "
-        "replays from the store (as many as you like, one [broadcast] port each)",
+        help="run one of a cluster's broadcasters: the workers' events and replays from "
+        "the store to WebSocket clients, the dashboard and API for the whole cluster (as "
+        "many as you like, one [broadcast] port each)",
     )
     broadcast.add_argument("--config", required=True, type=Path, help="TOML config file")
     broadcast.add_argument("--port", type=int, help="listen here, not on [broadcast] port")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import coredis
+import httpx
 import trio
 
 from tests.cluster_support import (
@@ -129,6 +130,16 @@ async def test_a_killed_workers_accounts_move_and_no_mail_is_lost_or_doubled(
             with trio.fail_after(30):
                 while any(count_of(events) < len(delivered) for events in live + resumed):
                     await trio.sleep(0.1)
+            # The operator's API of a broadcaster process sees the surviving worker's accounts.
+            assert f"dashboard on http://127.0.0.1:{ports[0]}/" in processes.log("b1")
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{ports[0]}",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=20,
+            ) as http:
+                overview = (await http.get("/api/overview")).json()
+            assert overview["counters"]["workers"] == 1
+            assert sorted(a["id"] for a in overview["accounts"]) == sorted(ACCOUNTS)
             workers["w2"].send_signal(signal.SIGTERM)
             # Waited for in a thread: the worker logs out of this process's server.
             status = await trio.to_thread.run_sync(workers["w2"].wait, 20)
