@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -124,3 +125,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     if call.when == "call":
         item.outcome_call = outcome.get_result()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium for the dashboard's tests (``tests/dashboard_support.py``)."""
+    pytest.importorskip("selenium.webdriver")
+    from tests.dashboard_support import open_browser
+
+    yield from open_browser(request, tmp_path)

@@ -5,6 +5,7 @@ the session's Redis and a fresh database; the accounts on the testing IMAP serve
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import coredis
@@ -269,3 +270,32 @@ def _no_service() -> Any:
             raise AssertionError(f"the service was asked for {name}")
 
     return Untouchable()
+
+
+async def test_the_dashboard_of_a_broadcaster_shows_and_pauses_the_workers_accounts(
+    cluster: tuple[Setup, httpx.AsyncClient], browser: Any
+) -> None:
+    from tests.dashboard_support import click, in_browser, log_in, row_state, tail_lines, wait_for
+
+    setup, http = cluster
+    await until(lambda: _all_idle(http, {"alice", "bob"}), "alice and bob idle")
+    url = str(http.base_url)
+    shown = await in_browser(partial(log_in, browser, url, TOKEN, ["alice", "bob"]))
+    assert shown == {"alice": "idle", "bob": "idle"}
+
+    # New mail: from the worker that runs alice, through the stream, to the page.
+    setup.mail.deliver("alice", sample_message(7, subject="Seen through the cluster"))
+
+    def delivered() -> list[str]:
+        wait_for(browser, lambda d: any("Seen through the cluster" in t for t in tail_lines(d)))
+        return tail_lines(browser)
+
+    assert any("alice INBOX: new from" in t for t in await in_browser(delivered))
+
+    def pause_bob() -> str:
+        click(browser, 'tr[data-account="bob"] button[data-action="pause"]')
+        return str(wait_for(browser, lambda d: row_state(d, "bob") == "paused" and "paused"))
+
+    assert await in_browser(pause_bob) == "paused"
+    assert setup.owner("bob").service.state("bob") is AccountState.PAUSED
+    assert setup.owner("alice").service.state("alice") is AccountState.IDLE
