@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,11 +18,12 @@ from trio_mailsync.app import Running, open_sync_service, serve
 from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import AccountState, NewMessages, ServiceEvent
 from trio_mailsync.core.ports import StateStore
-from trio_mailsync.providers.auth import Credentials
+from trio_mailsync.providers.auth import Credentials, PasswordAuth
 from trio_mailsync.providers.imap import (
     ImapSession,
     Security,
     WatcherStatistics,
+    imap_account,
     open_imap_provider,
 )
 from trio_mailsync.service import SyncService
@@ -157,3 +160,31 @@ async def serving(
             nursery.cancel_scope.cancel()
     finally:
         await store.aclose()
+
+
+def loopback_account(port: int, user: str = "alice", password: str = ALICE_PASSWORD) -> Account:
+    """An IMAP account of a testing server listening on loopback ``port``, plain TCP."""
+    return imap_account(
+        user,
+        host="127.0.0.1",
+        port=port,
+        username=user,
+        auth=PasswordAuth(password=password),
+        security=Security.NONE,
+        allow_insecure=True,
+    )
+
+
+async def until_served(
+    out: io.StringIO, err: io.StringIO, account: str = "alice", within: float = 20
+) -> tuple[str, str]:
+    """Wait (bounded) until a ``serve`` writing to ``out`` and ``err`` (``cli._serve``)
+    shows ``account`` IDLE-ing; the events URL and the made-up token it printed."""
+    with trio.fail_after(within):
+        while f"{account}: idle" not in out.getvalue():
+            await trio.sleep(0.01)
+    url = re.search(r"events on (\S+)", err.getvalue())
+    token = re.search(r"token \(made up .*\): (\S+)", err.getvalue())
+    assert url is not None, err.getvalue()
+    assert token is not None, err.getvalue()
+    return url[1], token[1]

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.service_support import TOKEN, serving
+from tests.service_support import TOKEN, loopback_account, serving, until_served
 from tests.support import ALICE_PASSWORD, Connect
 from trio_mailsync import cli
 from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import AccountState
-from trio_mailsync.providers.auth import PasswordAuth
-from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.sinks import EventStreamClosed, open_event_stream
 from trio_mailsync.sinks.client import EventStream
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
@@ -73,38 +71,23 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.serve_tcp)
-        account = imap_account(
-            "alice",
-            host="127.0.0.1",
-            port=port,
-            username="alice",
-            auth=PasswordAuth(password=ALICE_PASSWORD),
-            security=Security.NONE,
-            allow_insecure=True,
-        )
         config = Config(
-            accounts=(account,),
+            accounts=(loopback_account(port),),
             service=ServiceSettings(sweep_interval=3600),
             broadcast=BroadcastSettings(port=0),  # no token: one is made up and shown
         )
         nursery.start_soon(cli._serve, config, tmp_path / "s.sqlite3", False, out, err)
-        with trio.fail_after(10):
-            while "alice: idle" not in out.getvalue():
-                await trio.sleep(0.01)
-        url = re.search(r"events on (\S+)", err.getvalue())
-        token = re.search(r"token \(made up .*\): (\S+)", err.getvalue())
-        assert url is not None
-        assert token is not None
+        url, token = await until_served(out, err)
         # watch --json, in a thread of its own as from another terminal.
         watched = io.StringIO()
-        argv = ["watch", url[1], "--token", token[1], "--json", "--count", "2"]
+        argv = ["watch", url, "--token", token, "--json", "--count", "2"]
         watch = partial(cli.run, argv, watched, io.StringIO())
         # Bounded: a watch that never gets its second event fails the test, not hangs it
         # (the thread is abandoned; the process ends it).
         with trio.fail_after(30):
             async with trio.open_nursery() as watchers:
                 watchers.start_soon(partial(trio.to_thread.run_sync, watch, abandon_on_cancel=True))
-                async with open_event_stream(url[1], token[1]) as events:
+                async with open_event_stream(url, token) as events:
                     assert (await events.receive())["type"] == "hello"
                     with trio.fail_after(10):
                         # Delivered once watch has its hello: mail delivered before it
@@ -123,7 +106,7 @@ async def test_serve_and_watch(tmp_path: Path) -> None:
             while "alice: new in INBOX (UID 1)" not in out.getvalue():
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
-    assert token[1] not in out.getvalue()
+    assert token not in out.getvalue()
 
 
 async def test_watch_says_why_it_stopped(plain_connector: Connect, tmp_path: Path) -> None:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
+from tests.service_support import loopback_account, until_served
 from tests.support import ALICE_PASSWORD
 from trio_mailsync import cli
 from trio_mailsync.app import store_name, store_reader
 from trio_mailsync.config import parse_config
 from trio_mailsync.core.config import BroadcastSettings, Config, ServiceSettings, StoreSettings
 from trio_mailsync.core.errors import ConfigError, StoreInUse
-from trio_mailsync.providers.auth import PasswordAuth
-from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.sinks.client import open_event_stream
 from trio_mailsync.stores import listings
 from trio_mailsync.testing import IMAPTestServer, MailStore, sample_message
@@ -105,34 +103,19 @@ async def test_serve_on_postgres_reports_mail_and_keeps_it_there(
     out, err = io.StringIO(), io.StringIO()
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.serve_tcp)
-        account = imap_account(
-            "alice",
-            host="127.0.0.1",
-            port=port,
-            username="alice",
-            auth=PasswordAuth(password=ALICE_PASSWORD),
-            security=Security.NONE,
-            allow_insecure=True,
-        )
         config = Config(
-            accounts=(account,),
+            accounts=(loopback_account(port),),
             store=StoreSettings(backend="postgres", dsn=postgres_dsn),
             service=ServiceSettings(sweep_interval=3600),
             broadcast=BroadcastSettings(port=0),
         )
         nursery.start_soon(cli._serve, config, None, False, out, err)
-        with trio.fail_after(20):
-            while "alice: idle" not in out.getvalue():
-                await trio.sleep(0.01)
+        url, token = await until_served(out, err)
         assert f"state in {store_name(config)}" in err.getvalue()
-        url = re.search(r"events on (\S+)", err.getvalue())
-        token = re.search(r"token \(made up .*\): (\S+)", err.getvalue())
-        assert url is not None
-        assert token is not None
         # A second serve on the same database is refused: both would announce the mail.
         with pytest.raises(StoreInUse, match="is in use by other processes"):
             await cli._serve(config, None, True, io.StringIO(), io.StringIO())
-        async with open_event_stream(url[1], token[1]) as events:
+        async with open_event_stream(url, token) as events:
             assert (await events.receive())["type"] == "hello"
             uid = mail.deliver("alice", sample_message(1, subject="kept in postgres"))
             with trio.fail_after(20):
