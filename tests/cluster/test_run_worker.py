@@ -4,12 +4,16 @@ when it stops."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import coredis
 import pytest
 import trio
 
+from trio_mailsync import app
 from trio_mailsync.app import run_worker
-from trio_mailsync.config import parse_config
+from trio_mailsync.config import parse_account, parse_config
+from trio_mailsync.core.config import Account
 from trio_mailsync.stores.postgres import PostgresStore
 from trio_mailsync.testing.redis import RedisServer
 
@@ -44,10 +48,25 @@ async def test_a_worker_runs_the_files_accounts_and_the_stores(
     client: coredis.Redis[str] = coredis.Redis(
         host="127.0.0.1", port=redis_session.port, decode_responses=True
     )
+    parsed: list[str] = []
+
+    def counting_parse(account_id: str, *args: Any, **kwargs: Any) -> Account:
+        parsed.append(account_id)
+        return parse_account(account_id, *args, **kwargs)
+
+    monkeypatch.setattr(app, "parse_account", counting_parse)
     async with client, trio.open_nursery() as nursery:
         worker = await nursery.start(run_worker, config)
         assert sorted(worker.held) == ["added", "file"]
         assert sorted(a.id for a in worker.service.accounts) == ["added", "file"]
+        steps = worker.statistics().steps
+        with trio.fail_after(10):
+            while worker.statistics().steps < steps + 2:
+                await trio.sleep(0.1)
+        # Each step reads the saved tables; an unchanged one is not parsed again, and the
+        # account it runs is the same (not restarted).
+        assert parsed.count("added") == 1
+        assert worker.statistics().taken == 2
         nursery.cancel_scope.cancel()
     async with client:
         assert await client.keys(f"{redis_prefix}:lease:*") == set()  # given back

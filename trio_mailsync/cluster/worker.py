@@ -70,7 +70,8 @@ class WorkerStatistics:
     refused_claims: int = 0
     #: Claims that failed (the store did not answer in time); tried again a step later.
     failed_claims: int = 0
-    #: Steps that failed to reach Redis.
+    #: Steps begun, and those that failed (Redis or the store did not answer).
+    steps: int = 0
     failed_steps: int = 0
     #: The live workers at the last heartbeat.
     workers: int = 0
@@ -156,6 +157,7 @@ class Worker:
 
     async def step(self) -> None:
         """Heartbeat, place, give up, renew, take (see the module's doc)."""
+        self.stats.steps += 1
         live = await self.leases.heartbeat()
         self.stats.workers = len(live)
         accounts = await self._accounts()
@@ -165,9 +167,10 @@ class Worker:
             if worker == self.name
         }
         for account_id in list(self.held):
-            changed = account_id in accounts and accounts[account_id] != self._running.get(
-                account_id
-            )
+            now, running = accounts.get(account_id), self._running.get(account_id)
+            # The same object in most steps (the file's accounts, saved ones unchanged):
+            # no need to compare every field of thousands of accounts.
+            changed = now is not None and now is not running and now != running
             if account_id not in mine or changed:
                 await self._give_up(account_id)
         await self._renew()
