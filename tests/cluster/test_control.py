@@ -250,12 +250,17 @@ async def test_a_worker_that_does_not_answer_is_shown_not_waited_on(
             assert await store.saved_accounts() == {}
             # The ghost wakes up a minute later: the pause asked then is not done now.
             server = ControlServer(client, _no_service(), worker="ghost", prefix=redis_prefix)
+            # And whatever else was pushed on its list is counted, not fallen over on.
+            garbage = ["not json", "[1]", '{"op": "explode", "reply": "r", "until": 1e12}']
+            garbage.append('{"op": "pause", "reply": "r", "until": "soon"}')
+            await client.rpush(f"{redis_prefix}:control:ghost", garbage)
             async with trio.open_nursery() as nursery:
                 await nursery.start(server.run)
                 with trio.fail_after(5):
-                    while server.statistics().expired < 2:
+                    while server.statistics().expired + server.statistics().malformed < 6:
                         await trio.sleep(0.05)
                 nursery.cancel_scope.cancel()
+            assert (server.statistics().expired, server.statistics().malformed) == (2, 4)
             assert server.statistics().answered == 0
             assert await lease_holders(client, ["alice"], prefix=redis_prefix) == {"alice": "ghost"}
     finally:

@@ -139,16 +139,19 @@ class ControlServer:
 
     async def _answer(self, raw: str) -> None:
         try:
+            # Anything may be pushed on the list: what is not a request is counted and
+            # logged, and the worker goes on (it must never fall over on it).
             try:
                 request = json.loads(raw)
                 reply_key, operation = str(request["reply"]), str(request["op"])
+                until = float(request["until"])
                 if operation not in OPERATIONS:
                     raise ValueError(operation)
             except (ValueError, KeyError, TypeError):
                 self.stats.malformed += 1
                 logger.warning("a control request that cannot be read: %.200r", raw)
                 return
-            if time.time() > float(request.get("until", 0)):
+            if time.time() > until:
                 self.stats.expired += 1
                 return
             reply = await self._perform(operation, request)
