@@ -72,6 +72,8 @@ class Setup:
             "accounts": {user: imap(imap_port, user) for user in ("alice", "bob")},
         }
         self.workers: dict[str, Worker] = {}
+        #: Each worker's cancel scope: cancelled, the worker stops (its leases given up).
+        self.scopes: dict[str, trio.CancelScope] = {}
 
     def config(self, name: str) -> Config:
         return parse_config({**self.data, "cluster": {**self.data["cluster"], "name": name}})
@@ -92,7 +94,15 @@ async def cluster(
         port = await nursery.start(IMAPTestServer(mail).serve_tcp)
         setup = Setup(mail, port, redis_session.port, redis_prefix, postgres_dsn)
         for name in ("w1", "w2"):
-            setup.workers[name] = await nursery.start(run_worker, setup.config(name))
+            scope = setup.scopes[name] = trio.CancelScope()
+
+            async def run_one(
+                config: Config, scope: trio.CancelScope, task_status: trio.TaskStatus[Worker]
+            ) -> None:
+                with scope:
+                    await run_worker(config, task_status=task_status)
+
+            setup.workers[name] = await nursery.start(run_one, setup.config(name), scope)
         broadcaster = await nursery.start(run_broadcaster, setup.config("b1"))
         async with httpx.AsyncClient(
             base_url=broadcaster.http_url, headers=AUTH, timeout=20
@@ -304,3 +314,21 @@ async def test_the_dashboard_of_a_broadcaster_shows_and_pauses_the_workers_accou
     assert await in_browser(pause_bob) == "paused"
     assert setup.owner("bob").service.state("bob") is AccountState.PAUSED
     assert setup.owner("alice").service.state("alice") is AccountState.IDLE
+
+
+async def test_a_paused_account_stays_paused_on_its_next_worker(
+    cluster: tuple[Setup, httpx.AsyncClient],
+) -> None:
+    setup, http = cluster
+    await until(lambda: _all_idle(http, {"alice", "bob"}), "alice and bob idle")
+    assert (await http.post("/api/accounts/bob/pause")).status_code == 200
+    first = setup.owner("bob")
+    (other,) = [w for w in setup.workers.values() if w is not first]
+    setup.scopes[first.name].cancel()  # its worker stops: bob's lease moves on
+    await until(lambda: "bob" in other.held, "bob taken on by the other worker")
+    assert other.service.state("bob") is AccountState.PAUSED
+    assert other.service.session("bob").status().connections == 0
+    bob = (await http.get("/api/accounts/bob")).json()
+    assert (bob["state"], bob["paused"]) == ("paused", True)
+    assert (await http.post("/api/accounts/bob/resume")).status_code == 200
+    await until(lambda: _all_idle(http, {"bob"}), "bob idle on its new worker")

@@ -280,6 +280,23 @@ async def test_accounts_added_at_runtime_run_again_after_a_restart(
         assert [a.id for a in running.service.accounts] == ["alice", "bob"]
 
 
+async def test_a_pause_outlives_a_restart_until_resumed(
+    plain_connector: Connect, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running, client(running) as http:
+        await until_state(running, "alice", AccountState.IDLE)
+        assert (await http.post("/api/accounts/alice/pause", headers=AUTH)).is_success
+    async with serving(plain_connector, tmp_path) as running, client(running) as http:
+        await until_state(running, "bob", AccountState.IDLE)
+        alice = (await http.get("/api/accounts/alice", headers=AUTH)).json()
+        assert (alice["state"], alice["paused"], alice["connections"]) == ("paused", True, 0)
+        assert alice["counters"].get("connections_opened", 0) == 0  # never connected
+        assert (await http.post("/api/accounts/alice/resume", headers=AUTH)).is_success
+        await until_state(running, "alice", AccountState.IDLE)
+    async with serving(plain_connector, tmp_path) as running:
+        await until_state(running, "alice", AccountState.IDLE)  # resumed for good
+
+
 async def test_a_reload_restarts_only_the_accounts_that_changed(
     plain_connector: Connect, carol: None, tmp_path: Path
 ) -> None:

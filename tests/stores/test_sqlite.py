@@ -41,7 +41,7 @@ async def test_a_version_1_database_is_migrated_with_everything_in_it(tmp_path: 
     db.close()
     store = await SQLiteStore.open(path, inline=True)
     try:
-        assert await store.schema_version() == len(MIGRATIONS) == 7
+        assert await store.schema_version() == len(MIGRATIONS) == 8
         (state,) = (await store.folder_states("alice")).values()
         assert (state.name, state.generation, state.messages) == ("INBOX", 1700000000, 2)
         assert state.cursor == {"uidnext": 42, "highestmodseq": 9001}

@@ -216,6 +216,24 @@ async def test_first_synced_is_recorded_once(store: Store) -> None:
     assert await store.first_synced("bob", 300.0) == 300.0
 
 
+async def test_an_operators_pause_is_kept_until_resumed(open_store: Opener) -> None:
+    store = await open_store()
+    try:
+        assert await store.paused_accounts() == set()
+        await store.set_paused("alice", True)
+        await store.set_paused("alice", True)  # twice: still one
+        await store.set_paused("bob", True)
+        await store.set_paused("bob", False)
+        await store.set_paused("carol", False)  # never paused: nothing to do
+    finally:
+        await store.aclose()
+    store = await open_store()
+    try:
+        assert await store.paused_accounts() == {"alice"}
+    finally:
+        await store.aclose()
+
+
 async def test_log_ids_increase_and_survive_a_reopen(open_store: Opener) -> None:
     store = await open_store()
     try:

@@ -246,6 +246,14 @@ class StateStore(Protocol):
         """Keep an account added at runtime (its config table), or forget it (``None``)."""
         ...
 
+    async def paused_accounts(self) -> set[str]:
+        """The accounts an operator paused and has not resumed: they start paused."""
+        ...
+
+    async def set_paused(self, account: str, paused: bool) -> None:
+        """Record that an operator paused the account, or resumed (or removed) it."""
+        ...
+
     async def aclose(self) -> None:
         """Close the store; it cannot be used afterwards."""
         ...

@@ -399,12 +399,17 @@ class SyncService:
         """Run every account, the sweeps and the log's upkeep until cancelled."""
         await self.hub.open()
         await self._restore_saved()
+        paused = await self._paused_in_store()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.hub.run)
             nursery.start_soon(self._prune)
             self._nursery = nursery
             for account in self._accounts.values():
-                self._start(account)
+                if account.id in paused:
+                    account.paused = True  # by an operator, before a restart: still
+                    self._show_state(account)
+                else:
+                    self._start(account)
             nursery.start_soon(self._sweep)
             for runner in self._processors.values():
                 self.supervise(runner.name, runner.run)
@@ -807,13 +812,25 @@ class SyncService:
             provider = await self._provider(session.account.provider)
             await provider.release(account.id)
 
-    async def _run_new(self, account: Account, source: str) -> None:
-        """Take ``account`` on (a new session of its provider) and start it."""
+    async def _run_new(self, account: Account, source: str, *, paused: bool = False) -> None:
+        """Take ``account`` on (a new session of its provider) and start it, unless
+        ``paused`` (it is shown paused, and starts on :meth:`resume`)."""
         provider = await self._provider(account.provider)
         new = self._accounts[account.id] = _Account(provider.session(account), source)
-        if self._nursery is not None:
+        new.paused = paused
+        if self._nursery is not None and not paused:
             self._start(new)
         self._show_state(new)
+
+    async def _paused_in_store(self, account_id: str | None = None) -> set[str]:
+        """The accounts an operator paused (of ``account_id`` alone, if given); none if the
+        store cannot say (a pause not found must not keep an account from running)."""
+        try:
+            paused = await self.store.paused_accounts()
+        except MailSyncError as exc:
+            logger.warning("the paused accounts cannot be read: %s", exc)
+            return set()
+        return paused if account_id is None else paused & {account_id}
 
     def _parse(self, account_id: str, table: Mapping[str, Any]) -> Account:
         if self._parse_account is None:
@@ -874,7 +891,9 @@ class SyncService:
         async with self._changing:
             if account.id in self._accounts:
                 raise AccountConflict(f"{account.id} runs here already")
-            await self._run_new(account, "lease")
+            # Paused by an operator at the account's last worker: paused here too.
+            paused = bool(await self._paused_in_store(account.id))
+            await self._run_new(account, "lease", paused=paused)
             logger.info("%s: taken on (its lease is this process's)", account.id)
 
     async def remove_account(self, account_id: str, *, source: str = "api") -> None:
@@ -893,6 +912,9 @@ class SyncService:
             del self._accounts[account_id]
             if source == "api":
                 await self.store.save_account(account_id, None)
+            if source != "lease" and account.paused:
+                # Gone for good (not moving to another worker): so is its pause.
+                await self.store.set_paused(account_id, False)
             self.publish(AccountStateChanged(account=account_id, state=AccountState.REMOVED))
             logger.info("%s: removed", account_id)
 
@@ -913,6 +935,9 @@ class SyncService:
             account = self._account(account_id)
             if account.paused:
                 return
+            # Kept first: a pause the store did not take is refused, not half done. It
+            # outlives a restart, and in a cluster follows the account to its next worker.
+            await self.store.set_paused(account_id, True)
             await self._pause_unlocked(account)
 
     async def _pause_unlocked(self, account: _Account) -> None:
@@ -927,6 +952,7 @@ class SyncService:
             old = self._account(account_id)
             if not old.paused:
                 return
+            await self.store.set_paused(account_id, False)
             await self._run_new(old.session.account, old.source)
             logger.info("%s: resumed", account_id)
 

@@ -407,7 +407,23 @@ class SqlDatabase:
             ).fetchall()
         return {r[0]: json.loads(r[1]) for r in rows}
 
+    def paused_accounts(self) -> set[str]:
+        """The accounts an operator paused (and has not resumed)."""
+        with self._reading() as db:
+            return {r[0] for r in db.execute("SELECT account FROM paused_accounts").fetchall()}
+
     # ------------------------------------------------------------ writing
+
+    def set_paused(self, account: str, paused: bool) -> None:
+        """Record that an operator paused the account, or resumed (or removed) it."""
+        with self._transaction() as db:
+            if paused:
+                db.execute(
+                    "INSERT INTO paused_accounts VALUES (?, ?) ON CONFLICT (account) DO NOTHING",
+                    (account, time.time()),
+                )
+            else:
+                db.execute("DELETE FROM paused_accounts WHERE account = ?", (account,))
 
     def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
         """Keep an account added at runtime (its table), or forget it (``None``)."""
@@ -740,6 +756,14 @@ class ThreadedStore:
     async def saved_accounts(self) -> dict[str, dict[str, Any]]:
         """Accounts added at runtime: their tables, by id, oldest first."""
         return await self._call(self._database.saved_accounts)
+
+    async def paused_accounts(self) -> set[str]:
+        """The accounts an operator paused (and has not resumed)."""
+        return await self._call(self._database.paused_accounts)
+
+    async def set_paused(self, account: str, paused: bool) -> None:
+        """Record that an operator paused the account, or resumed (or removed) it."""
+        await self._call(self._database.set_paused, account, paused)
 
     async def save_account(self, account: str, spec: Mapping[str, Any] | None) -> None:
         """Keep an account added at runtime (its table), or forget it (``None``)."""

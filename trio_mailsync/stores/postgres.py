@@ -159,11 +159,18 @@ _V7 = """
     )
 """
 
+_V8 = """
+    CREATE TABLE paused_accounts (
+        account TEXT COLLATE "C" PRIMARY KEY,
+        since   DOUBLE PRECISION NOT NULL
+    )
+"""
+
 #: The schema version of :data:`MIGRATIONS`' first entry (the SQLite store's version 7).
 FIRST_VERSION = 7
 #: Each entry moves the schema one version up, from ``FIRST_VERSION - 1`` (an empty
 #: database); never edit a released one. Each runs in one transaction.
-MIGRATIONS: list[str] = [_V7]
+MIGRATIONS: list[str] = [_V7, _V8]
 
 
 @functools.lru_cache(maxsize=256)

@@ -276,6 +276,15 @@ _V7 = """
     );
 """
 
+# Version 8: an operator's pause outlives the process (and, in a cluster, follows the
+# account to its next worker).
+_V8 = """
+    CREATE TABLE paused_accounts (
+        account TEXT PRIMARY KEY,
+        since   REAL NOT NULL
+    );
+"""
+
 #: The SQL where SQLite differs (see ``_sql.Dialect``). One writer: the log needs no lock.
 SQLITE = Dialect(announced_count="json_array_length(body, '$.messages')")
 
@@ -290,6 +299,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _V5,
     _V6,
     _V7,
+    _V8,
 ]
 
 
