@@ -297,6 +297,24 @@ async def test_a_pause_outlives_a_restart_until_resumed(
         await until_state(running, "alice", AccountState.IDLE)  # resumed for good
 
 
+async def test_a_paused_account_changed_through_the_api_stays_paused(
+    plain_connector: Connect, carol: None, tmp_path: Path
+) -> None:
+    async with serving(plain_connector, tmp_path) as running, client(running) as http:
+        assert (await http.post("/api/accounts", headers=AUTH, json=carol_table())).is_success
+        await until_state(running, "carol", AccountState.IDLE)
+        assert (await http.post("/api/accounts/carol/pause", headers=AUTH)).is_success
+        changed = carol_table(folders=["INBOX", "Archive"])
+        del changed["id"]
+        assert (await http.put("/api/accounts/carol", headers=AUTH, json=changed)).is_success
+        assert running.service.state("carol") is AccountState.PAUSED
+        assert (await http.post("/api/accounts/carol/resume", headers=AUTH)).is_success
+        await until_state(running, "carol", AccountState.IDLE)
+        assert [a.folders for a in running.service.accounts if a.id == "carol"] == [
+            ("INBOX", "Archive")
+        ]
+
+
 async def test_a_reload_restarts_only_the_accounts_that_changed(
     plain_connector: Connect, carol: None, tmp_path: Path
 ) -> None:

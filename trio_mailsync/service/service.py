@@ -869,7 +869,8 @@ class SyncService:
             logger.info("%s: added", account_id)
 
     async def replace_account(self, account_id: str, table: Mapping[str, Any]) -> None:
-        """Restart an account added at runtime with a changed table; others are untouched."""
+        """Restart an account added at runtime with a changed table (a paused one stays
+        paused, with the new table); others are untouched."""
         async with self._changing:
             old = self._account(account_id)
             if old.source != "api":
@@ -879,7 +880,7 @@ class SyncService:
             account = self._parse(account_id, table)
             await self.store.save_account(account_id, table)
             await self._stop(old)
-            await self._run_new(account, "api")
+            await self._run_new(account, "api", paused=old.paused)
             logger.info("%s: changed and restarted", account_id)
 
     async def run_account(self, account: Account) -> None:
