@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import trio
@@ -18,12 +18,11 @@ from trio_mailsync.app import Running, open_sync_service, serve
 from trio_mailsync.core.config import Account, BroadcastSettings, Config, ServiceSettings
 from trio_mailsync.core.events import AccountState, NewMessages, ServiceEvent
 from trio_mailsync.core.ports import StateStore
-from trio_mailsync.providers.auth import Credentials, PasswordAuth
+from trio_mailsync.providers.auth import Credentials
 from trio_mailsync.providers.imap import (
     ImapSession,
     Security,
     WatcherStatistics,
-    imap_account,
     open_imap_provider,
 )
 from trio_mailsync.service import SyncService
@@ -162,16 +161,21 @@ async def serving(
         await store.aclose()
 
 
-def loopback_account(port: int, user: str = "alice", password: str = ALICE_PASSWORD) -> Account:
+def loopback_account(
+    port: int,
+    user: str = "alice",
+    password: str = ALICE_PASSWORD,
+    notify_from: Literal["all"] | None = None,
+) -> Account:
     """An IMAP account of a testing server listening on loopback ``port``, plain TCP."""
-    return imap_account(
+    return make_account(
         user,
         host="127.0.0.1",
         port=port,
-        username=user,
-        auth=PasswordAuth(password=password),
+        password=password,
         security=Security.NONE,
         allow_insecure=True,
+        notify_from=notify_from,
     )
 
 

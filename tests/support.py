@@ -31,16 +31,21 @@ def make_account(
     password: str = ALICE_PASSWORD,
     allow_insecure: bool = False,
     notify_from: datetime | Literal["all"] | None = "all",
+    host: str = "imap.test",
+    port: int | None = None,
     **limits: Any,
 ) -> Account:
-    """An IMAP account of the testing server (host ``imap.test``), user = account id.
+    """An IMAP account of the testing server (host ``imap.test``, reached over memory
+    streams; or ``host`` and ``port``), user = account id.
 
     ``notify_from`` is ``"all"``: tests deliver mail and then start the service.
     """
+    where: dict[str, Any] = {} if port is None else {"port": port}
     return imap_account(
         account_id,
         notify_from=notify_from,
-        host="imap.test",
+        host=host,
+        **where,
         username=account_id,
         auth=PasswordAuth(password=password),
         security=security,

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from tests.service_support import loopback_account
 from tests.support import ALICE_PASSWORD
 from trio_mailsync import cli
 from trio_mailsync.core.config import Config, ServiceSettings
 from trio_mailsync.core.events import NewMessages
-from trio_mailsync.providers.auth import PasswordAuth
-from trio_mailsync.providers.imap import Security, imap_account
 from trio_mailsync.stores.sqlite import SQLiteStore
 from trio_mailsync.testing import (
     CommandInfo,
@@ -29,16 +28,7 @@ def config(port: int, **service: float) -> Config:
     passwords = {"alice": ALICE_PASSWORD, "bob": "bob-password"}
     return Config(
         accounts=tuple(
-            imap_account(
-                user,
-                host="127.0.0.1",
-                port=port,
-                username=user,
-                auth=PasswordAuth(password=password),
-                security=Security.NONE,
-                allow_insecure=True,
-                notify_from="all",
-            )
+            loopback_account(port, user, password, notify_from="all")
             for user, password in passwords.items()
         ),
         service=ServiceSettings(**service),  # type: ignore[arg-type]
